@@ -1,0 +1,1 @@
+"""Stripe connections, their webhook endpoints, the webhook receiver and the event inbox."""

@@ -1,0 +1,1 @@
+"""Project package: settings, URLs, the healthcheck, system checks and the run command."""

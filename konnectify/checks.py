@@ -1,0 +1,63 @@
+"""System checks with stable ids for risky or broken configuration."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.checks import Error, Tags, Warning, register
+
+
+@register(Tags.compatibility)
+def check_queue_timeouts(app_configs, **kwargs) -> list:
+    cluster = settings.Q_CLUSTER
+    if cluster["timeout"] >= cluster["retry"]:
+        return [
+            Error(
+                f"Q_TIMEOUT ({cluster['timeout']}s) must be below Q_RETRY ({cluster['retry']}s).",
+                hint="Otherwise the broker hands a still-running task to a second worker.",
+                id="konnectify.E001",
+            )
+        ]
+    return []
+
+
+@register(Tags.database)
+def check_sqlite_in_production(app_configs, **kwargs) -> list:
+    engine = settings.DATABASES["default"]["ENGINE"]
+    if not settings.DEBUG and engine.endswith("sqlite3"):
+        return [
+            Warning(
+                "SQLite is the embedded default; production should use PostgreSQL.",
+                hint="Set DATABASE_URL=postgres://... so several workers can share it.",
+                id="konnectify.W001",
+            )
+        ]
+    return []
+
+
+@register(Tags.security)
+def check_encryption_keys(app_configs, **kwargs) -> list:
+    from cryptography.fernet import Fernet
+
+    keys = settings.FIELD_ENCRYPTION_KEYS
+    if not keys:
+        return [
+            Error(
+                "FIELD_ENCRYPTION_KEYS is not set: Stripe keys cannot be stored.",
+                hint="Generate one with: python -c 'from cryptography.fernet import Fernet; "
+                "print(Fernet.generate_key().decode())'",
+                id="konnectify.E002",
+            )
+        ]
+    errors = []
+    for position, key in enumerate(keys, start=1):
+        try:
+            Fernet(key)
+        except ValueError:
+            errors.append(
+                Error(
+                    f"FIELD_ENCRYPTION_KEYS entry {position} is not a valid Fernet key.",
+                    hint="Each key is 32 url-safe base64-encoded bytes.",
+                    id="konnectify.E003",
+                )
+            )
+    return errors

@@ -1,0 +1,15 @@
+"""Top-level URLs: admin, healthcheck; the apps add webhooks and the API."""
+
+from django.contrib import admin
+from django.urls import path
+
+from konnectify.health import healthz
+
+admin.site.site_header = "Konnectify: Stripe automation"
+admin.site.site_title = "Konnectify"
+admin.site.index_title = "Back-office"
+
+urlpatterns = [
+    path("healthz", healthz, name="healthz"),
+    path("admin/", admin.site.urls),
+]

@@ -1,0 +1,1 @@
+"""Everything that knows Stripe and nothing of our database: client, catalog, signatures."""

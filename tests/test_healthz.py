@@ -1,0 +1,42 @@
+"""GET /healthz reports the database and the worker cluster."""
+
+from unittest import mock
+
+import pytest
+from django.db import OperationalError
+
+pytestmark = pytest.mark.django_db
+
+
+class FakeStat:
+    cluster_id = "c1"
+
+
+def test_it_is_unhealthy_when_no_worker_reports(client):
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    assert response.json()["failing"] == ["worker"]
+    assert response.json()["database"] == "ok"
+
+
+def test_it_is_healthy_when_a_cluster_reports(client):
+    with mock.patch("konnectify.health.Stat.get_all", return_value=[FakeStat()]):
+        response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json()["status"] == "ok"
+
+
+def test_it_names_the_database_when_it_is_unreachable(client):
+    broken = mock.patch(
+        "django.db.backends.utils.CursorWrapper.execute",
+        side_effect=OperationalError("connection refused"),
+    )
+    with broken:
+        response = client.get("/healthz")
+    assert response.status_code == 503
+    assert response.json()["database"] == "unreachable"
+    assert "database" in response.json()["failing"]
+
+
+def test_it_needs_no_login_and_answers_json_only_to_get(client):
+    assert client.post("/healthz").status_code == 405

@@ -1,0 +1,16 @@
+"""The real django-q2 cluster runs tasks from our broker, and /healthz sees it."""
+
+import pytest
+from django_q.tasks import async_task, result
+
+from konnectify.testing import qcluster, wait_until
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
+
+
+def test_a_task_goes_through_the_real_cluster_and_back(artifacts, client):
+    with qcluster(artifacts / "qcluster-roundtrip.log"):
+        task_id = async_task("konnectify.tasks.echo", {"hello": "worker"})
+        assert result(task_id, wait=30_000) == {"hello": "worker"}
+        # The running cluster publishes a heartbeat that the healthcheck reads.
+        wait_until(lambda: client.get("/healthz").status_code == 200, timeout=10)

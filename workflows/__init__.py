@@ -1,0 +1,1 @@
+"""Workflows, their steps, runs and step runs; field mapping, the engine and its tasks."""

@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+
+
+class WorkflowsConfig(AppConfig):
+    """Workflows, steps, runs; field mapping, the engine and the background tasks."""
+
+    name = "workflows"
+    verbose_name = "Workflows"
