@@ -1,7 +1,7 @@
-"""Top-level URLs: admin, healthcheck; the apps add webhooks and the API."""
+"""Top-level URLs: admin, healthcheck, the Stripe webhook receiver."""
 
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 
 from konnectify.health import healthz
 
@@ -12,4 +12,5 @@ admin.site.index_title = "Back-office"
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
+    path("", include("connections.urls")),
 ]
