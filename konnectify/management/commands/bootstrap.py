@@ -1,4 +1,4 @@
-"""Prepare a database for use: cache table and a first admin user.
+"""Prepare a database for use: cache table, periodic jobs and a first admin user.
 
 Safe to run at every start (``make run`` does): each part is skipped when it
 is already there.
@@ -13,12 +13,16 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
+from konnectify.schedules import ensure_schedules
+
 
 class Command(BaseCommand):
-    help = "Create the cache table and, when there is no superuser, a first admin user."
+    help = "Create the cache table, the periodic jobs and, if there is no superuser, an admin."
 
     def handle(self, *args, **options) -> None:
         call_command("createcachetable", verbosity=0)
+        for schedule in ensure_schedules():
+            self.stdout.write(f"Periodic job ready: {schedule.name}")
         self.ensure_admin()
 
     def ensure_admin(self) -> None:
