@@ -1,0 +1,216 @@
+"""Connection (one Stripe account + key, with its webhook endpoint) and the event inbox."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from django.conf import settings
+from django.db import models
+from django.urls import reverse
+from django.utils import timezone
+
+from connections.fields import EncryptedTextField
+
+if TYPE_CHECKING:
+    from stripe_connector.client import StripeClient
+
+
+def default_api_version() -> str:
+    """The product's one pinned Stripe API version (imported late: a callable default)."""
+    from stripe_connector.client import DEFAULT_API_VERSION
+
+    return DEFAULT_API_VERSION
+
+
+class Connection(models.Model):
+    """One Stripe key for one account and mode, and the one webhook endpoint that feeds it."""
+
+    class Mode(models.TextChoices):
+        TEST = "test", "Test"
+        LIVE = "live", "Live"
+
+    class KeyKind(models.TextChoices):
+        SECRET = "secret", "Secret key"
+        RESTRICTED = "restricted", "Restricted key"
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        INVALID = "invalid", "Invalid"
+        DISABLED = "disabled", "Disabled"
+
+    class WebhookMode(models.TextChoices):
+        AUTOMATIC = "automatic", "Automatic (Konnectify manages the endpoint)"
+        MANUAL = "manual", "Manual (endpoint created in Stripe's dashboard)"
+
+    class WebhookStatus(models.TextChoices):
+        NONE = "none", "No endpoint"
+        ENABLED = "enabled", "Enabled"
+        DISABLED = "disabled", "Disabled in Stripe"
+        ERROR = "error", "Error"
+        MANUAL = "manual", "Manual"
+
+    id = models.UUIDField(
+        primary_key=True,
+        default=uuid.uuid4,
+        editable=False,
+        help_text="Unguessable id; part of the webhook URL.",
+    )
+    name = models.CharField(max_length=100, help_text="A name for staff, unique.")
+    secret_key = EncryptedTextField(
+        blank=True, help_text="Stripe secret (sk_) or restricted (rk_) key, encrypted at rest."
+    )
+    key_hint = models.CharField(
+        max_length=40, blank=True, editable=False, help_text="The key, masked: sk_live_...abcd."
+    )
+    mode = models.CharField(max_length=4, choices=Mode.choices, blank=True, editable=False)
+    key_kind = models.CharField(max_length=10, choices=KeyKind.choices, blank=True, editable=False)
+    account_id = models.CharField(max_length=255, blank=True, editable=False)
+    account_name = models.CharField(max_length=255, blank=True, editable=False)
+    api_version = models.CharField(
+        max_length=40,
+        default=default_api_version,
+        help_text="Stripe-Version of every request and of the webhook endpoint's events.",
+    )
+    api_base = models.URLField(
+        blank=True, help_text="Stripe API base URL; blank uses the STRIPE_API_BASE setting."
+    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
+    status_message = models.TextField(
+        blank=True, help_text="Why the key is invalid, or a warning about its permissions."
+    )
+
+    webhook_mode = models.CharField(
+        max_length=10, choices=WebhookMode.choices, default=WebhookMode.AUTOMATIC
+    )
+    webhook_endpoint_id = models.CharField(
+        max_length=255, blank=True, help_text="Stripe's we_... id of this connection's endpoint."
+    )
+    webhook_secret = EncryptedTextField(
+        blank=True, help_text="The endpoint's whsec_ signing secret, encrypted at rest."
+    )
+    previous_webhook_secret = EncryptedTextField(
+        blank=True, help_text="The replaced signing secret, still accepted until it expires."
+    )
+    previous_secret_expires_at = models.DateTimeField(null=True, blank=True)
+    webhook_enabled_events = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Event types enabled on the endpoint in Stripe: the event types in use.",
+    )
+    webhook_status = models.CharField(
+        max_length=10, choices=WebhookStatus.choices, default=WebhookStatus.NONE
+    )
+    webhook_error = models.TextField(
+        blank=True, help_text="The last endpoint sync failure; empty when the last sync worked."
+    )
+    webhook_synced_at = models.DateTimeField(null=True, blank=True)
+    events_cursor = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="Reconciliation lists Stripe events created at or after this time.",
+    )
+
+    last_event_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["name"], name="connection_name_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def client(self) -> StripeClient:
+        """A Stripe client with this connection's key, API version and base URL."""
+        from stripe_connector.client import StripeClient
+
+        return StripeClient(
+            self.secret_key, api_version=self.api_version, base_url=self.api_base or None
+        )
+
+    @property
+    def webhook_path(self) -> str:
+        return reverse("connections:stripe-webhook", kwargs={"connection_id": self.id})
+
+    @property
+    def webhook_url(self) -> str:
+        """The public URL Stripe posts this connection's events to."""
+        return f"{settings.PUBLIC_BASE_URL}{self.webhook_path}"
+
+    def valid_webhook_secrets(self, now=None) -> list[str]:
+        """The signing secrets a delivery may be signed with right now (current first)."""
+        now = now or timezone.now()
+        secrets = [self.webhook_secret] if self.webhook_secret else []
+        expires = self.previous_secret_expires_at
+        if self.previous_webhook_secret and expires and expires > now:
+            secrets.append(self.previous_webhook_secret)
+        return secrets
+
+    def replace_webhook_secret(self, new_secret: str, now=None) -> None:
+        """Store a new signing secret, keeping the old one valid for the grace period.
+
+        Does not save: the caller saves with the other fields it changes.
+        """
+        now = now or timezone.now()
+        old = self.webhook_secret
+        if old and old != new_secret:
+            grace = timedelta(hours=settings.WEBHOOK_SECRET_GRACE_HOURS)
+            self.previous_webhook_secret = old
+            self.previous_secret_expires_at = now + grace
+        self.webhook_secret = new_secret
+
+    @property
+    def accepts_events(self) -> bool:
+        """False for a disabled connection: its webhook URL answers 404."""
+        return self.status != self.Status.DISABLED
+
+
+class InboxEvent(models.Model):
+    """One Stripe event as received, stored once per connection however often it arrives."""
+
+    class Status(models.TextChoices):
+        RECEIVED = "received", "Received"
+        DISPATCHED = "dispatched", "Dispatched"
+        IGNORED = "ignored", "Ignored"
+        MODE_MISMATCH = "mode_mismatch", "Mode mismatch"
+        FAILED = "failed", "Failed"
+
+    class Source(models.TextChoices):
+        WEBHOOK = "webhook", "Webhook"
+        RECONCILIATION = "reconciliation", "Reconciliation"
+        BACKFILL = "backfill", "Backfill"
+
+    connection = models.ForeignKey(
+        Connection, on_delete=models.CASCADE, related_name="inbox_events"
+    )
+    stripe_event_id = models.CharField(max_length=255, help_text="Stripe's evt_... id.")
+    type = models.CharField(max_length=255, help_text="Event type, e.g. customer.created.")
+    created = models.DateTimeField(help_text="When Stripe created the event.")
+    livemode = models.BooleanField()
+    api_version = models.CharField(max_length=40, blank=True)
+    payload = models.JSONField(help_text="The event envelope as Stripe sent it.")
+    received_at = models.DateTimeField(default=timezone.now)
+    source = models.CharField(max_length=20, choices=Source.choices, default=Source.WEBHOOK)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.RECEIVED)
+    status_detail = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["connection", "stripe_event_id"], name="inbox_event_unique_per_connection"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["received_at"], name="inbox_received_idx"),
+            models.Index(fields=["status", "received_at"], name="inbox_status_received_idx"),
+            models.Index(fields=["connection", "type"], name="inbox_connection_type_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.stripe_event_id} {self.type}"
