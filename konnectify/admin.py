@@ -1,0 +1,43 @@
+"""Admin for API tokens: issued once, shown once, revocable."""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+
+from konnectify.models import ApiToken
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    list_display = ["name", "user", "hint", "read_only", "created_at", "last_used_at", "status"]
+    list_filter = ["read_only", "revoked_at"]
+    search_fields = ["name", "user__username"]
+    readonly_fields = ["hint", "created_at", "last_used_at", "revoked_at"]
+    fields = ["name", "user", "read_only", "hint", "created_at", "last_used_at", "revoked_at"]
+    actions = ["revoke"]
+
+    @admin.display(description="Status")
+    def status(self, token: ApiToken) -> str:
+        return "revoked" if token.is_revoked else "active"
+
+    def get_readonly_fields(self, request, obj=None):
+        # A token's owner and scope are fixed once issued; revoke and issue anew.
+        if obj is not None:
+            return [*self.readonly_fields, "name", "user", "read_only"]
+        return self.readonly_fields
+
+    def get_changeform_initial_data(self, request):
+        return {"user": request.user.pk}
+
+    def save_model(self, request, obj, form, change) -> None:
+        if change:
+            return super().save_model(request, obj, form, change)
+        token, raw = ApiToken.issue(name=obj.name, user=obj.user, read_only=obj.read_only)
+        obj.pk = token.pk
+        messages.warning(request, f"Copy the token now, it is not shown again: {raw}")
+
+    @admin.action(description="Revoke selected tokens")
+    def revoke(self, request, queryset) -> None:
+        for token in queryset.filter(revoked_at__isnull=True):
+            token.revoke()
+        messages.success(request, "Revoked.")

@@ -1,0 +1,66 @@
+"""One error format for every API response that is not a success.
+
+``{"type": "validation_error", "message": "...", "errors": [{"field": "steps[1].input.customer",
+"message": "..."}]}``: the same ``field`` paths the catalog uses for action inputs, so a client
+can point at the bad field whatever produced the error.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import exceptions
+from rest_framework.response import Response
+from rest_framework.views import exception_handler
+
+TYPES = {
+    exceptions.ValidationError: "validation_error",
+    exceptions.NotAuthenticated: "not_authenticated",
+    exceptions.AuthenticationFailed: "authentication_failed",
+    exceptions.PermissionDenied: "permission_denied",
+    exceptions.NotFound: "not_found",
+    exceptions.MethodNotAllowed: "method_not_allowed",
+    exceptions.ParseError: "parse_error",
+    exceptions.Throttled: "throttled",
+    exceptions.UnsupportedMediaType: "unsupported_media_type",
+}
+
+
+def flatten(detail: Any, prefix: str = "") -> list[dict[str, str]]:
+    """Turn DRF's nested error detail into a list of ``{"field", "message"}``."""
+    if isinstance(detail, dict):
+        found = []
+        for key, value in detail.items():
+            field = prefix if key == "non_field_errors" else (f"{prefix}.{key}" if prefix else key)
+            found.extend(flatten(value, field))
+        return found
+    if isinstance(detail, list):
+        if all(not isinstance(item, dict | list) for item in detail):
+            return [{"field": prefix, "message": str(item)} for item in detail]
+        found = []
+        for index, item in enumerate(detail):
+            found.extend(flatten(item, f"{prefix}[{index}]"))
+        return found
+    return [{"field": prefix, "message": str(detail)}]
+
+
+def error_body(kind: str, message: str, errors: list[dict] | None = None) -> dict:
+    body: dict[str, Any] = {"type": kind, "message": message}
+    if errors is not None:
+        body["errors"] = errors
+    return body
+
+
+def api_exception_handler(exc, context) -> Response | None:
+    response = exception_handler(exc, context)
+    if response is None:
+        return None
+    kind = next((name for cls, name in TYPES.items() if isinstance(exc, cls)), "error")
+    if isinstance(exc, exceptions.ValidationError):
+        errors = flatten(exc.detail)
+        fields = ", ".join(sorted({e["field"] for e in errors if e["field"]}))
+        message = f"Invalid input: {fields}." if fields else errors[0]["message"]
+        response.data = error_body(kind, message, errors)
+    else:
+        response.data = error_body(kind, str(getattr(exc, "detail", exc)))
+    return response

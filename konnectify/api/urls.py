@@ -1,0 +1,18 @@
+"""``/api/v1/`` and the OpenAPI schema with its documentation pages."""
+
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from rest_framework.routers import SimpleRouter
+
+from konnectify.api import catalog
+
+router = SimpleRouter(trailing_slash=True)
+router.register("catalog/triggers", catalog.TriggerViewSet, basename="trigger")
+router.register("catalog/actions", catalog.ActionViewSet, basename="action")
+
+urlpatterns = [
+    path("v1/", include(router.urls)),
+    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
+]
