@@ -43,6 +43,12 @@ STRIPE_READ_TIMEOUT = env.int("STRIPE_READ_TIMEOUT", 80, minimum=1)
 WEBHOOK_TOLERANCE_SECONDS = env.int("WEBHOOK_TOLERANCE_SECONDS", 300, minimum=1)
 WEBHOOK_SECRET_GRACE_HOURS = env.int("WEBHOOK_SECRET_GRACE_HOURS", 24, minimum=0)
 RETENTION_DAYS = env.int("RETENTION_DAYS", 30, minimum=1)
+# Dotted paths, so that connections never imports workflows (imports flow one way).
+# The task that handles a newly stored inbox event (it receives the event's id).
+EVENT_DISPATCH_TASK = env.str("EVENT_DISPATCH_TASK", "connections.tasks.mark_dispatched")
+# A function(connection) -> iterable of the event types in use (the webhook endpoint's
+# enabled_events); empty means "what the endpoint has enabled now".
+WEBHOOK_EVENT_TYPES_PROVIDER = env.str("WEBHOOK_EVENT_TYPES_PROVIDER", "")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
