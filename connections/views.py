@@ -1,11 +1,147 @@
-"""The Stripe webhook receiver (placeholder until the receiver lands)."""
+"""The Stripe webhook receiver: verify, store once, answer; nothing slow happens here.
 
-from django.http import HttpResponse
-from django.views import View
+A DRF APIView as the issue asks, stripped to what a machine-to-machine
+endpoint needs: no authentication (the signature is the authentication), no
+CSRF, no parsers (we must verify the raw bytes), and excluded from
+ATOMIC_REQUESTS so that the insert commits, and its dispatch is enqueued,
+before we answer.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from uuid import UUID
+
+from django.conf import settings
+from django.db import DatabaseError, transaction
+from rest_framework.renderers import JSONRenderer
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from connections.inbox import NotAnEvent, check_envelope, ingest
+from connections.models import Connection
+from stripe_connector.signature import SignatureError, verify_signature
+
+logger = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 1024 * 1024  # Stripe's events are far smaller; bound unauthenticated input.
+
+# Only what verification and the inbox need: the API key is never decrypted here.
+_RECEIVER_FIELDS = (
+    "id",
+    "name",
+    "status",
+    "mode",
+    "webhook_secret",
+    "previous_webhook_secret",
+    "previous_secret_expires_at",
+    "last_event_at",
+)
 
 
-class StripeWebhookView(View):
-    """Receives Stripe events for one connection."""
+class Rejected(Exception):
+    """A delivery refused with ``status``; ``reason`` is logged and returned."""
 
-    def post(self, request, connection_id):
-        return HttpResponse(status=503)
+    def __init__(self, status: int, reason: str) -> None:
+        self.status = status
+        self.reason = reason
+        super().__init__(reason)
+
+
+class StripeWebhookView(APIView):
+    """POST /webhooks/stripe/<connection id>/: one connection's Stripe events."""
+
+    authentication_classes = ()
+    permission_classes = ()
+    parser_classes = ()
+    renderer_classes = (JSONRenderer,)
+    throttle_classes = ()
+
+    @classmethod
+    def as_view(cls, **initkwargs):
+        # ATOMIC_REQUESTS reads this mark from the URL's callback, not from dispatch().
+        return transaction.non_atomic_requests(super().as_view(**initkwargs))
+
+    def post(self, request, connection_id: UUID) -> Response:
+        try:
+            return self.receive(request, connection_id)
+        except Rejected as rejected:
+            logger.warning(
+                "Webhook rejected: connection=%s status=%s reason=%s",
+                connection_id,
+                rejected.status,
+                rejected.reason,
+            )
+            return Response({"error": rejected.reason}, status=rejected.status)
+        except DatabaseError as exc:
+            # Never 200 for an event we did not store: 503 makes Stripe deliver it again.
+            logger.warning(
+                "Webhook rejected: connection=%s status=503 reason=database unavailable (%s)",
+                connection_id,
+                type(exc).__name__,
+            )
+            return Response({"error": "Temporarily unavailable."}, status=503)
+
+    def receive(self, request, connection_id: UUID) -> Response:
+        """The checks in the documented order, then the insert."""
+        body = read_body(request)
+        header = request.headers.get("Stripe-Signature")
+        if not header:
+            raise Rejected(400, "Missing Stripe-Signature header.")
+        connection = find_connection(connection_id)
+        verify(connection, body, header)
+        payload = parse_event(body)
+        event, created = ingest(connection, payload)
+        return Response({"received": event.stripe_event_id, "duplicate": not created})
+
+
+def read_body(request) -> bytes:
+    """The raw body, refusing anything over MAX_BODY_BYTES before reading it all."""
+    try:
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        raise Rejected(400, "Invalid Content-Length.") from None
+    if declared > MAX_BODY_BYTES:
+        raise Rejected(413, f"Body over {MAX_BODY_BYTES} bytes.")
+    # Read one byte past the limit so a body without a usable length is bounded too.
+    body = request.read(MAX_BODY_BYTES + 1)
+    if len(body) > MAX_BODY_BYTES:
+        raise Rejected(413, f"Body over {MAX_BODY_BYTES} bytes.")
+    return body
+
+
+def find_connection(connection_id: UUID) -> Connection:
+    """The connection for this URL; 404 when unknown or disabled (the same answer for both)."""
+    connection = Connection.objects.only(*_RECEIVER_FIELDS).filter(pk=connection_id).first()
+    if connection is None:
+        raise Rejected(404, "Unknown connection.")
+    if not connection.accepts_events:
+        raise Rejected(404, f"Connection {connection.name!r} is disabled.")
+    return connection
+
+
+def verify(connection: Connection, body: bytes, header: str) -> None:
+    """400 unless the header carries a fresh, valid v1 signature for a current secret."""
+    try:
+        verify_signature(
+            body,
+            header,
+            connection.valid_webhook_secrets(),
+            settings.WEBHOOK_TOLERANCE_SECONDS,
+        )
+    except SignatureError as exc:
+        raise Rejected(400, f"Connection {connection.name!r}: {exc.reason}") from None
+
+
+def parse_event(body: bytes) -> dict:
+    """The event envelope, or 400 when the body is not JSON or not a Stripe event."""
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        raise Rejected(400, "The body is not JSON.") from None
+    try:
+        check_envelope(payload)
+    except NotAnEvent as exc:
+        raise Rejected(400, str(exc)) from None
+    return payload

@@ -1,0 +1,150 @@
+"""The event inbox: every Stripe event enters here, once per connection, by any path.
+
+Webhook deliveries, scheduled reconciliation and ``backfill_events`` all call
+``ingest``; the database's unique constraint on (connection, event id) is what
+makes "exactly once" hold, also for concurrent deliveries on several processes.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+from functools import partial
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+from django_q.tasks import async_task
+
+from connections.models import Connection, InboxEvent
+
+logger = logging.getLogger(__name__)
+
+# last_event_at is for staff ("is anything arriving?"); writing it on every event
+# would make all deliveries of one connection queue on one row lock.
+LAST_EVENT_RESOLUTION = timedelta(minutes=1)
+
+
+class NotAnEvent(ValueError):
+    """The payload is not a Stripe event envelope."""
+
+
+def check_envelope(payload: Any) -> None:
+    """Raise NotAnEvent unless ``payload`` looks like a Stripe event (``evt_`` id, a type)."""
+    if not isinstance(payload, dict):
+        raise NotAnEvent("The body is not a JSON object.")
+    event_id = payload.get("id")
+    if not isinstance(event_id, str) or not event_id.startswith("evt_") or len(event_id) > 255:
+        raise NotAnEvent("The event has no evt_ id.")
+    event_type = payload.get("type")
+    if not isinstance(event_type, str) or not event_type or len(event_type) > 255:
+        raise NotAnEvent("The event has no type.")
+
+
+def ingest(
+    connection: Connection, payload: dict, *, source: str = InboxEvent.Source.WEBHOOK
+) -> tuple[InboxEvent, bool]:
+    """Store ``payload`` once for ``connection``; returns (the row, whether it is new).
+
+    A new row whose livemode differs from the connection's mode is stored as a
+    mode mismatch and not dispatched; any other new row is dispatched by
+    ``settings.EVENT_DISPATCH_TASK`` after the surrounding transaction commits.
+    A duplicate changes nothing. Database errors other than the duplicate
+    propagate (the webhook view turns them into 503 so that Stripe retries).
+    """
+    check_envelope(payload)
+    event = _new_event(connection, payload, source)
+    try:
+        # A savepoint when the caller has a transaction, a transaction otherwise:
+        # either way the failed INSERT leaves the connection usable.
+        with transaction.atomic():
+            event.save(force_insert=True)
+    except IntegrityError:
+        existing = _existing(connection, payload["id"])
+        if existing is None:  # not the unique constraint: a real problem
+            raise
+        return existing, False
+    if event.status == InboxEvent.Status.RECEIVED:
+        transaction.on_commit(partial(enqueue_dispatch, event.pk), robust=True)
+    touch_last_event(connection, event.received_at)
+    return event, True
+
+
+def _new_event(connection: Connection, payload: dict, source: str) -> InboxEvent:
+    """An unsaved InboxEvent from the envelope (missing optional fields get safe values)."""
+    livemode = payload.get("livemode")
+    if not isinstance(livemode, bool):
+        livemode = connection.mode == Connection.Mode.LIVE
+    status, detail = InboxEvent.Status.RECEIVED, ""
+    if connection.mode and livemode != (connection.mode == Connection.Mode.LIVE):
+        status = InboxEvent.Status.MODE_MISMATCH
+        detail = (
+            f"A {'live' if livemode else 'test'}-mode event arrived at a "
+            f"{connection.mode}-mode connection; it is not dispatched."
+        )
+    now = timezone.now()
+    return InboxEvent(
+        connection_id=connection.pk,
+        stripe_event_id=payload["id"],
+        type=payload["type"],
+        created=_created(payload.get("created"), now),
+        livemode=livemode,
+        api_version=str(payload.get("api_version") or "")[:40],
+        payload=payload,
+        received_at=now,
+        source=source,
+        status=status,
+        status_detail=detail,
+    )
+
+
+def _created(value: Any, default: datetime) -> datetime:
+    if isinstance(value, int) and not isinstance(value, bool) and 0 < value < 2**40:
+        return datetime.fromtimestamp(value, tz=UTC)
+    return default
+
+
+def _existing(connection: Connection, stripe_event_id: str) -> InboxEvent | None:
+    return InboxEvent.objects.filter(
+        connection_id=connection.pk, stripe_event_id=stripe_event_id
+    ).first()
+
+
+def touch_last_event(connection: Connection, when: datetime) -> None:
+    """Record that an event arrived, at most once a minute per connection.
+
+    A conditional UPDATE that matches no row takes no lock, so concurrent
+    deliveries do not serialize on the connection row.
+    """
+    known = connection.last_event_at
+    if known is not None and known > when - LAST_EVENT_RESOLUTION:
+        return
+    stale = Q(last_event_at__isnull=True) | Q(last_event_at__lt=when - LAST_EVENT_RESOLUTION)
+    Connection.objects.filter(stale, pk=connection.pk).update(last_event_at=when)
+    connection.last_event_at = when
+
+
+def enqueue_dispatch(event_id: int) -> None:
+    """Hand an event to the dispatch task, by dotted path and id (never the object)."""
+    async_task(settings.EVENT_DISPATCH_TASK, event_id, task_name=f"dispatch-event-{event_id}")
+
+
+def dispatch_again(events: Iterable[InboxEvent]) -> tuple[int, int]:
+    """Mark events received again and enqueue their dispatch; returns (queued, skipped).
+
+    Mode-mismatch events are skipped: they belong to the other mode's connection.
+    """
+    queued = skipped = 0
+    for event in events:
+        if event.status == InboxEvent.Status.MODE_MISMATCH:
+            skipped += 1
+            continue
+        InboxEvent.objects.filter(pk=event.pk).update(
+            status=InboxEvent.Status.RECEIVED, status_detail="Dispatched again by staff."
+        )
+        transaction.on_commit(partial(enqueue_dispatch, event.pk), robust=True)
+        queued += 1
+    return queued, skipped

@@ -1,0 +1,89 @@
+"""Fixtures for the connections tests: connections, signed deliveries, Stripe fakes."""
+
+from __future__ import annotations
+
+import json
+import time
+from itertools import count
+
+import pytest
+
+from connections.models import Connection
+from stripe_connector.signature import sign_payload
+
+WEBHOOK_SECRET = "whsec_test_current_0123456789abcdef"
+OLD_WEBHOOK_SECRET = "whsec_test_previous_0123456789abcdef"
+SECRET_KEY = "sk_test_51AbCdEfGhIjKlMnOpQrStUvWxYz0123456789secretkey"
+
+_ids = count(1)
+
+
+def make_event(event_type: str = "customer.created", **fields) -> dict:
+    """A Stripe event envelope with a fresh evt_ id (fields override)."""
+    number = next(_ids)
+    event = {
+        "id": f"evt_test_{number:08d}",
+        "object": "event",
+        "type": event_type,
+        "created": int(time.time()),
+        "livemode": False,
+        "api_version": "2026-04-22.dahlia",
+        "data": {"object": {"id": f"cus_{number:08d}", "object": "customer"}},
+        "request": {"id": None, "idempotency_key": None},
+    }
+    event.update(fields)
+    return event
+
+
+def signed_headers(body: bytes, secret: str = WEBHOOK_SECRET, timestamp: int | None = None):
+    """Django test client kwargs carrying a real Stripe-Signature header."""
+    stamp = int(time.time()) if timestamp is None else timestamp
+    return {"HTTP_STRIPE_SIGNATURE": sign_payload(body, secret, stamp)}
+
+
+@pytest.fixture
+def connection(db) -> Connection:
+    """A test-mode connection with a stored key and webhook secret."""
+    return Connection.objects.create(
+        name="Main test account",
+        secret_key=SECRET_KEY,
+        key_hint="sk_test_...ykey",
+        mode=Connection.Mode.TEST,
+        key_kind=Connection.KeyKind.SECRET,
+        account_id="acct_1Test",
+        account_name="Test Shop",
+        api_version="2026-04-22.dahlia",
+        webhook_secret=WEBHOOK_SECRET,
+        webhook_endpoint_id="we_1Existing",
+        webhook_enabled_events=["customer.created"],
+        webhook_status=Connection.WebhookStatus.ENABLED,
+    )
+
+
+@pytest.fixture
+def deliver(client, django_capture_on_commit_callbacks):
+    """POST an event (dict or raw bytes) to a connection's webhook URL, signed by default.
+
+    Commit callbacks run as they would outside the test's transaction.
+    """
+
+    def post(connection: Connection, event, *, secret=WEBHOOK_SECRET, timestamp=None, **extra):
+        body = event if isinstance(event, bytes) else json.dumps(event).encode()
+        headers = signed_headers(body, secret, timestamp) if secret else {}
+        headers.update(extra)
+        with django_capture_on_commit_callbacks(execute=True):
+            return client.post(
+                connection.webhook_path, body, content_type="application/json", **headers
+            )
+
+    return post
+
+
+@pytest.fixture
+def enqueued(monkeypatch) -> list[tuple]:
+    """Capture dispatch tasks instead of putting them on the queue."""
+    calls: list[tuple] = []
+    monkeypatch.setattr(
+        "connections.inbox.async_task", lambda func, *args, **kw: calls.append((func, *args))
+    )
+    return calls

@@ -1,0 +1,80 @@
+"""New inbox events are handed to the dispatch task by id after commit; mismatches are not."""
+
+import pytest
+from django.db import transaction
+
+from connections.inbox import dispatch_again, ingest
+from connections.models import Connection, InboxEvent
+from connections.tasks import mark_dispatched
+
+from .conftest import make_event
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_new_event_is_enqueued_by_dotted_path_and_id(connection, deliver, enqueued, settings):
+    settings.EVENT_DISPATCH_TASK = "somewhere.tasks.handle"
+    deliver(connection, make_event())
+    assert enqueued == [("somewhere.tasks.handle", InboxEvent.objects.get().pk)]
+
+
+def test_the_dispatch_is_enqueued_only_after_the_transaction_commits(
+    connection, enqueued, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True) as callbacks, transaction.atomic():
+        event, created = ingest(connection, make_event())
+        assert enqueued == []
+    assert created
+    assert len(callbacks) == 1
+    assert enqueued == [("connections.tasks.mark_dispatched", event.pk)]
+
+
+def test_a_live_event_at_a_test_connection_is_stored_as_a_mismatch_and_not_dispatched(
+    connection, deliver, enqueued
+):
+    response = deliver(connection, make_event(livemode=True))
+    assert response.status_code == 200
+    stored = InboxEvent.objects.get()
+    assert stored.status == InboxEvent.Status.MODE_MISMATCH
+    assert "live-mode event" in stored.status_detail
+    assert enqueued == []
+
+
+def test_a_test_event_at_a_live_connection_is_a_mismatch(connection, enqueued):
+    connection.mode = Connection.Mode.LIVE
+    event, _ = ingest(connection, make_event(livemode=False))
+    assert event.status == InboxEvent.Status.MODE_MISMATCH
+    assert enqueued == []
+
+
+def test_the_interim_task_marks_an_event_dispatched_once(connection, enqueued):
+    event, _ = ingest(connection, make_event())
+    assert mark_dispatched(event.pk) is True
+    assert mark_dispatched(event.pk) is False
+    event.refresh_from_db()
+    assert event.status == InboxEvent.Status.DISPATCHED
+
+
+def test_dispatch_again_requeues_events_but_skips_mode_mismatches(
+    connection, enqueued, django_capture_on_commit_callbacks
+):
+    normal, _ = ingest(connection, make_event())
+    _mismatch, _ = ingest(connection, make_event(livemode=True))
+    mark_dispatched(normal.pk)
+    enqueued.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        queued, skipped = dispatch_again(InboxEvent.objects.all())
+    assert (queued, skipped) == (1, 1)
+    assert enqueued == [("connections.tasks.mark_dispatched", normal.pk)]
+    normal.refresh_from_db()
+    assert normal.status == InboxEvent.Status.RECEIVED
+
+
+def test_last_event_at_is_recorded_without_rewriting_it_for_every_event(connection, enqueued):
+    ingest(connection, make_event())
+    connection.refresh_from_db()
+    first = connection.last_event_at
+    assert first is not None
+    ingest(connection, make_event())
+    connection.refresh_from_db()
+    assert connection.last_event_at == first
