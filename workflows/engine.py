@@ -1,0 +1,372 @@
+"""Where an event becomes runs, and where a step runs.
+
+Everything here takes ids and re-reads the database: the database is the
+source of truth and the queue is only a wake-up call. Any number of workers
+may call these functions at once:
+
+- ``dispatch`` creates runs with ``get_or_create`` on a unique constraint, so
+  dispatching an event twice creates nothing;
+- ``execute_run`` claims each StepRun with a conditional UPDATE and returns
+  at once when another worker has it; results are written only while the
+  claim is still ours (``claimed_at`` is the fence), so a worker presumed dead
+  by the sweeper cannot overwrite the recovered attempt;
+- no lock is held while Stripe is called.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from datetime import datetime, timedelta
+from functools import partial
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q, Value
+from django.db.models.functions import Coalesce
+from django_q.tasks import async_task
+
+from connections.models import InboxEvent
+from stripe_connector.errors import ActionInputError, StripeError
+from workflows import clock
+from workflows.filters import matches
+from workflows.mapping import MappingError, build_context, render_mapping
+from workflows.models import Run, RunStatus, Step, StepRun, Workflow
+from workflows.retry import IDEMPOTENCY_WINDOW, WINDOW_MARGIN, RetryPolicy
+
+logger = logging.getLogger(__name__)
+
+RUN_TASK = "workflows.tasks.run_workflow"
+# A claim older than the task timeout (plus a margin) belongs to a worker that
+# django-q2 has already killed: the step is recovered with the same key.
+LEASE_MARGIN = timedelta(seconds=30)
+
+
+def claim_lease() -> timedelta:
+    return timedelta(seconds=settings.Q_TIMEOUT) + LEASE_MARGIN
+
+
+# -- creating runs --------------------------------------------------------------
+
+
+def dispatch(event_id: int) -> list[int]:
+    """Create the runs for one inbox event; returns the ids of new runs to execute."""
+    event = InboxEvent.objects.filter(pk=event_id).first()
+    if event is None or event.status == InboxEvent.Status.MODE_MISMATCH:
+        return []
+    # The one indexed query (workflow_dispatch_idx): its cost does not grow with
+    # the number of workflows on other connections or event types.
+    workflows = Workflow.objects.filter(
+        connection_id=event.connection_id, event_type=event.type, active=True
+    )
+    new_runs: list[int] = []
+    with transaction.atomic():
+        for workflow in workflows:
+            run = create_run(workflow, event=event)
+            if run is not None and run.status == RunStatus.PENDING:
+                new_runs.append(run.pk)
+        status = InboxEvent.Status.DISPATCHED if workflows else InboxEvent.Status.IGNORED
+        detail = f"{len(workflows)} workflow(s) matched." if workflows else "No active workflow."
+        InboxEvent.objects.filter(pk=event.pk).update(status=status, status_detail=detail)
+    return new_runs
+
+
+def create_run(
+    workflow: Workflow,
+    *,
+    event: InboxEvent | None = None,
+    scheduled_for: datetime | None = None,
+    replay: int = 0,
+    apply_filters: bool = True,
+) -> Run | None:
+    """Create a run with its step runs and enqueue it on commit; None if it exists."""
+    now = clock.now()
+    with transaction.atomic():
+        run, created = Run.objects.get_or_create(
+            workflow=workflow, event=event, scheduled_for=scheduled_for, replay=replay
+        )
+        if not created:
+            return None
+        trigger = run.trigger_data()
+        matched, reason = matches(workflow.filters, trigger) if apply_filters else (True, "")
+        if not matched:
+            Run.objects.filter(pk=run.pk).update(
+                status=RunStatus.SKIPPED, error=reason, finished_at=now, updated_at=now
+            )
+            run.status = RunStatus.SKIPPED
+            return run
+        StepRun.objects.bulk_create([step_run_for(run, step, now) for step in workflow.steps.all()])
+        enqueue_run_on_commit(run.pk)
+    return run
+
+
+def step_run_for(run: Run, step: Step, now: datetime) -> StepRun:
+    """A new StepRun copying the step's configuration, with a fresh idempotency key."""
+    return StepRun(
+        run=run,
+        step=step,
+        order=step.order,
+        step_name=step.name,
+        action_key=step.action_key,
+        input_mapping=step.input_mapping,
+        on_failure=step.on_failure,
+        created_at=now,
+    )
+
+
+def enqueue_run(run_id: int) -> None:
+    async_task(RUN_TASK, run_id, task_name=f"run-{run_id}")
+
+
+def enqueue_run_on_commit(run_id: int) -> None:
+    """Enqueue after commit: a worker must never look for a run not yet committed."""
+    transaction.on_commit(partial(enqueue_run, run_id), robust=True)
+
+
+# -- executing a run ------------------------------------------------------------
+
+
+def execute_run(run_id: int) -> None:
+    """Run the run's steps in order until done, waiting for a retry, or taken by another."""
+    while True:
+        step_run = next_step(run_id)
+        if step_run is None or not claim(step_run):
+            return
+        if not attempt(step_run):
+            return
+
+
+def next_step(run_id: int) -> StepRun | None:
+    """The StepRun to attempt now, or None (finished, not due, or someone else's)."""
+    run = Run.objects.filter(pk=run_id).first()
+    if run is None or run.status in Run.FINAL:
+        return None
+    for step_run in run.step_runs.order_by("order", "id"):
+        if step_run.status in StepRun.DONE:
+            continue
+        if step_run.status == RunStatus.RUNNING:
+            return None
+        if step_run.status == RunStatus.RETRYING and step_run.next_attempt_at > clock.now():
+            return None
+        return step_run
+    finish_run(run_id)
+    return None
+
+
+def claim(step_run: StepRun) -> bool:
+    """Take the step with a conditional UPDATE; False if another worker got it first."""
+    now = clock.now()
+    due = Q(status=RunStatus.PENDING) | Q(status=RunStatus.RETRYING, next_attempt_at__lte=now)
+    claimed = StepRun.objects.filter(due, pk=step_run.pk).update(
+        status=RunStatus.RUNNING,
+        claimed_at=now,
+        attempts=F("attempts") + 1,
+        started_at=Coalesce("started_at", Value(now)),
+        next_attempt_at=None,
+    )
+    if not claimed:
+        return False
+    Run.objects.filter(pk=step_run.run_id).exclude(status__in=Run.FINAL).update(
+        status=RunStatus.RUNNING, started_at=Coalesce("started_at", Value(now)), updated_at=now
+    )
+    step_run.refresh_from_db()
+    return True
+
+
+def attempt(step_run: StepRun) -> bool:
+    """One attempt of a claimed step; True when the run should go on to the next step."""
+    started = time.monotonic()
+    try:
+        output, request_id = call_action(step_run)
+    except (MappingError, ActionInputError) as exc:
+        return fail(step_run, exc.to_dict(), started)
+    except StripeError as exc:
+        if exc.retryable:
+            return retry_later(step_run, exc, started)
+        return fail(step_run, exc.to_dict(), started)
+    except Exception as exc:
+        # A bug or an unknown action: fail visibly rather than retry blindly.
+        logger.exception("Step run %s failed unexpectedly", step_run.pk)
+        error = {"type": "internal_error", "message": f"{type(exc).__name__}: {exc}"}
+        return fail(step_run, error, started)
+    return succeed(step_run, output, request_id, started)
+
+
+def call_action(step_run: StepRun) -> tuple[dict, str | None]:
+    """Render (first attempt only), validate, and call Stripe with the step's key."""
+    from stripe_connector.catalog import get_action
+
+    run = Run.objects.select_related("workflow__connection", "event").get(pk=step_run.run_id)
+    check_window(step_run)
+    if step_run.input is None:
+        context = build_context(run.trigger_data(), earlier_outputs(step_run))
+        # Stored before the call, so every retry sends exactly what the key saw first.
+        step_run.input = json_safe(render_mapping(step_run.input_mapping, context))
+        StepRun.objects.filter(pk=step_run.pk).update(input=step_run.input)
+    action = get_action(step_run.action_key)
+    cleaned = action.validate(step_run.input)
+    client = run.workflow.connection.client()
+    result = action.run(client, cleaned, idempotency_key=step_run.idempotency_key)
+    return json_safe(result.output), result.request_id
+
+
+def check_window(step_run: StepRun) -> None:
+    """Refuse a retry past Stripe's idempotency window: the key may be forgotten."""
+    deadline = step_run.created_at + IDEMPOTENCY_WINDOW - WINDOW_MARGIN
+    if step_run.attempts > 1 and clock.now() > deadline:
+        raise StripeError(
+            "Not retried: the 24 h idempotency window of this step's key has passed.",
+            type="idempotency_window_passed",
+        )
+
+
+def earlier_outputs(step_run: StepRun) -> dict[str, Any]:
+    """Outputs of the run's succeeded earlier steps, by step name."""
+    rows = StepRun.objects.filter(
+        run_id=step_run.run_id, order__lte=step_run.order, status=RunStatus.SUCCEEDED
+    ).exclude(pk=step_run.pk)
+    return {row.step_name: row.output for row in rows.order_by("order", "id")}
+
+
+def json_safe(value: Any) -> Any:
+    """What a JSONField stores: Jinja may produce values JSON cannot hold as such."""
+    return json.loads(json.dumps(value, default=str))
+
+
+# -- recording outcomes ---------------------------------------------------------
+
+
+def _ours(step_run: StepRun):
+    """Only while our claim stands: the sweeper may have handed the step to another."""
+    return StepRun.objects.filter(
+        pk=step_run.pk, status=RunStatus.RUNNING, claimed_at=step_run.claimed_at
+    )
+
+
+def _elapsed_ms(started: float) -> int:
+    return int((time.monotonic() - started) * 1000)
+
+
+def succeed(step_run: StepRun, output: dict, request_id: str | None, started: float) -> bool:
+    updated = _ours(step_run).update(
+        status=RunStatus.SUCCEEDED,
+        output=output,
+        error=None,
+        request_id=request_id or "",
+        duration_ms=_elapsed_ms(started),
+        finished_at=clock.now(),
+        claimed_at=None,
+    )
+    return bool(updated)
+
+
+def retry_later(step_run: StepRun, exc: StripeError, started: float) -> bool:
+    now = clock.now()
+    when = RetryPolicy.from_settings().next_attempt_at(
+        attempts=step_run.attempts,
+        created_at=step_run.created_at,
+        now=now,
+        retry_after=exc.retry_after,
+    )
+    error = exc.to_dict()
+    if when is None:
+        error["message"] = f"{exc.message} (gave up after {step_run.attempts} attempts)"
+        return fail(step_run, error, started)
+    updated = _ours(step_run).update(
+        status=RunStatus.RETRYING,
+        next_attempt_at=when,
+        error=error,
+        request_id=exc.request_id or "",
+        duration_ms=_elapsed_ms(started),
+        claimed_at=None,
+    )
+    if updated:
+        Run.objects.filter(pk=step_run.run_id).exclude(status__in=Run.FINAL).update(
+            status=RunStatus.RETRYING, updated_at=now
+        )
+    return False
+
+
+def fail(step_run: StepRun, error: dict, started: float) -> bool:
+    """Fail the step; True when the run continues (on_failure == continue)."""
+    now = clock.now()
+    updated = _ours(step_run).update(
+        status=RunStatus.FAILED,
+        error=error,
+        request_id=error.get("request_id") or "",
+        duration_ms=_elapsed_ms(started),
+        finished_at=now,
+        claimed_at=None,
+    )
+    if not updated:
+        return False
+    if step_run.on_failure == Step.OnFailure.CONTINUE:
+        return True
+    StepRun.objects.filter(run_id=step_run.run_id, status=RunStatus.PENDING).update(
+        status=RunStatus.SKIPPED, finished_at=now
+    )
+    finish_run(step_run.run_id)
+    return False
+
+
+def finish_run(run_id: int) -> None:
+    """Record the run's outcome from its steps: failed if any step failed."""
+    failed = list(
+        StepRun.objects.filter(run_id=run_id, status=RunStatus.FAILED).order_by("order", "id")
+    )
+    summary = "; ".join(f"{s.step_name}: {s.error_message}" for s in failed)
+    now = clock.now()
+    Run.objects.filter(pk=run_id).exclude(status__in=Run.FINAL).update(
+        status=RunStatus.FAILED if failed else RunStatus.SUCCEEDED,
+        error=summary[:2000],
+        finished_at=now,
+        updated_at=now,
+    )
+
+
+# -- the sweeper ----------------------------------------------------------------
+
+
+def sweep() -> dict[str, int]:
+    """Recover stale claims, then wake runs with due retries or lost wake-ups."""
+    now = clock.now()
+    recovered = recover_stale_claims(now)
+    due = set(
+        StepRun.objects.filter(status=RunStatus.RETRYING, next_attempt_at__lte=now)
+        .values_list("run_id", flat=True)
+        .distinct()[:1000]
+    )
+    # A run whose wake-up was lost (a crash between commit and enqueue, a
+    # dropped task): pending or between steps, and untouched for a lease.
+    lost = set(
+        Run.objects.filter(
+            status__in=[RunStatus.PENDING, RunStatus.RUNNING], updated_at__lt=now - claim_lease()
+        )
+        .exclude(step_runs__status=RunStatus.RUNNING)
+        .values_list("id", flat=True)[:1000]
+    )
+    for run_id in sorted(due | lost):
+        enqueue_run(run_id)
+    return {"recovered": recovered, "woken": len(due | lost)}
+
+
+def recover_stale_claims(now: datetime) -> int:
+    """Hand steps claimed by a dead worker back for a retry with the same key."""
+    stale = StepRun.objects.filter(status=RunStatus.RUNNING, claimed_at__lt=now - claim_lease())
+    recovered = 0
+    for step_run in stale.only("id", "claimed_at")[:1000]:
+        recovered += StepRun.objects.filter(
+            pk=step_run.pk, status=RunStatus.RUNNING, claimed_at=step_run.claimed_at
+        ).update(
+            status=RunStatus.RETRYING,
+            next_attempt_at=now,
+            claimed_at=None,
+            error={
+                "type": "worker_lost",
+                "message": "The worker stopped during this step; "
+                "it is retried with the same idempotency key.",
+            },
+        )
+    return recovered

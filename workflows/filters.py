@@ -1,0 +1,98 @@
+"""Workflow filters: conditions on the event that must all hold for a run to start.
+
+A filter is ``{"path": "data.object.status", "op": "equals", "value": "draft"}``;
+the path is dotted from the event envelope, with numbers for list positions
+(``data.object.lines.data.0.price.id``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+_ABSENT = object()
+
+
+def _compare(check: Callable[[Any, Any], bool]) -> Callable[[Any, Any], bool]:
+    """Wrap ordering comparisons: a missing value or mismatched types is just False."""
+
+    def compare(actual: Any, expected: Any) -> bool:
+        if actual is _ABSENT or actual is None:
+            return False
+        try:
+            return check(actual, expected)
+        except TypeError:
+            return False
+
+    return compare
+
+
+def _contains(actual: Any, expected: Any) -> bool:
+    if isinstance(actual, str):
+        return isinstance(expected, str) and expected in actual
+    if isinstance(actual, (list, dict)):
+        return expected in actual
+    return False
+
+
+def _in(actual: Any, expected: Any) -> bool:
+    return isinstance(expected, list) and actual is not _ABSENT and actual in expected
+
+
+OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
+    "equals": lambda actual, expected: actual is not _ABSENT and actual == expected,
+    "not_equals": lambda actual, expected: actual is _ABSENT or actual != expected,
+    "in": _in,
+    "not_in": lambda actual, expected: not _in(actual, expected),
+    "exists": lambda actual, expected: actual is not _ABSENT and actual is not None,
+    "not_exists": lambda actual, expected: actual is _ABSENT or actual is None,
+    "contains": _contains,
+    "gt": _compare(lambda a, b: a > b),
+    "gte": _compare(lambda a, b: a >= b),
+    "lt": _compare(lambda a, b: a < b),
+    "lte": _compare(lambda a, b: a <= b),
+}
+UNARY = {"exists", "not_exists"}
+
+
+def lookup(data: Any, path: str) -> Any:
+    """The value at a dotted path, or ``_ABSENT``."""
+    current = data
+    for part in path.split("."):
+        if isinstance(current, dict) and part in current:
+            current = current[part]
+        elif isinstance(current, list) and part.lstrip("-").isdigit():
+            index = int(part)
+            if not -len(current) <= index < len(current):
+                return _ABSENT
+            current = current[index]
+        else:
+            return _ABSENT
+    return current
+
+
+def check_filters(filters: Any) -> list[str]:
+    """Problems with a filter list as configured (empty when it is fine)."""
+    if not isinstance(filters, list):
+        return ["Filters must be a list of {path, op, value} objects."]
+    problems = []
+    for position, item in enumerate(filters, start=1):
+        if not isinstance(item, dict) or not isinstance(item.get("path"), str) or not item["path"]:
+            problems.append(f"Filter {position}: needs a 'path'.")
+        elif item.get("op") not in OPERATORS:
+            problems.append(f"Filter {position}: 'op' must be one of {', '.join(OPERATORS)}.")
+        elif item["op"] in ("in", "not_in") and not isinstance(item.get("value"), list):
+            problems.append(f"Filter {position}: '{item['op']}' needs a list value.")
+        elif item["op"] not in UNARY and "value" not in item:
+            problems.append(f"Filter {position}: needs a 'value'.")
+    return problems
+
+
+def matches(filters: list[dict], event: dict) -> tuple[bool, str]:
+    """(True, "") when every filter holds; else (False, which filter did not)."""
+    for item in filters or []:
+        actual = lookup(event, item["path"])
+        if not OPERATORS[item["op"]](actual, item.get("value")):
+            shown = "missing" if actual is _ABSENT else repr(actual)
+            return False, f"Filter {item['path']} {item['op']} {item.get('value')!r}: was {shown}."
+    return True, ""

@@ -1,0 +1,310 @@
+"""Field mapping: a step's input is JSON whose strings may reference earlier data.
+
+``{{ trigger.data.object.customer }}`` or ``{{ steps.find_customer.email }}``.
+The engine is Jinja2's sandbox (a well-kept engine, not a parser of our own)
+with ``StrictUndefined``, so a reference to a missing path is an error, never
+an empty string sent to Stripe.
+
+Rules:
+- a string that is exactly one ``{{ expression }}`` keeps the expression's type
+  (number, object, list, null);
+- any other string containing ``{{``/``{%`` renders to a string;
+- dicts and lists are rendered item by item; other values are literals.
+
+``render_mapping`` is what a run uses; ``check_mapping`` is what saving uses
+(errors block saving, warnings are doubtful references).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from jinja2 import StrictUndefined, TemplateSyntaxError, UndefinedError, nodes
+from jinja2.runtime import Undefined
+from jinja2.sandbox import SandboxedEnvironment
+from jsonschema import Draft202012Validator
+
+_SINGLE_EXPRESSION = re.compile(r"^\s*\{\{(?P<expr>.*?)\}\}\s*$", re.DOTALL)
+_MISSING = object()
+
+
+class MappingError(ValueError):
+    """A mapping could not be rendered; names the input field and the reference."""
+
+    def __init__(self, message: str, *, field: str = "", reference: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        self.reference = reference
+
+    def to_dict(self) -> dict:
+        return {
+            "type": "mapping_error",
+            "message": self.message,
+            "param": self.field or None,
+            "reference": self.reference or None,
+        }
+
+
+class _DataEnvironment(SandboxedEnvironment):
+    """The sandbox, with keys of JSON objects winning over Python attributes.
+
+    Stripe objects have keys such as ``items``, ``keys`` and ``values``; plain
+    Jinja would resolve ``subscription.items`` to ``dict.items``. Our data is
+    JSON, so a key always means the key.
+    """
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        if isinstance(obj, Mapping):
+            try:
+                return obj[attribute]
+            except KeyError:
+                return self.undefined(obj=obj, name=attribute)
+        return super().getattr(obj, attribute)
+
+
+ENV = _DataEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
+
+
+def is_template(value: Any) -> bool:
+    """True when a string contains Jinja markup (and so is not a literal)."""
+    return isinstance(value, str) and ("{{" in value or "{%" in value)
+
+
+def contains_template(value: Any) -> bool:
+    """True when ``value`` or anything nested in it is templated."""
+    if isinstance(value, dict):
+        return any(contains_template(item) for item in value.values())
+    if isinstance(value, list):
+        return any(contains_template(item) for item in value)
+    return is_template(value)
+
+
+def build_context(trigger: Any, steps: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The names a mapping may reference."""
+    return {"trigger": trigger, "steps": dict(steps or {})}
+
+
+def render_mapping(mapping: Any, context: Mapping[str, Any], *, path: str = "") -> Any:
+    """Render ``mapping`` against ``context``; raises MappingError naming the field."""
+    if isinstance(mapping, dict):
+        return {
+            key: render_mapping(value, context, path=_join(path, key))
+            for key, value in mapping.items()
+        }
+    if isinstance(mapping, list):
+        return [
+            render_mapping(item, context, path=f"{path}[{index}]")
+            for index, item in enumerate(mapping)
+        ]
+    if not is_template(mapping):
+        return mapping
+    return _render_string(mapping, context, path)
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else str(key)
+
+
+def _single_expression(text: str) -> str | None:
+    """The expression when ``text`` is exactly one ``{{ ... }}``, else None."""
+    match = _SINGLE_EXPRESSION.match(text)
+    if not match:
+        return None
+    expr = match.group("expr")
+    # "{{ a }} and {{ b }}" also matches the pattern; it is text, not one value.
+    if "{{" in expr or "}}" in expr or "{%" in expr:
+        return None
+    return expr.strip()
+
+
+def _render_string(text: str, context: Mapping[str, Any], path: str) -> Any:
+    expr = _single_expression(text)
+    try:
+        if expr is not None:
+            value = ENV.compile_expression(expr, undefined_to_none=False)(**context)
+            if isinstance(value, Undefined):
+                raise _missing(expr, path)
+            return value
+        return ENV.from_string(text).render(**context)
+    except TemplateSyntaxError as exc:
+        raise MappingError(f"{path or 'value'}: syntax error: {exc.message}", field=path) from None
+    except UndefinedError:
+        reference = first_missing_reference(text, context) or (expr or text)
+        raise _missing(reference, path) from None
+    except MappingError:
+        raise
+    except Exception as exc:  # a filter or operator failing on the data (e.g. "a" + 1)
+        raise MappingError(f"{path or 'value'}: {exc}", field=path) from None
+
+
+def _missing(reference: str, path: str) -> MappingError:
+    message = f"{path or 'value'}: {{{{ {reference} }}}} does not exist in the data"
+    return MappingError(message, field=path, reference=reference)
+
+
+# -- references ---------------------------------------------------------------
+
+
+def references(text: str) -> list[str]:
+    """Dotted paths referenced by a template string, e.g. ``trigger.data.object.id``.
+
+    Each maximal chain of attribute / constant-index lookups from a name counts
+    once; names bound inside the template (``{% for x in ... %}``) do not.
+    Raises TemplateSyntaxError for broken markup.
+    """
+    tree = ENV.parse(text)
+    bound = {node.name for node in tree.find_all(nodes.Name) if node.ctx != "load"}
+    found: list[str] = []
+    _collect(tree, found)
+    return [ref for ref in found if re.split(r"[.\[]", ref, maxsplit=1)[0] not in bound]
+
+
+def _collect(node: nodes.Node, found: list[str]) -> None:
+    dotted = _dotted(node) if isinstance(node, (nodes.Getattr, nodes.Getitem, nodes.Name)) else None
+    if dotted is not None:
+        if dotted not in found:
+            found.append(dotted)
+        return
+    for child in node.iter_child_nodes():
+        _collect(child, found)
+
+
+def _dotted(node: nodes.Node) -> str | None:
+    """``a.b[0]["c d"]`` for a lookup chain rooted at a loaded name, else None."""
+    suffix = ""
+    while not isinstance(node, nodes.Name):
+        if isinstance(node, nodes.Getattr):
+            suffix = f".{node.attr}{suffix}"
+        elif isinstance(node, nodes.Getitem) and isinstance(node.arg, nodes.Const):
+            suffix = f"[{node.arg.value!r}]{suffix}"
+        else:
+            return None
+        node = node.node
+    return f"{node.name}{suffix}" if node.ctx == "load" else None
+
+
+def resolve(reference: str, context: Mapping[str, Any]) -> Any:
+    """The value of one reference, or ``_MISSING``."""
+    try:
+        value = ENV.compile_expression(reference, undefined_to_none=False)(**context)
+    except UndefinedError:
+        return _MISSING
+    except (TypeError, LookupError):
+        return _MISSING
+    return _MISSING if isinstance(value, Undefined) else value
+
+
+def first_missing_reference(text: str, context: Mapping[str, Any]) -> str | None:
+    """The first reference in ``text`` that does not resolve in ``context``."""
+    try:
+        refs = references(text)
+    except TemplateSyntaxError:
+        return None
+    return next((ref for ref in refs if resolve(ref, context) is _MISSING), None)
+
+
+# -- checking at save time ----------------------------------------------------
+
+
+@dataclass
+class MappingReport:
+    """What saving found: errors block saving, warnings are shown."""
+
+    errors: list[dict] = field(default_factory=list)
+    warnings: list[dict] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def error(self, field_path: str, message: str) -> None:
+        self.errors.append({"field": field_path, "message": message})
+
+    def warn(self, field_path: str, message: str) -> None:
+        self.warnings.append({"field": field_path, "message": message})
+
+
+class AnyValue:
+    """Stands in for an earlier step's output at save time: every path exists."""
+
+    def __getattr__(self, name: str) -> AnyValue:
+        return self
+
+    def __getitem__(self, key: Any) -> AnyValue:
+        return self
+
+    def __str__(self) -> str:
+        return ""
+
+
+def check_mapping(
+    mapping: Any,
+    input_schema: Mapping[str, Any],
+    *,
+    sample_trigger: Any = None,
+    earlier_steps: list[str] | tuple[str, ...] = (),
+) -> MappingReport:
+    """Check a mapping against the action's input schema and the trigger's sample.
+
+    Errors: not an object, unknown fields, missing required fields, literals of
+    the wrong type, template syntax errors, references to steps that are not
+    earlier. Warnings: trigger paths absent from the sample event.
+    """
+    report = MappingReport()
+    if not isinstance(mapping, dict):
+        report.error("", "The input mapping must be a JSON object.")
+        return report
+    _check_schema(mapping, input_schema, report)
+    context = build_context(sample_trigger, {name: AnyValue() for name in earlier_steps})
+    for path, text in _template_strings(mapping):
+        _check_template(path, text, context, sample_trigger is not None, report)
+    return report
+
+
+def _check_schema(mapping: dict, schema: Mapping[str, Any], report: MappingReport) -> None:
+    properties = schema.get("properties", {})
+    if properties or schema.get("additionalProperties") is False:
+        for key in mapping:
+            if key not in properties:
+                report.error(key, f"Unknown field {key!r} for this action.")
+    for key in schema.get("required", []):
+        if key not in mapping or mapping[key] in (None, ""):
+            report.error(key, f"{key!r} is required.")
+    for key, value in mapping.items():
+        if key in properties and not contains_template(value):
+            for problem in Draft202012Validator(properties[key]).iter_errors(value):
+                where = "".join(f"[{part}]" for part in problem.absolute_path)
+                report.error(f"{key}{where}", problem.message)
+
+
+def _template_strings(value: Any, path: str = "") -> Iterator[tuple[str, str]]:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from _template_strings(item, _join(path, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _template_strings(item, f"{path}[{index}]")
+    elif is_template(value):
+        yield path, value
+
+
+def _check_template(
+    path: str, text: str, context: dict, have_sample: bool, report: MappingReport
+) -> None:
+    try:
+        refs = references(text)
+    except TemplateSyntaxError as exc:
+        report.error(path, f"Syntax error: {exc.message}")
+        return
+    for ref in refs:
+        root = ref.split(".", 1)[0].split("[", 1)[0]
+        if root not in ("trigger", "steps"):
+            report.error(path, f"{{{{ {ref} }}}}: only 'trigger' and 'steps' can be referenced.")
+        elif root == "steps" and resolve(ref, context) is _MISSING:
+            report.error(path, f"{{{{ {ref} }}}} does not name an earlier step.")
+        elif root == "trigger" and have_sample and resolve(ref, context) is _MISSING:
+            report.warn(path, f"{{{{ {ref} }}}} is not in the trigger's sample event.")

@@ -1,0 +1,324 @@
+"""Workflow (trigger -> steps), Step, and the record of executions: Run and StepRun.
+
+A Run is one execution of a workflow for one inbox event (or one schedule
+tick); its StepRuns are created with it, one per step, each with the
+idempotency key that every attempt of that step sends to Stripe.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
+from django.db import models
+from django.db.models import Q
+
+from connections.models import Connection, InboxEvent
+
+SCHEDULE_TRIGGER = "schedule"
+STEP_NAME = RegexValidator(
+    r"^[a-z_][a-z0-9_]{0,62}$",
+    "Lowercase letters, digits and underscores, not starting with a digit "
+    "(it is used in references: {{ steps.<name>.id }}).",
+)
+
+
+def new_idempotency_key() -> str:
+    """A fresh key; fixed on the StepRun when it is created."""
+    return f"konnectify-{uuid.uuid4()}"
+
+
+class Workflow(models.Model):
+    """A trigger on one connection (a Stripe event type, or a schedule) and its steps."""
+
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    connection = models.ForeignKey(
+        Connection,
+        on_delete=models.PROTECT,
+        related_name="workflows",
+        help_text="The Stripe account whose events start this workflow; its steps use its key.",
+    )
+    trigger_key = models.CharField(
+        max_length=100,
+        help_text="A trigger from the catalog (its Stripe event type), 'custom', or 'schedule'.",
+    )
+    custom_event_type = models.CharField(
+        max_length=255, blank=True, help_text="For the custom trigger: any Stripe event type."
+    )
+    event_type = models.CharField(
+        max_length=255,
+        blank=True,
+        editable=False,
+        help_text="The Stripe event type that starts this workflow (derived; empty for schedules).",
+    )
+    schedule_cron = models.CharField(
+        max_length=100, blank=True, help_text="For the schedule trigger: a cron expression (UTC)."
+    )
+    schedule_minutes = models.PositiveIntegerField(
+        null=True, blank=True, help_text="For the schedule trigger: every N minutes (not cron)."
+    )
+    filters = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="All must hold: "
+        '[{"path": "data.object.status", "op": "equals", "value": "draft"}]. Operators: '
+        "equals, not_equals, in, not_in, exists, not_exists, contains, gt, gte, lt, lte.",
+    )
+    active = models.BooleanField(default=False)
+    sample_event = models.JSONField(
+        null=True,
+        blank=True,
+        help_text="The event used as the mapping reference (loaded from Stripe or the catalog).",
+    )
+    sync_error = models.TextField(
+        blank=True, help_text="Why the connection's webhook endpoint could not be updated."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name", "id"]
+        indexes = [
+            # dispatch_event's one query: active workflows of a connection for a type.
+            models.Index(
+                fields=["connection", "event_type", "active"], name="workflow_dispatch_idx"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def save(self, *args, **kwargs) -> None:
+        """Save; on commit, resync the webhook endpoint(s) and the schedule if needed."""
+        self.event_type = self.derive_event_type()
+        super().save(*args, **kwargs)
+        from workflows import services
+
+        before = getattr(self, "_loaded", (None, "", False))
+        if before != self.sync_state():
+            services.request_endpoint_sync({before[0], self.connection_id} - {None})
+        self._loaded = self.sync_state()
+        services.sync_schedule(self)
+
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        instance = super().from_db(db, field_names, values)
+        instance._loaded = instance.sync_state()
+        return instance
+
+    def sync_state(self) -> tuple[Any, str, bool]:
+        """What the webhook endpoint depends on: connection, event type, active."""
+        return (self.connection_id, self.event_type, self.active)
+
+    @property
+    def is_scheduled(self) -> bool:
+        return self.trigger_key == SCHEDULE_TRIGGER
+
+    def derive_event_type(self) -> str:
+        """The event type for the trigger, from the catalog ('' for schedules)."""
+        if self.is_scheduled or not self.trigger_key:
+            return ""
+        from stripe_connector.catalog import event_type_for_trigger
+
+        return event_type_for_trigger(self.trigger_key, self.custom_event_type or None)
+
+    def clean(self) -> None:
+        if self.is_scheduled:
+            if bool(self.schedule_cron) == bool(self.schedule_minutes):
+                raise ValidationError("A schedule needs either a cron expression or minutes.")
+            if self.schedule_cron:
+                from croniter import croniter
+
+                if not croniter.is_valid(self.schedule_cron):
+                    raise ValidationError({"schedule_cron": "Not a valid cron expression."})
+        try:
+            self.event_type = self.derive_event_type()
+        except (KeyError, ValueError) as exc:
+            raise ValidationError({"trigger_key": str(exc)}) from None
+        from workflows.filters import check_filters
+
+        problems = check_filters(self.filters)
+        if problems:
+            raise ValidationError({"filters": problems})
+
+    def sample(self) -> dict:
+        """The mapping reference: the loaded sample event, else the catalog's sample."""
+        if self.sample_event:
+            return self.sample_event
+        if self.is_scheduled:
+            return {"scheduled_at": "2026-01-01T00:00:00+00:00"}
+        from stripe_connector.catalog import get_trigger
+
+        try:
+            return get_trigger(self.trigger_key).sample or {}
+        except KeyError:
+            return {}
+
+
+class Step(models.Model):
+    """One action of a workflow, with the mapping that builds its input."""
+
+    class OnFailure(models.TextChoices):
+        STOP = "stop", "Stop the run"
+        CONTINUE = "continue", "Continue with the next step"
+
+    workflow = models.ForeignKey(Workflow, on_delete=models.CASCADE, related_name="steps")
+    order = models.PositiveIntegerField(default=0, help_text="Steps run in ascending order.")
+    name = models.CharField(
+        max_length=63,
+        validators=[STEP_NAME],
+        help_text="Short name; later steps reference its output as {{ steps.<name>.field }}.",
+    )
+    action_key = models.CharField(max_length=100, help_text="An action from the catalog.")
+    input_mapping = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="The action's input: literals, or references like "
+        "{{ trigger.data.object.customer }} and {{ steps.find_customer.email }}.",
+    )
+    on_failure = models.CharField(max_length=10, choices=OnFailure.choices, default=OnFailure.STOP)
+
+    class Meta:
+        ordering = ["workflow", "order", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["workflow", "name"], name="step_name_unique_per_workflow"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.order}. {self.name} ({self.action_key})"
+
+
+class RunStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+    RETRYING = "retrying", "Retrying"
+    SKIPPED = "skipped", "Skipped"
+
+
+class Run(models.Model):
+    """One execution of a workflow for one event (or one schedule tick)."""
+
+    Status = RunStatus
+    FINAL = (RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.SKIPPED)
+
+    workflow = models.ForeignKey(Workflow, on_delete=models.CASCADE, related_name="runs")
+    event = models.ForeignKey(
+        InboxEvent, on_delete=models.CASCADE, null=True, blank=True, related_name="runs"
+    )
+    scheduled_for = models.DateTimeField(
+        null=True, blank=True, help_text="For scheduled workflows: the schedule tick."
+    )
+    replay = models.PositiveIntegerField(
+        default=0, help_text="0 for the first run of an event; re-runs count up."
+    )
+    status = models.CharField(max_length=10, choices=RunStatus.choices, default=RunStatus.PENDING)
+    error = models.TextField(blank=True, help_text="Why the run failed or was skipped.")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["workflow", "event", "replay"], name="run_unique_per_event_replay"
+            ),
+            # NULL events are distinct in SQL: scheduled runs need their own rule.
+            models.UniqueConstraint(
+                fields=["workflow", "scheduled_for", "replay"],
+                condition=Q(event__isnull=True),
+                name="run_unique_per_schedule_tick_replay",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["status", "updated_at"], name="run_status_updated_idx"),
+            models.Index(fields=["workflow", "-created_at"], name="run_workflow_created_idx"),
+        ]
+
+    def __str__(self) -> str:
+        source = self.event.stripe_event_id if self.event_id else f"schedule {self.scheduled_for}"
+        suffix = f" (replay {self.replay})" if self.replay else ""
+        return f"{self.workflow} for {source}{suffix}"
+
+    def trigger_data(self) -> dict:
+        """What ``{{ trigger }}`` means in this run's mappings."""
+        if self.event_id:
+            return self.event.payload
+        when = self.scheduled_for.isoformat() if self.scheduled_for else None
+        return {"scheduled_at": when}
+
+
+class StepRun(models.Model):
+    """One step of one run: its attempts, rendered input, output or error.
+
+    The step's configuration is copied at creation, so editing the workflow
+    while a run is retrying cannot change what is sent under the same key.
+    """
+
+    Status = RunStatus
+    DONE = (RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.SKIPPED)
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="step_runs")
+    step = models.ForeignKey(
+        Step, on_delete=models.SET_NULL, null=True, blank=True, related_name="step_runs"
+    )
+    order = models.PositiveIntegerField()
+    step_name = models.CharField(max_length=63)
+    action_key = models.CharField(max_length=100)
+    input_mapping = models.JSONField(default=dict, blank=True)
+    on_failure = models.CharField(max_length=10, choices=Step.OnFailure.choices)
+    status = models.CharField(max_length=10, choices=RunStatus.choices, default=RunStatus.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(
+        null=True, blank=True, help_text="When a retrying step is due again."
+    )
+    claimed_at = models.DateTimeField(
+        null=True, blank=True, help_text="When a worker took it; a stale claim is recovered."
+    )
+    idempotency_key = models.CharField(
+        max_length=255,
+        default=new_idempotency_key,
+        help_text="Sent with every attempt, so Stripe never applies this step twice.",
+    )
+    input = models.JSONField(
+        null=True, blank=True, help_text="The rendered input, fixed at the first attempt."
+    )
+    output = models.JSONField(null=True, blank=True)
+    error = models.JSONField(
+        null=True,
+        blank=True,
+        help_text="Stripe's type, code, message, param, HTTP status and Request-Id.",
+    )
+    request_id = models.CharField(max_length=255, blank=True)
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(
+        help_text="When the idempotency key was fixed: retries stop 24 h later."
+    )
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["run", "order", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["idempotency_key"], name="steprun_key_unique"),
+        ]
+        indexes = [
+            # The sweeper's two questions: due retries, stale claims.
+            models.Index(fields=["status", "next_attempt_at"], name="steprun_due_idx"),
+            models.Index(fields=["status", "claimed_at"], name="steprun_claimed_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.step_name} ({self.status}, {self.attempts} attempts)"
+
+    @property
+    def error_message(self) -> str:
+        return (self.error or {}).get("message", "")

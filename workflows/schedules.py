@@ -1,0 +1,24 @@
+"""Periodic jobs of the workflows app (created by ``manage.py bootstrap``)."""
+
+SCHEDULES = [
+    {
+        "name": "workflows: retry sweeper",
+        "func": "workflows.tasks.sweep",
+        "schedule_type": "I",
+        "minutes": 1,
+        "repeats": -1,
+    },
+    {
+        "name": "workflows: webhook endpoint check",
+        "func": "workflows.tasks.check_endpoints",
+        "schedule_type": "I",
+        "minutes": 10,
+        "repeats": -1,
+    },
+    {
+        "name": "workflows: prune old runs and inbox events",
+        "func": "workflows.tasks.prune",
+        "schedule_type": "D",
+        "repeats": -1,
+    },
+]

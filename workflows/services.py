@@ -1,0 +1,241 @@
+"""Workflow operations used by admin, the API and tasks: endpoint sync, schedules, replay.
+
+Views and admin stay thin and call these.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from functools import partial
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Max
+from django_q.models import Schedule
+from django_q.tasks import async_task
+
+from connections.models import Connection
+from stripe_connector.errors import redact_secrets
+from workflows import clock
+from workflows.engine import create_run, enqueue_run_on_commit
+from workflows.mapping import MappingReport, check_mapping
+from workflows.models import Run, RunStatus, Step, StepRun, Workflow, new_idempotency_key
+
+logger = logging.getLogger(__name__)
+
+SYNC_TASK = "workflows.tasks.sync_endpoint"
+
+
+# -- the webhook endpoint -------------------------------------------------------
+
+
+def event_types_in_use(connection: Connection) -> set[str]:
+    """The event types the connection's active workflows wait for.
+
+    This is ``settings.WEBHOOK_EVENT_TYPES_PROVIDER``: what the connection's one
+    webhook endpoint must have enabled, exactly.
+    """
+    rows = Workflow.objects.filter(connection=connection, active=True).exclude(event_type="")
+    return set(rows.values_list("event_type", flat=True))
+
+
+def request_endpoint_sync(connection_ids: Iterable[Any]) -> None:
+    """After commit, sync these connections' endpoints in the background.
+
+    A task, so that saving in admin never waits on Stripe.
+    """
+    for connection_id in connection_ids:
+        transaction.on_commit(
+            partial(async_task, SYNC_TASK, str(connection_id), task_name="sync-endpoint"),
+            robust=True,
+        )
+
+
+def sync_endpoint(connection_id: Any) -> str:
+    """Make the connection's endpoint match its workflows; returns the error ('' if none).
+
+    The error is shown on every workflow of the connection until a later sync
+    (the periodic check retries) succeeds.
+    """
+    from connections.webhooks import sync_webhook_endpoint
+
+    connection = Connection.objects.filter(pk=connection_id).first()
+    if connection is None:
+        return ""
+    try:
+        sync_webhook_endpoint(connection, sorted(event_types_in_use(connection)))
+        connection.refresh_from_db(fields=["webhook_error"])
+        error = connection.webhook_error
+    except Exception as exc:  # never lose the failure: it is what staff must see
+        logger.exception("Webhook endpoint sync failed for connection %s", connection_id)
+        error = redact_secrets(f"Webhook endpoint sync failed: {exc}")
+    Workflow.objects.filter(connection=connection).update(sync_error=error)
+    return error
+
+
+def connections_needing_sync() -> list[Any]:
+    """Connections with a failed sync, or whose endpoint's events differ from those in use."""
+    failed = set(
+        Workflow.objects.exclude(sync_error="").values_list("connection_id", flat=True).distinct()
+    )
+    for connection in Connection.objects.filter(webhook_mode=Connection.WebhookMode.AUTOMATIC):
+        if set(connection.webhook_enabled_events or []) != event_types_in_use(connection):
+            failed.add(connection.pk)
+    return sorted(failed, key=str)
+
+
+# -- scheduled workflows ----------------------------------------------------------
+
+
+def schedule_name(workflow: Workflow) -> str:
+    return f"workflow-{workflow.pk}"
+
+
+def sync_schedule(workflow: Workflow) -> None:
+    """Keep the django-q2 Schedule of a scheduled workflow in step with it.
+
+    Active and scheduled: a Schedule calling run_scheduled(workflow id);
+    anything else: no Schedule.
+    """
+    name = schedule_name(workflow)
+    if not (workflow.is_scheduled and workflow.active):
+        Schedule.objects.filter(name=name).delete()
+        return
+    spec = schedule_spec(workflow)
+    current = Schedule.objects.filter(name=name).first()
+    if current and all(getattr(current, k) == v for k, v in spec.items()):
+        return
+    spec["next_run"] = first_run(workflow, clock.now())
+    Schedule.objects.update_or_create(name=name, defaults=spec)
+
+
+def schedule_spec(workflow: Workflow) -> dict[str, Any]:
+    spec: dict[str, Any] = {
+        "func": "workflows.tasks.run_scheduled",
+        "args": repr(workflow.pk),
+        "repeats": -1,
+    }
+    if workflow.schedule_cron:
+        spec.update(schedule_type=Schedule.CRON, cron=workflow.schedule_cron, minutes=None)
+    else:
+        spec.update(schedule_type=Schedule.MINUTES, minutes=workflow.schedule_minutes, cron=None)
+    return spec
+
+
+def first_run(workflow: Workflow, now: datetime) -> datetime:
+    if workflow.schedule_cron:
+        from croniter import croniter
+
+        return croniter(workflow.schedule_cron, now).get_next(datetime)
+    return now + timedelta(minutes=workflow.schedule_minutes or 1)
+
+
+def run_scheduled(workflow_id: int) -> int | None:
+    """One schedule tick: a run with {"scheduled_at": ...} as its trigger data."""
+    workflow = Workflow.objects.filter(pk=workflow_id, active=True).first()
+    if workflow is None:
+        return None
+    tick = clock.now().replace(microsecond=0)
+    run = create_run(workflow, scheduled_for=tick)
+    return run.pk if run else None
+
+
+# -- replay ---------------------------------------------------------------------
+
+
+class ReplayError(ValueError):
+    """The run cannot be replayed that way (e.g. it did not fail)."""
+
+
+def resume_run(run: Run) -> Run:
+    """Resume a failed run from its failed step, in the same run.
+
+    The failed and skipped StepRuns are reset with the step's current
+    configuration (staff usually fixed the mapping) and a NEW idempotency key:
+    Stripe replays the stored answer of a key for 24 h, so the old key would
+    only return the same error again. Succeeded steps are kept, not repeated.
+    """
+    if run.status != RunStatus.FAILED:
+        raise ReplayError("Only a failed run can be resumed.")
+    now = clock.now()
+    with transaction.atomic():
+        for step_run in run.step_runs.filter(status__in=[RunStatus.FAILED, RunStatus.SKIPPED]):
+            reset_step_run(step_run, now)
+        Run.objects.filter(pk=run.pk).update(
+            status=RunStatus.PENDING, error="", finished_at=None, updated_at=now
+        )
+        enqueue_run_on_commit(run.pk)
+    run.refresh_from_db()
+    return run
+
+
+def reset_step_run(step_run: StepRun, now: datetime) -> None:
+    step = Step.objects.filter(pk=step_run.step_id).first()
+    if step is not None:
+        step_run.action_key = step.action_key
+        step_run.input_mapping = step.input_mapping
+        step_run.on_failure = step.on_failure
+    step_run.status = RunStatus.PENDING
+    step_run.idempotency_key = new_idempotency_key()
+    step_run.created_at = now
+    step_run.attempts = 0
+    step_run.next_attempt_at = step_run.claimed_at = None
+    step_run.input = step_run.output = step_run.error = None
+    step_run.request_id = ""
+    step_run.duration_ms = None
+    step_run.started_at = step_run.finished_at = None
+    step_run.save()
+
+
+def rerun(run: Run) -> Run:
+    """Run the workflow again from the start for the same event, as a new run.
+
+    New run (next replay number), new StepRuns, new idempotency keys. Filters are
+    not applied again: re-running is staff's explicit decision.
+    """
+    if run.status not in Run.FINAL:
+        raise ReplayError("A run still in progress cannot be re-run.")
+    with transaction.atomic():
+        latest = Run.objects.filter(
+            workflow_id=run.workflow_id, event_id=run.event_id, scheduled_for=run.scheduled_for
+        ).aggregate(Max("replay"))["replay__max"]
+        new = create_run(
+            run.workflow,
+            event=run.event,
+            scheduled_for=run.scheduled_for,
+            replay=(latest or 0) + 1,
+            apply_filters=False,
+        )
+    if new is None:  # a concurrent re-run took this replay number
+        raise ReplayError("Another re-run of this run was just started.")
+    return new
+
+
+# -- checking a workflow ----------------------------------------------------------
+
+
+def check_steps(workflow: Workflow, steps: list[dict]) -> list[MappingReport]:
+    """Check each step's mapping (dicts with name, action_key, input_mapping), in order."""
+    from stripe_connector.catalog import get_action
+
+    sample = workflow.sample()
+    reports = []
+    earlier: list[str] = []
+    for step in steps:
+        try:
+            schema = get_action(step["action_key"]).input_schema
+        except KeyError as exc:
+            report = MappingReport()
+            report.error("action_key", str(exc))
+        else:
+            report = check_mapping(
+                step.get("input_mapping") or {},
+                schema,
+                sample_trigger=sample,
+                earlier_steps=earlier,
+            )
+        reports.append(report)
+        earlier.append(step.get("name", ""))
+    return reports

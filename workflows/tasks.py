@@ -1,0 +1,64 @@
+"""django-q2 entry points. They take ids, never objects, and delegate at once.
+
+Safe to run twice or on several workers at the same time: see workflows.engine.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.conf import settings
+
+from workflows import clock, engine, services
+
+
+def dispatch_event(event_id: int) -> list[int]:
+    """settings.EVENT_DISPATCH_TASK: create the runs for a new inbox event, enqueue them."""
+    return engine.dispatch(event_id)
+
+
+def run_workflow(run_id: int) -> None:
+    """Execute a run's steps, as far as they can go now."""
+    engine.execute_run(run_id)
+
+
+def run_scheduled(workflow_id: int) -> int | None:
+    """Called by a scheduled workflow's django-q2 Schedule."""
+    return services.run_scheduled(workflow_id)
+
+
+def sweep() -> dict[str, int]:
+    """Periodic: enqueue due retries, recover steps of crashed workers, wake lost runs."""
+    return engine.sweep()
+
+
+def sync_endpoint(connection_id: str) -> str:
+    """Make one connection's webhook endpoint match its active workflows."""
+    return services.sync_endpoint(connection_id)
+
+
+def check_endpoints() -> int:
+    """Periodic: retry failed endpoint syncs and fix endpoints that drifted."""
+    pending = services.connections_needing_sync()
+    for connection_id in pending:
+        services.sync_endpoint(connection_id)
+    return len(pending)
+
+
+def prune() -> dict[str, int]:
+    """Periodic: delete runs and inbox events older than settings.RETENTION_DAYS."""
+    from connections.models import InboxEvent
+    from workflows.models import Run
+
+    cutoff = clock.now() - timedelta(days=settings.RETENTION_DAYS)
+    # Runs first (with their step runs); an old event's runs go with it anyway.
+    runs, _ = Run.objects.filter(created_at__lt=cutoff).exclude(status__in=_unfinished()).delete()
+    events, _ = InboxEvent.objects.filter(received_at__lt=cutoff, runs__isnull=True).delete()
+    return {"runs": runs, "inbox_events": events}
+
+
+def _unfinished() -> list[str]:
+    from workflows.models import RunStatus
+
+    # A run still retrying is kept whatever its age; the 24 h window ends it soon.
+    return [RunStatus.PENDING, RunStatus.RUNNING, RunStatus.RETRYING]
