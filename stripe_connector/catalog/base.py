@@ -1,0 +1,300 @@
+"""The building blocks of the catalog: Trigger, Action, ActionResult and the generic run.
+
+An action is data: key, label, Stripe method and path, input schema. Most
+actions need no code at all: ``send`` fills the path parameters from the input
+and sends the rest to Stripe. Only actions with real logic (Find Customer by
+email, Find Subscription by ``si_`` id, ...) name a ``handler``.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from jsonschema import ValidationError
+from jsonschema.validators import validator_for
+
+from stripe_connector.errors import ActionInputError, InvalidRequestError, StripeError
+
+if TYPE_CHECKING:
+    from stripe_connector.client import StripeClient
+
+# A handler does the HTTP part of an action whose input has already been validated.
+Handler = Callable[["Action", "StripeClient", dict[str, Any], "str | None"], "ActionResult"]
+# A rule checks what JSON Schema says badly (e.g. "exactly one of id or email");
+# it returns errors shaped like ActionInputError's: {"field": ..., "message": ...}.
+Rule = Callable[[dict[str, Any]], list[dict[str, str]]]
+
+_PATH_PARAM = re.compile(r"{(\w+)}")
+
+
+@dataclass(frozen=True)
+class ActionResult:
+    """What an action produced: ``output`` is JSON-safe and what later steps reference."""
+
+    output: dict[str, Any]
+    request_id: str | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class Trigger:
+    """A Stripe webhook event a workflow can start from (``key`` is the event type)."""
+
+    key: str
+    label: str
+    group: str
+    description: str
+    event_type: str | None
+    sample: dict[str, Any] = field(repr=False)
+
+    def sample_event(self, custom_event_type: str | None = None) -> dict[str, Any]:
+        """A copy of the sample, safe to change; the custom trigger takes the typed type."""
+        event = copy.deepcopy(self.sample)
+        if self.event_type is None and custom_event_type:
+            event["type"] = custom_event_type
+        return event
+
+    def to_dict(self, *, include_sample: bool = False) -> dict[str, Any]:
+        """JSON-safe description for the CLI and the API."""
+        data = {
+            "key": self.key,
+            "label": self.label,
+            "group": self.group,
+            "description": self.description,
+            "event_type": self.event_type,
+        }
+        if include_sample:
+            data["sample"] = self.sample_event()
+        return data
+
+
+@dataclass(frozen=True, eq=False)
+class Action:
+    """A Stripe API operation a workflow step can run.
+
+    ``fixed_params`` are always sent (Archive Price sends ``active=false``);
+    ``rules`` add cross-field checks to the JSON Schema; ``call_note`` tells
+    where a handler calls something else than ``method path``.
+    """
+
+    key: str
+    label: str
+    group: str
+    description: str
+    method: str
+    path: str
+    input_schema: dict[str, Any] = field(repr=False)
+    handler: Handler | None = field(default=None, repr=False)
+    mutates: bool = True
+    fixed_params: Mapping[str, Any] = field(default_factory=dict, repr=False)
+    rules: tuple[Rule, ...] = field(default=(), repr=False)
+    call_note: str = ""
+
+    @property
+    def call(self) -> str:
+        """The Stripe call as people write it: ``POST /v1/customers/{id}`` (plus a note)."""
+        note = f" ({self.call_note})" if self.call_note else ""
+        return f"{self.method} {self.path}{note}"
+
+    def validate(self, input: dict[str, Any]) -> dict[str, Any]:
+        """Check ``input`` against the schema and rules; return it without ``None`` values.
+
+        ``None`` means "not given" (a field mapping that rendered nothing), as in
+        the encoder, which leaves ``None`` out. Raises ActionInputError naming
+        every offending field.
+        """
+        if not isinstance(input, Mapping):
+            raise ActionInputError([{"field": "", "message": "the input must be an object"}])
+        cleaned = _drop_none(dict(input))
+        errors = schema_errors(self.input_schema, cleaned)
+        if not errors:
+            errors = [error for rule in self.rules for error in rule(cleaned)]
+        if errors:
+            raise ActionInputError(errors)
+        return cleaned
+
+    def run(
+        self,
+        client: StripeClient,
+        input: dict[str, Any],
+        *,
+        idempotency_key: str | None = None,
+    ) -> ActionResult:
+        """Validate, then call Stripe; nothing is sent when the input is invalid."""
+        data = self.validate(input)
+        return (self.handler or send)(self, client, data, idempotency_key)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe description (with the input schema) for the CLI and the API."""
+        return {
+            "key": self.key,
+            "label": self.label,
+            "group": self.group,
+            "description": self.description,
+            "method": self.method,
+            "path": self.path,
+            "call": self.call,
+            "mutates": self.mutates,
+            "input_schema": copy.deepcopy(self.input_schema),
+        }
+
+
+def send(
+    action: Action, client: StripeClient, data: dict[str, Any], idempotency_key: str | None
+) -> ActionResult:
+    """The generic run: path parameters from the input, the rest (plus fixed params) as params."""
+    path, params = fill_path(action.path, data)
+    params.update(action.fixed_params)
+    return call(client, action.method, path, params, idempotency_key)
+
+
+def call(
+    client: StripeClient,
+    method: str,
+    path: str,
+    params: dict[str, Any],
+    idempotency_key: str | None,
+) -> ActionResult:
+    """One Stripe request; the idempotency key only matters (and is only sent) on POST."""
+    key = idempotency_key if method == "POST" else None
+    response = client.request(method, path, params or None, idempotency_key=key)
+    return ActionResult(output=response.data, request_id=response.request_id)
+
+
+def fill_path(template: str, data: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    """Put ``data``'s values into ``{name}`` placeholders; return the path and what is left.
+
+    Values are percent-encoded: user-chosen ids (coupons, products) may hold
+    any character, and a ``/`` must never reach another endpoint.
+    """
+    names = _PATH_PARAM.findall(template)
+    path = _PATH_PARAM.sub(lambda m: quote(str(data[m.group(1)]), safe=""), template)
+    return path, {key: value for key, value in data.items() if key not in names}
+
+
+def with_hint(err: StripeError, hint: str) -> StripeError:
+    """The same Stripe error (same class and fields) with a hint added to its message."""
+    return type(err)(
+        f"{err.message} {hint}",
+        http_status=err.http_status,
+        type=err.type,
+        code=err.code,
+        param=err.param,
+        decline_code=err.decline_code,
+        request_id=err.request_id,
+        retryable=err.retryable,
+        retry_after=err.retry_after,
+    )
+
+
+class ObjectNotFound(InvalidRequestError):
+    """A lookup found nothing (Find Customer by email); shaped like Stripe's own 404.
+
+    Stripe answers an unknown id with 404 ``resource_missing``; a lookup by email
+    that matches nothing gets the same status and code, so the engine treats
+    both the same way: a permanent failure, never retried.
+    """
+
+    def __init__(self, message: str, *, param: str, request_id: str | None = None) -> None:
+        super().__init__(
+            message,
+            http_status=404,
+            type="invalid_request_error",
+            code="resource_missing",
+            param=param,
+            request_id=request_id,
+            retryable=False,
+        )
+
+
+def schema_errors(schema: dict[str, Any], data: Any) -> list[dict[str, str]]:
+    """Every JSON Schema error as ``{"field": "items[0].price", "message": ...}``, sorted."""
+    validator = validator_for(schema)(schema)
+    errors: dict[str, dict[str, str]] = {}
+    for error in validator.iter_errors(data):
+        for described in _describe(error):
+            errors.setdefault(described["field"], described)
+    return [errors[name] for name in sorted(errors)]
+
+
+def field_path(parts: Any) -> str:
+    """``["items", 0, "price"]`` -> ``items[0].price``."""
+    text = ""
+    for part in parts:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+def _describe(error: ValidationError) -> list[dict[str, str]]:
+    """Turn one jsonschema error into field-named messages people can act on."""
+    path = list(error.absolute_path)
+    instance = error.instance if isinstance(error.instance, Mapping) else {}
+    if error.validator == "required":
+        missing = [name for name in error.validator_value if name not in instance]
+        return [{"field": field_path([*path, name]), "message": "is required"} for name in missing]
+    if error.validator == "dependentRequired":
+        return [
+            {"field": field_path([*path, name]), "message": f"is required with {trigger}"}
+            for trigger, needed in error.validator_value.items()
+            if trigger in instance
+            for name in needed
+            if name not in instance
+        ]
+    if error.validator == "additionalProperties" and error.validator_value is False:
+        known = error.schema.get("properties", {})
+        return [
+            {"field": field_path([*path, name]), "message": "is not a known field"}
+            for name in instance
+            if name not in known
+        ]
+    return [{"field": field_path(path), "message": _message(error)}]
+
+
+def _message(error: ValidationError) -> str:
+    """Short messages for the common cases; jsonschema's own text otherwise."""
+    if error.validator == "type":
+        return f"must be of type {error.validator_value}, got {type(error.instance).__name__}"
+    if error.validator == "enum":
+        return "must be one of: " + ", ".join(str(value) for value in error.validator_value)
+    if error.validator == "pattern":
+        return f"has an invalid format (expected to match {error.validator_value})"
+    return error.message
+
+
+def _drop_none(value: Any) -> Any:
+    """Remove ``None`` values recursively (a missing mapping value means "not given")."""
+    if isinstance(value, Mapping):
+        return {key: _drop_none(item) for key, item in value.items() if item is not None}
+    if isinstance(value, list):
+        return [_drop_none(item) for item in value if item is not None]
+    return value
+
+
+def exactly_one(*names: str) -> Rule:
+    """A rule: exactly one of these fields must be given."""
+
+    def rule(data: dict[str, Any]) -> list[dict[str, str]]:
+        given = [name for name in names if name in data]
+        if len(given) == 1:
+            return []
+        problem = "only one of" if given else "one of"
+        field_name = given[1] if len(given) > 1 else names[0]
+        return [{"field": field_name, "message": f"give {problem}: {', '.join(names)}"}]
+
+    return rule
+
+
+def at_most_one(*names: str) -> Rule:
+    """A rule: these fields exclude each other."""
+
+    def rule(data: dict[str, Any]) -> list[dict[str, str]]:
+        given = [name for name in names if name in data]
+        if len(given) <= 1:
+            return []
+        return [{"field": given[1], "message": f"give only one of: {', '.join(names)}"}]
+
+    return rule

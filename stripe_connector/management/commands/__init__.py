@@ -1,0 +1,1 @@
+"""``manage.py stripe_catalog``."""
