@@ -174,7 +174,7 @@ def _error_from_response(response: requests.Response, body: Any) -> StripeError:
     status = response.status_code
     detail = body.get("error") if isinstance(body, dict) else None
     if not isinstance(detail, dict):
-        return _unreadable_answer(response, retryable_default=True)
+        return _unreadable_answer(response)
     code = _text(detail.get("code"))
     error_type = _text(detail.get("type"))
     cls = error_class_for(status, error_type)
@@ -191,13 +191,17 @@ def _error_from_response(response: requests.Response, body: Any) -> StripeError:
     )
 
 
-def _unreadable_answer(response: requests.Response, *, retryable_default: bool) -> StripeError:
-    """An answer that is not Stripe's JSON: name the status and content type, never the body."""
+def _unreadable_answer(response: requests.Response) -> StripeError:
+    """An answer that is not Stripe's JSON: name the status and content type, never the body.
+
+    Retryable as its status says (a proxy's 502 is); a 2xx or 3xx that is not Stripe's
+    JSON means a wrong base URL or a redirect, which retrying will not fix.
+    """
     status = response.status_code
     content_type = response.headers.get("Content-Type", "no content type").split(";")[0]
     cls = APIError if status < 400 else error_class_for(status, None)
     should_retry = response.headers.get("Stripe-Should-Retry")
-    retryable = is_retryable(status, None, should_retry) if status >= 400 else retryable_default
+    retryable = status >= 400 and is_retryable(status, None, should_retry)
     return cls(
         f"Stripe answered HTTP {status} with a body that is not a Stripe JSON object "
         f"({content_type}); a proxy or a wrong STRIPE_API_BASE may be in the way.",
@@ -388,8 +392,7 @@ class StripeClient:
         if not 200 <= response.status_code < 300:
             raise _error_from_response(response, body)
         if not isinstance(body, dict):
-            # A 2xx that is not a JSON object is no Stripe answer; retrying will not fix it.
-            raise _unreadable_answer(response, retryable_default=False)
+            raise _unreadable_answer(response)
         return StripeResponse(
             data=body,
             request_id=response.headers.get("Request-Id"),
