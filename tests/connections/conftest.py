@@ -87,3 +87,39 @@ def enqueued(monkeypatch) -> list[tuple]:
         "connections.inbox.async_task", lambda func, *args, **kw: calls.append((func, *args))
     )
     return calls
+
+
+API = "https://api.stripe.com"
+ENDPOINTS_URL = f"{API}/v1/webhook_endpoints"
+
+
+@pytest.fixture
+def stripe_mock(settings):
+    """``responses`` in strict mode on api.stripe.com: every registered answer must be used."""
+    import responses
+
+    settings.STRIPE_API_BASE = API
+    with responses.RequestsMock(assert_all_requests_are_fired=True) as mock:
+        yield mock
+
+
+def endpoint_json(endpoint_id="we_1New", *, connection=None, events=("customer.created",), **kw):
+    """A webhook endpoint object in Stripe's shape."""
+    data = {
+        "id": endpoint_id,
+        "object": "webhook_endpoint",
+        "api_version": "2026-04-22.dahlia",
+        "enabled_events": list(events),
+        "livemode": False,
+        "metadata": {"product": "konnectify", "connection_id": str(connection.id)}
+        if connection
+        else {},
+        "status": "enabled",
+        "url": connection.webhook_url if connection else "https://example.com/hook",
+    }
+    data.update(kw)
+    return data
+
+
+def stripe_error(status: int, message: str, error_type: str = "invalid_request_error") -> dict:
+    return {"error": {"type": error_type, "message": message}}

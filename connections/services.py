@@ -1,0 +1,165 @@
+"""Operations on connections that talk to Stripe: key validation, testing, deletion.
+
+Used by the admin today and by the REST API later, so that both validate a key
+the same way. Nothing here logs or returns a key; messages name the problem.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from connections.models import Connection
+from stripe_connector.client import StripeClient, key_kind, key_mode, mask_key
+from stripe_connector.errors import StripeError
+
+logger = logging.getLogger(__name__)
+
+# Cheap reads that prove a restricted key works when it may not read the account.
+FALLBACK_READS = (("/v1/balance", None), ("/v1/customers", {"limit": 1}))
+
+
+@dataclass(frozen=True)
+class KeyCheck:
+    """What Stripe told us about a key that works (never the key itself)."""
+
+    key_hint: str
+    mode: str
+    kind: str
+    account_id: str = ""
+    account_name: str = ""
+    warning: str = ""
+
+
+def check_key(key: str, *, api_version: str | None = None, api_base: str = "") -> KeyCheck:
+    """Validate ``key`` with Stripe; raise ValidationError with a clear message if it fails.
+
+    ``GET /v1/account`` first; a restricted key refused there (403) is tried on
+    another cheap read and accepted with a warning.
+    """
+    key = (key or "").strip()
+    try:
+        hint, mode, kind = mask_key(key), key_mode(key), key_kind(key)
+        client = StripeClient(key, api_version=api_version, base_url=api_base or None)
+    except ValueError as exc:
+        raise ValidationError(str(exc), code="malformed") from None
+    try:
+        account = client.get("/v1/account").data
+    except StripeError as exc:
+        if not (exc.http_status == 403 and kind == "restricted"):
+            raise _refusal(exc) from None
+        return KeyCheck(hint, mode, kind, warning=_fallback_read(client))
+    return KeyCheck(
+        hint, mode, kind, account_id=account.get("id", ""), account_name=_account_name(account)
+    )
+
+
+def _fallback_read(client: StripeClient) -> str:
+    """Try the fallback reads; return the warning to show, or raise ValidationError."""
+    last_error: StripeError | None = None
+    for path, params in FALLBACK_READS:
+        try:
+            client.get(path, params)
+        except StripeError as exc:
+            if exc.http_status != 403:
+                raise _refusal(exc) from None
+            last_error = exc
+            continue
+        return (
+            "This restricted key may not read the account (GET /v1/account was refused), "
+            f"so the account id is unknown; it was validated with GET {path}. Actions need "
+            "the matching permissions on the key."
+        )
+    raise ValidationError(
+        "This restricted key may not read the account, balance or customers, so it cannot "
+        f"be validated: {last_error.message}",
+        code="permission",
+    )
+
+
+def _refusal(exc: StripeError) -> ValidationError:
+    """A ValidationError naming why Stripe (or the network) refused the key."""
+    if exc.http_status == 401:
+        text = f"Stripe refused the key (401, authentication failed): {exc.message}"
+    elif exc.http_status is None:
+        text = f"Could not reach Stripe to check the key: {exc.message}"
+    else:
+        text = f"Stripe could not confirm the key (HTTP {exc.http_status}): {exc.message}"
+    return ValidationError(text, code=exc.type or "stripe")
+
+
+def _account_name(account: dict) -> str:
+    """The display name Stripe's dashboard shows, falling back to the business name or email."""
+    dashboard = (account.get("settings") or {}).get("dashboard") or {}
+    profile = account.get("business_profile") or {}
+    return dashboard.get("display_name") or profile.get("name") or account.get("email") or ""
+
+
+def apply_key(connection: Connection, key: str, check: KeyCheck) -> None:
+    """Put a validated key and what Stripe said about it on ``connection`` (not saved)."""
+    connection.secret_key = key.strip()
+    connection.key_hint = check.key_hint
+    connection.mode = check.mode
+    connection.key_kind = check.kind
+    connection.account_id = check.account_id
+    connection.account_name = check.account_name
+    if connection.status != Connection.Status.DISABLED:  # staff's choice stands
+        connection.status = Connection.Status.ACTIVE
+    connection.status_message = check.warning
+
+
+def validate_and_store_key(connection: Connection, key: str) -> KeyCheck:
+    """Validate ``key`` with Stripe, then store it on ``connection`` and save.
+
+    On failure raises ValidationError and leaves the connection (object and row)
+    exactly as it was: nothing is half-saved.
+    """
+    check = check_key(key, api_version=connection.api_version, api_base=connection.api_base)
+    apply_key(connection, key, check)
+    connection.save()
+    return check
+
+
+def recheck_connection(connection: Connection) -> tuple[bool, str]:
+    """Check the stored key again; record the outcome on the connection; (ok, message).
+
+    A refused key marks the connection invalid; a network failure only says so,
+    since the key itself may be fine.
+    """
+    try:
+        check = check_key(
+            connection.secret_key, api_version=connection.api_version, api_base=connection.api_base
+        )
+    except ValidationError as exc:
+        message = " ".join(exc.messages)
+        if exc.code != "api_connection_error":
+            connection.status = Connection.Status.INVALID
+        connection.status_message = message
+        connection.save(update_fields=["status", "status_message", "updated_at"])
+        return False, message
+    apply_key(connection, connection.secret_key, check)
+    connection.save()
+    return True, check.warning or f"The key works for {check.account_name or check.mode}."
+
+
+# --- deleting -------------------------------------------------------------------
+
+
+def delete_connection(connection: Connection) -> str:
+    """Delete the connection's webhook endpoint in Stripe, then the connection.
+
+    Returns "" when all went well, or a warning (the endpoint could not be
+    removed from Stripe and must be deleted by hand). The connection is deleted
+    either way: a revoked key must not make a connection undeletable.
+    """
+    from connections.webhooks import delete_endpoint
+
+    warning = ""
+    if connection.webhook_mode == Connection.WebhookMode.AUTOMATIC:
+        warning = delete_endpoint(connection)
+    with transaction.atomic():
+        connection.delete()
+    return warning
