@@ -338,7 +338,7 @@ class StripeClient:
             objects.extend(data)
             if not page.get("has_more") or not data:
                 break
-            query["starting_after"] = data[-1].get("id")
+            query["starting_after"] = _cursor(data[-1], path)
         return objects[:max_objects]
 
     def search_all(
@@ -474,6 +474,14 @@ def _cap(max_objects: int) -> int:
     if max_objects < 1:
         raise ValueError("max_objects must be at least 1.")
     return max_objects
+
+
+def _cursor(last: Any, path: str) -> str:
+    """The id to continue after; without one, paging would fetch the same page again."""
+    cursor = last.get("id") if isinstance(last, dict) else None
+    if not isinstance(cursor, str) or not cursor:
+        raise APIError(f"Stripe's list for {path} has an object without an id; cannot page on.")
+    return cursor
 
 
 def _page_data(page: dict[str, Any], path: str) -> list[dict[str, Any]]:

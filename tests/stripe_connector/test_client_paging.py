@@ -90,6 +90,13 @@ def test_list_all_stops_on_an_empty_page_even_if_has_more_says_otherwise(
     assert len(stripe_mock.calls) == 1
 
 
+def test_list_all_refuses_to_page_after_an_object_without_an_id(stripe_client, stripe_mock):
+    stripe_mock.get(LIST_URL, json={"object": "list", "data": [{"object": "x"}], "has_more": True})
+    with pytest.raises(APIError, match="object without an id; cannot page on"):
+        stripe_client.list_all("/v1/invoices")
+    assert len(stripe_mock.calls) == 1
+
+
 def test_list_all_refuses_a_cap_below_one(stripe_client, stripe_mock):
     with pytest.raises(ValueError, match="max_objects must be at least 1"):
         stripe_client.list_all("/v1/invoices", max_objects=0)
