@@ -45,10 +45,17 @@ WEBHOOK_SECRET_GRACE_HOURS = env.int("WEBHOOK_SECRET_GRACE_HOURS", 24, minimum=0
 RETENTION_DAYS = env.int("RETENTION_DAYS", 30, minimum=1)
 # Dotted paths, so that connections never imports workflows (imports flow one way).
 # The task that handles a newly stored inbox event (it receives the event's id).
-EVENT_DISPATCH_TASK = env.str("EVENT_DISPATCH_TASK", "connections.tasks.mark_dispatched")
+EVENT_DISPATCH_TASK = env.str("EVENT_DISPATCH_TASK", "workflows.tasks.dispatch_event")
 # A function(connection) -> iterable of the event types in use (the webhook endpoint's
 # enabled_events); empty means "what the endpoint has enabled now".
-WEBHOOK_EVENT_TYPES_PROVIDER = env.str("WEBHOOK_EVENT_TYPES_PROVIDER", "")
+WEBHOOK_EVENT_TYPES_PROVIDER = env.str(
+    "WEBHOOK_EVENT_TYPES_PROVIDER", "workflows.services.event_types_in_use"
+)
+# Workflow step retries: exponential backoff with full jitter (seconds), bounded
+# attempts; never past Stripe's 24 h idempotency window whatever these say.
+WORKFLOW_RETRY_BASE_SECONDS = env.int("WORKFLOW_RETRY_BASE_SECONDS", 2, minimum=1)
+WORKFLOW_RETRY_CAP_SECONDS = env.int("WORKFLOW_RETRY_CAP_SECONDS", 600, minimum=1)
+WORKFLOW_RETRY_MAX_ATTEMPTS = env.int("WORKFLOW_RETRY_MAX_ATTEMPTS", 8, minimum=1)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
