@@ -1,0 +1,130 @@
+"""Fixtures for the workflow tests: a connection, signed deliveries, a fixed clock, sync tasks."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from itertools import count
+
+import pytest
+import responses
+from django.utils import timezone
+from django_q.conf import Conf
+
+from connections.models import Connection
+from stripe_connector.catalog import get_trigger
+from stripe_connector.signature import sign_payload
+from workflows.models import Step, Workflow
+
+API = "https://api.stripe.com"
+WEBHOOK_SECRET = "whsec_workflows_test_0123456789abcdef"
+SECRET_KEY = "sk_test_51WorkflowsTestKey000000000000000000000000000000wxyz"
+_ids = count(1)
+
+
+@pytest.fixture(autouse=True)
+def sync_tasks(monkeypatch):
+    """django-q2's sync mode: async_task runs the task at once, in this process."""
+    monkeypatch.setattr(Conf, "SYNC", True)
+
+
+@pytest.fixture(autouse=True)
+def stripe_base(settings):
+    settings.STRIPE_API_BASE = API
+
+
+@pytest.fixture
+def connection(db) -> Connection:
+    return Connection.objects.create(
+        name="Workflows test account",
+        secret_key=SECRET_KEY,
+        key_hint="sk_test_...wxyz",
+        mode=Connection.Mode.TEST,
+        key_kind=Connection.KeyKind.SECRET,
+        account_id="acct_1Workflows",
+        webhook_secret=WEBHOOK_SECRET,
+        webhook_endpoint_id="we_1Workflows",
+        webhook_status=Connection.WebhookStatus.ENABLED,
+    )
+
+
+@pytest.fixture
+def stripe():
+    """``responses``: every registered answer must be used, nothing else reaches the network."""
+    with responses.RequestsMock(assert_all_requests_are_fired=True) as mock:
+        yield mock
+
+
+@dataclass
+class FixedClock:
+    now: datetime
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+@pytest.fixture
+def clock(monkeypatch) -> FixedClock:
+    """Workflows read the time only through workflows.clock.now: fix it there."""
+    fixed = FixedClock(timezone.now().replace(microsecond=0))
+    monkeypatch.setattr("workflows.clock.now", lambda: fixed.now)
+    return fixed
+
+
+def sample_event(trigger_key: str, **object_fields) -> dict:
+    """The catalog's sample for a trigger, with a fresh evt_ id and test mode."""
+    event = get_trigger(trigger_key).sample_event()
+    event["id"] = f"evt_wf_{next(_ids):08d}_{int(time.time())}"
+    event["livemode"] = False
+    event["data"]["object"].update(object_fields)
+    return event
+
+
+@pytest.fixture
+def deliver(client, django_capture_on_commit_callbacks):
+    """POST a signed event to the real receiver; commit callbacks (dispatch, runs) then run."""
+
+    def post(connection: Connection, event: dict):
+        body = json.dumps(event).encode()
+        header = sign_payload(body, WEBHOOK_SECRET, int(time.time()))
+        with django_capture_on_commit_callbacks(execute=True):
+            response = client.post(
+                connection.webhook_path,
+                body,
+                content_type="application/json",
+                HTTP_STRIPE_SIGNATURE=header,
+            )
+        assert response.status_code == 200, response.content
+        return response
+
+    return post
+
+
+@pytest.fixture
+def on_commit(django_capture_on_commit_callbacks):
+    """Run a block's commit callbacks (enqueues) as a real commit would."""
+    return lambda: django_capture_on_commit_callbacks(execute=True)
+
+
+def make_workflow(connection, trigger_key, steps, *, filters=None, active=True, **fields):
+    """A workflow with steps given as (name, action_key, mapping[, on_failure])."""
+    workflow = Workflow.objects.create(
+        name=fields.pop("name", f"{trigger_key} workflow"),
+        connection=connection,
+        trigger_key=trigger_key,
+        filters=filters or [],
+        active=active,
+        **fields,
+    )
+    for order, (name, action_key, mapping, *rest) in enumerate(steps, start=1):
+        Step.objects.create(
+            workflow=workflow,
+            order=order,
+            name=name,
+            action_key=action_key,
+            input_mapping=mapping,
+            on_failure=rest[0] if rest else Step.OnFailure.STOP,
+        )
+    return workflow
