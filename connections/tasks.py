@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 
-from connections.models import InboxEvent
+from connections.models import Connection, InboxEvent
+from stripe_connector.errors import StripeError
 
 logger = logging.getLogger(__name__)
 
@@ -18,3 +19,43 @@ def mark_dispatched(event_id: int) -> bool:
         status=InboxEvent.Status.DISPATCHED
     )
     return bool(claimed)
+
+
+def _working_connections():
+    """Connections whose key may call Stripe (not disabled, not known invalid)."""
+    return Connection.objects.filter(status=Connection.Status.ACTIVE).order_by("name")
+
+
+def reconcile_events() -> dict[str, str]:
+    """Scheduled: recover missed deliveries for every working connection.
+
+    One connection's failure (Stripe down for that account, a revoked key) is
+    logged and does not stop the others.
+    """
+    from connections.reconcile import reconcile_connection
+
+    outcomes = {}
+    for connection in _working_connections():
+        try:
+            outcomes[connection.name] = str(reconcile_connection(connection))
+        except (StripeError, ValueError) as exc:
+            logger.warning(
+                "Reconciliation failed for connection %s (%s): %s",
+                connection.name,
+                connection.id,
+                exc,
+            )
+            outcomes[connection.name] = f"failed: {exc}"
+    return outcomes
+
+
+def check_webhook_endpoints() -> dict[str, str]:
+    """Scheduled: check every automatic endpoint (exists, enabled, URL, events); repair drift."""
+    from connections.webhooks import check_webhook_endpoint
+
+    outcomes = {}
+    automatic = _working_connections().filter(webhook_mode=Connection.WebhookMode.AUTOMATIC)
+    for connection in automatic:
+        result = check_webhook_endpoint(connection)
+        outcomes[connection.name] = f"{result.action}: {result.message}"
+    return outcomes

@@ -18,6 +18,13 @@ SECRET_KEY = "sk_test_51AbCdEfGhIjKlMnOpQrStUvWxYz0123456789secretkey"
 _ids = count(1)
 
 
+@pytest.fixture(autouse=True)
+def connections_on_their_own(settings):
+    """Test this app without the workflows app's hooks (connections never imports workflows)."""
+    settings.EVENT_DISPATCH_TASK = "connections.tasks.mark_dispatched"
+    settings.WEBHOOK_EVENT_TYPES_PROVIDER = ""
+
+
 def make_event(event_type: str = "customer.created", **fields) -> dict:
     """A Stripe event envelope with a fresh evt_ id (fields override)."""
     number = next(_ids)

@@ -1,0 +1,16 @@
+"""Periodic jobs of the connections app (created by ``manage.py bootstrap``)."""
+
+SCHEDULES = [
+    {
+        "name": "connections: recover missed Stripe events",
+        "func": "connections.tasks.reconcile_events",
+        "schedule_type": "I",
+        "minutes": 15,
+    },
+    {
+        "name": "connections: check webhook endpoints",
+        "func": "connections.tasks.check_webhook_endpoints",
+        "schedule_type": "I",
+        "minutes": 60,
+    },
+]
