@@ -193,6 +193,7 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Drive Stripe connections, workflows, runs and the event inbox.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",

@@ -1,4 +1,4 @@
-"""Top-level URLs: admin, healthcheck, the Stripe webhook receiver."""
+"""Top-level URLs: admin, healthcheck, the REST API, the Stripe webhook receiver."""
 
 from django.contrib import admin
 from django.urls import include, path
@@ -12,5 +12,6 @@ admin.site.index_title = "Back-office"
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
+    path("api/", include("konnectify.api.urls")),
     path("", include("connections.urls")),
 ]

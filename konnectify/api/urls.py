@@ -2,6 +2,7 @@
 
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.routers import SimpleRouter
 
 from konnectify.api import catalog
@@ -10,9 +11,12 @@ router = SimpleRouter(trailing_slash=True)
 router.register("catalog/triggers", catalog.TriggerViewSet, basename="trigger")
 router.register("catalog/actions", catalog.ActionViewSet, basename="action")
 
+# Like every API endpoint, the schema and its pages are for authenticated callers.
+DOCS = {"url_name": "api-schema", "permission_classes": [IsAuthenticated]}
+
 urlpatterns = [
     path("v1/", include(router.urls)),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
-    path("redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
+    path("docs/", SpectacularSwaggerView.as_view(**DOCS), name="api-docs"),
+    path("redoc/", SpectacularRedocView.as_view(**DOCS), name="api-redoc"),
 ]
