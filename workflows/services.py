@@ -65,9 +65,8 @@ def sync_endpoint(connection_id: Any) -> str:
     if connection is None:
         return ""
     try:
-        sync_webhook_endpoint(connection, sorted(event_types_in_use(connection)))
-        connection.refresh_from_db(fields=["webhook_error"])
-        error = connection.webhook_error
+        result = sync_webhook_endpoint(connection, sorted(event_types_in_use(connection)))
+        error = "" if result.ok else f"Webhook endpoint sync failed: {result.message}"
     except Exception as exc:  # never lose the failure: it is what staff must see
         logger.exception("Webhook endpoint sync failed for connection %s", connection_id)
         error = redact_secrets(f"Webhook endpoint sync failed: {exc}")

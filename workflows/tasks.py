@@ -52,9 +52,12 @@ def prune() -> dict[str, int]:
 
     cutoff = clock.now() - timedelta(days=settings.RETENTION_DAYS)
     # Runs first (with their step runs); an old event's runs go with it anyway.
-    runs, _ = Run.objects.filter(created_at__lt=cutoff).exclude(status__in=_unfinished()).delete()
-    events, _ = InboxEvent.objects.filter(received_at__lt=cutoff, runs__isnull=True).delete()
-    return {"runs": runs, "inbox_events": events}
+    _, runs = Run.objects.filter(created_at__lt=cutoff).exclude(status__in=_unfinished()).delete()
+    _, events = InboxEvent.objects.filter(received_at__lt=cutoff, runs__isnull=True).delete()
+    return {
+        "runs": runs.get("workflows.Run", 0),
+        "inbox_events": events.get("connections.InboxEvent", 0),
+    }
 
 
 def _unfinished() -> list[str]:
