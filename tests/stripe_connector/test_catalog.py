@@ -225,7 +225,7 @@ def test_action_choices_are_django_grouped_choices_in_group_order():
 
 def test_trigger_choices_list_every_trigger_once():
     choices = trigger_choices()
-    assert [group for group, _ in choices] == EXPECTED_GROUPS[:7] + ["Advanced"]
+    assert [group for group, _ in choices] == [*EXPECTED_GROUPS[:7], "Advanced"]
     flat = [key for _, options in choices for key, _ in options]
     assert flat == list(TRIGGERS)
     assert ("payment_intent.canceled", "Payment Intent Cancelled") in dict(choices)["Payments"]
@@ -234,7 +234,7 @@ def test_trigger_choices_list_every_trigger_once():
 def test_unknown_keys_raise_a_clear_key_error():
     with pytest.raises(KeyError, match="Unknown action 'create_widget'"):
         get_action("create_widget")
-    with pytest.raises(KeyError, match="Unknown trigger 'charge.refunded'"):
+    with pytest.raises(KeyError, match=r"Unknown trigger 'charge\.refunded'"):
         get_trigger("charge.refunded")
 
 

@@ -31,7 +31,7 @@ def _page(objects, *, has_more=False, next_page=None, url="/v1/invoices/search")
         ("O'Brien", "'O\\'Brien'"),
         ("back\\slash", "'back\\\\slash'"),
         ("ends with \\'", "'ends with \\\\\\''"),
-        ("Zürich – 東京 🚀", "'Zürich – 東京 🚀'"),
+        ("Zürich \u2013 東京 🚀", "'Zürich \u2013 東京 🚀'"),
         ("", "''"),
     ],
 )
