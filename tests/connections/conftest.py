@@ -23,6 +23,8 @@ def connections_on_their_own(settings):
     """Test this app without the workflows app's hooks (connections never imports workflows)."""
     settings.EVENT_DISPATCH_TASK = "connections.tasks.mark_dispatched"
     settings.WEBHOOK_EVENT_TYPES_PROVIDER = ""
+    # The staff user's password hash is not under test; the default hasher is slow on purpose.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 def make_event(event_type: str = "customer.created", **fields) -> dict:

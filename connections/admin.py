@@ -1,0 +1,266 @@
+"""Admin for connections (key masked, webhook state, problems) and the read-only inbox."""
+
+from __future__ import annotations
+
+import json
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.utils.html import format_html, format_html_join
+
+from connections.forms import ConnectionForm
+from connections.inbox import dispatch_again
+from connections.models import Connection, InboxEvent
+from connections.services import delete_connection, recheck_connection
+from connections.webhooks import event_types_in_use, sync_webhook_endpoint
+
+ENCRYPTED = ("secret_key", "webhook_secret", "previous_webhook_secret")
+COLORS = {
+    "live": "#b42318",
+    "test": "#b54708",
+    "secret": "#344054",
+    "restricted": "#6941c6",
+    "active": "#067647",
+    "enabled": "#067647",
+    "dispatched": "#067647",
+    "manual": "#175cd3",
+    "received": "#175cd3",
+    "none": "#667085",
+    "ignored": "#667085",
+    "invalid": "#b42318",
+    "error": "#b42318",
+    "failed": "#b42318",
+    "disabled": "#b42318",
+    "mode_mismatch": "#b54708",
+}
+
+
+def badge(value: str, label: str) -> str:
+    """A small coloured label (inline style: no static files to ship)."""
+    if not value:
+        return "-"
+    return format_html(
+        '<span style="background:{};color:#fff;border-radius:8px;padding:1px 8px;'
+        'font-size:11px;white-space:nowrap">{}</span>',
+        COLORS.get(value, "#667085"),
+        label,
+    )
+
+
+@admin.register(Connection)
+class ConnectionAdmin(admin.ModelAdmin):
+    form = ConnectionForm
+    list_display = [
+        "name",
+        "mode_badge",
+        "kind_badge",
+        "key_hint",
+        "account",
+        "status_badge",
+        "webhook_badge",
+        "last_event_at",
+        "problems",
+    ]
+    list_filter = ["mode", "key_kind", "status", "webhook_mode", "webhook_status"]
+    search_fields = ["name", "account_id", "account_name"]
+    actions = ["test_connection", "sync_endpoint"]
+    readonly_fields = [
+        "key_hint",
+        "mode_badge",
+        "kind_badge",
+        "account",
+        "status_message",
+        "webhook_url",
+        "webhook_setup",
+        "webhook_endpoint_id",
+        "webhook_badge",
+        "enabled_events",
+        "webhook_error",
+        "webhook_synced_at",
+        "previous_secret_expires_at",
+        "events_cursor",
+        "last_event_at",
+        "created_at",
+        "updated_at",
+    ]
+
+    def get_fieldsets(self, request, obj=None):
+        key = ["name", "new_key", "status", "api_version", "api_base"]
+        webhook = ["webhook_mode", "new_webhook_secret"]
+        if obj is None:
+            return [(None, {"fields": key}), ("Webhook endpoint", {"fields": webhook})]
+        return [
+            (None, {"fields": key}),
+            (
+                "Stripe account",
+                {"fields": ["key_hint", "mode_badge", "kind_badge", "account", "status_message"]},
+            ),
+            (
+                "Webhook endpoint",
+                {
+                    "fields": [
+                        *webhook,
+                        "webhook_url",
+                        "webhook_setup",
+                        "webhook_badge",
+                        "webhook_endpoint_id",
+                        "enabled_events",
+                        "webhook_error",
+                        "webhook_synced_at",
+                        "previous_secret_expires_at",
+                    ]
+                },
+            ),
+            ("Events", {"fields": ["last_event_at", "events_cursor", "created_at", "updated_at"]}),
+        ]
+
+    def get_queryset(self, request) -> QuerySet:
+        # Lists need no secret: do not decrypt (or even load) them for every row.
+        return super().get_queryset(request).defer(*ENCRYPTED)
+
+    @admin.display(description="Mode", ordering="mode")
+    def mode_badge(self, obj: Connection) -> str:
+        return badge(obj.mode, obj.get_mode_display())
+
+    @admin.display(description="Kind", ordering="key_kind")
+    def kind_badge(self, obj: Connection) -> str:
+        return badge(obj.key_kind, obj.get_key_kind_display())
+
+    @admin.display(description="Status", ordering="status")
+    def status_badge(self, obj: Connection) -> str:
+        return badge(obj.status, obj.get_status_display())
+
+    @admin.display(description="Webhook", ordering="webhook_status")
+    def webhook_badge(self, obj: Connection) -> str:
+        return badge(obj.webhook_status, obj.get_webhook_status_display())
+
+    @admin.display(description="Account")
+    def account(self, obj: Connection) -> str:
+        if not obj.account_id:
+            return "-"
+        return f"{obj.account_name} ({obj.account_id})" if obj.account_name else obj.account_id
+
+    @admin.display(description="Enabled event types")
+    def enabled_events(self, obj: Connection) -> str:
+        return ", ".join(obj.webhook_enabled_events) or "-"
+
+    @admin.display(description="Manual setup")
+    def webhook_setup(self, obj: Connection) -> str:
+        """What to paste into Stripe's dashboard when the key may not manage webhooks."""
+        if obj.webhook_mode != Connection.WebhookMode.MANUAL:
+            return "Automatic: Konnectify creates and updates the endpoint."
+        types = event_types_in_use(obj)
+        items = format_html_join("", "<li><code>{}</code></li>", ((t,) for t in types))
+        return format_html(
+            "In Stripe's dashboard (Developers &gt; Webhooks) add an endpoint with the URL "
+            "<code>{}</code>, API version <code>{}</code>, and these event types:<ul>{}</ul>"
+            "Then paste its signing secret (whsec_...) above.",
+            obj.webhook_url,
+            obj.api_version,
+            items or format_html("<li>{}</li>", "none in use yet"),
+        )
+
+    @admin.display(description="Problems")
+    def problems(self, obj: Connection) -> str:
+        found = [obj.status_message, obj.webhook_error]
+        manual = obj.webhook_mode == Connection.WebhookMode.MANUAL
+        if manual and obj.webhook_status != Connection.WebhookStatus.MANUAL:
+            found.append("Manual mode: no signing secret pasted yet.")
+        text = [p for p in found if p]
+        return format_html_join("", "<div>{}</div>", ((p,) for p in text)) if text else "-"
+
+    @admin.action(description="Test connection")
+    def test_connection(self, request, queryset: QuerySet) -> None:
+        for connection in queryset:
+            ok, message = recheck_connection(connection)
+            level = messages.SUCCESS if ok else messages.ERROR
+            self.message_user(request, f"{connection.name}: {message}", level)
+
+    @admin.action(description="Sync webhook endpoint")
+    def sync_endpoint(self, request, queryset: QuerySet) -> None:
+        for connection in queryset:
+            result = sync_webhook_endpoint(connection, event_types_in_use(connection))
+            level = messages.SUCCESS if result.ok else messages.ERROR
+            self.message_user(request, f"{connection.name}: {result.message}", level)
+
+    def delete_model(self, request, obj: Connection) -> None:
+        self._delete(request, obj)
+
+    def delete_queryset(self, request, queryset: QuerySet) -> None:
+        for connection in queryset:
+            self._delete(request, connection)
+
+    def _delete(self, request, connection: Connection) -> None:
+        """Delete the endpoint in Stripe first; say so when that failed."""
+        warning = delete_connection(connection)
+        if warning:
+            self.message_user(request, f"{connection.name}: {warning}", messages.WARNING)
+
+
+@admin.register(InboxEvent)
+class InboxEventAdmin(admin.ModelAdmin):
+    list_display = [
+        "stripe_event_id",
+        "type",
+        "connection",
+        "status_badge",
+        "livemode",
+        "source",
+        "created",
+        "received_at",
+    ]
+    list_filter = ["connection", "status", "type", "source", "livemode", "received_at"]
+    search_fields = ["stripe_event_id", "type"]
+    date_hierarchy = "received_at"
+    show_full_result_count = False  # a COUNT(*) per page view gets slow on a big inbox
+    actions = ["dispatch_again_action"]
+    fields = [
+        "stripe_event_id",
+        "type",
+        "connection",
+        "status_badge",
+        "status_detail",
+        "livemode",
+        "api_version",
+        "source",
+        "created",
+        "received_at",
+        "payload_pretty",
+    ]
+    readonly_fields = fields
+
+    def get_queryset(self, request) -> QuerySet:
+        encrypted = [f"connection__{name}" for name in ENCRYPTED]
+        return super().get_queryset(request).select_related("connection").defer(*encrypted)
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def get_actions(self, request) -> dict:
+        # Deleting stays possible (a connection's deletion cascades here) but not in bulk.
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
+    @admin.display(description="Status", ordering="status")
+    def status_badge(self, obj: InboxEvent) -> str:
+        return badge(obj.status, obj.get_status_display())
+
+    @admin.display(description="Payload")
+    def payload_pretty(self, obj: InboxEvent) -> str:
+        text = json.dumps(obj.payload, indent=2, sort_keys=True, ensure_ascii=False)
+        return format_html('<pre style="white-space:pre-wrap;margin:0">{}</pre>', text)
+
+    @admin.action(description="Dispatch again")
+    def dispatch_again_action(self, request, queryset: QuerySet) -> None:
+        queued, skipped = dispatch_again(queryset)
+        self.message_user(request, f"{queued} event(s) queued for dispatch again.")
+        if skipped:
+            self.message_user(
+                request,
+                f"{skipped} mode-mismatch event(s) skipped: they belong to the other mode.",
+                messages.WARNING,
+            )
