@@ -236,14 +236,6 @@ def _describe(error: ValidationError) -> list[dict[str, str]]:
     if error.validator == "required":
         missing = [name for name in error.validator_value if name not in instance]
         return [{"field": field_path([*path, name]), "message": "is required"} for name in missing]
-    if error.validator == "dependentRequired":
-        return [
-            {"field": field_path([*path, name]), "message": f"is required with {trigger}"}
-            for trigger, needed in error.validator_value.items()
-            if trigger in instance
-            for name in needed
-            if name not in instance
-        ]
     if error.validator == "additionalProperties" and error.validator_value is False:
         known = error.schema.get("properties", {})
         return [

@@ -117,8 +117,8 @@ ACTIONS = [
         label="Find Customer",
         group=GROUP,
         description=(
-            "Find a customer by id, or by exact email (the most recent match). "
-            "Choose whether finding nothing fails the step or returns found=false."
+            "Find a customer by id, or by exact email (the most recent match). Output: the "
+            "customer with found=true; when nothing matches, an error or just found=false."
         ),
         method="GET",
         path="/v1/customers/{id}",
