@@ -83,3 +83,27 @@ class ApiToken(models.Model):
             return
         ApiToken.objects.filter(pk=self.pk).update(last_used_at=now)
         self.last_used_at = now
+
+
+class RateLimitSlot(models.Model):
+    """The next free moment of one rate budget, shared by every process through the database.
+
+    ``konnectify.ratelimit.reserve`` books slots: it moves ``next_free`` on by
+    ``1 / rate`` under a row lock and makes the caller wait for its slot.
+    """
+
+    key = models.CharField(
+        max_length=200,
+        help_text="The budget, e.g. 'stripe:test:<connection>' or '...:search'.",
+    )
+    next_free = models.FloatField(
+        default=0.0,
+        help_text="Seconds since the epoch (database clock) from which the next call may start.",
+    )
+
+    class Meta:
+        ordering = ["key"]
+        constraints = [models.UniqueConstraint(fields=["key"], name="ratelimitslot_unique_key")]
+
+    def __str__(self) -> str:
+        return self.key

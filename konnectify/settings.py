@@ -40,6 +40,12 @@ PUBLIC_BASE_URL = env.url("PUBLIC_BASE_URL", "http://127.0.0.1:8000")
 STRIPE_API_BASE = env.url("STRIPE_API_BASE", "https://api.stripe.com")
 STRIPE_CONNECT_TIMEOUT = env.int("STRIPE_CONNECT_TIMEOUT", 10, minimum=1)
 STRIPE_READ_TIMEOUT = env.int("STRIPE_READ_TIMEOUT", 80, minimum=1)
+# Our own pace per Stripe account and mode, in requests per second, shared by every
+# process through the database (konnectify.ratelimit): just under Stripe's published
+# limits (test 25, live 100, search 20 per second), reads and writes counted together.
+STRIPE_RATE_LIMIT_TEST = env.int("STRIPE_RATE_LIMIT_TEST", 24, minimum=1)
+STRIPE_RATE_LIMIT_LIVE = env.int("STRIPE_RATE_LIMIT_LIVE", 95, minimum=1)
+STRIPE_RATE_LIMIT_SEARCH = env.int("STRIPE_RATE_LIMIT_SEARCH", 19, minimum=1)
 WEBHOOK_TOLERANCE_SECONDS = env.int("WEBHOOK_TOLERANCE_SECONDS", 300, minimum=1)
 WEBHOOK_SECRET_GRACE_HOURS = env.int("WEBHOOK_SECRET_GRACE_HOURS", 24, minimum=0)
 RETENTION_DAYS = env.int("RETENTION_DAYS", 30, minimum=1)

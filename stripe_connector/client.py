@@ -20,6 +20,7 @@ import re
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from http.cookiejar import DefaultCookiePolicy
 from typing import Any
@@ -37,6 +38,10 @@ USER_AGENT = "Konnectify/0.1 (python-requests)"
 MAX_IDEMPOTENCY_KEY_LENGTH = 255
 MAX_PAGE_SIZE = 100
 METHODS = frozenset({"GET", "POST", "DELETE"})
+
+# ``throttle(method, path)`` runs right before each HTTP request: it may sleep
+# (pacing) or raise a retryable StripeError (e.g. konnectify.ratelimit.Throttled).
+Throttle = Callable[[str, str], None]
 
 logger = logging.getLogger(__name__)
 
@@ -243,7 +248,10 @@ class StripeClient:
 
     ``base_url`` and the timeouts default to ``settings.STRIPE_API_BASE``,
     ``STRIPE_CONNECT_TIMEOUT`` and ``STRIPE_READ_TIMEOUT``; ``session`` defaults to
-    this thread's pooled session. Every failure raises ``StripeError``.
+    this thread's pooled session. ``throttle``, when given, is called as
+    ``throttle(method, path)`` right before each HTTP request (built outside this
+    package, e.g. ``konnectify.ratelimit.stripe_throttle``). Every failure raises
+    ``StripeError``.
     """
 
     def __init__(
@@ -255,6 +263,7 @@ class StripeClient:
         connect_timeout: float | None = None,
         read_timeout: float | None = None,
         session: requests.Session | None = None,
+        throttle: Throttle | None = None,
     ) -> None:
         self._auth = _BearerAuth(api_key)
         self.key_hint = self._auth.hint
@@ -267,6 +276,7 @@ class StripeClient:
             _positive(read_timeout or settings.STRIPE_READ_TIMEOUT, "read_timeout"),
         )
         self.session = session or shared_session()
+        self.throttle = throttle
 
     def __repr__(self) -> str:
         return (
@@ -302,14 +312,17 @@ class StripeClient:
         DELETE, which are idempotent anyway, so callers may pass it for any method.
         """
         method = _method(method)
+        url = self.base_url + _path(path)
         headers, key = self._headers(method, idempotency_key)
         pairs = encode_params(params)
         body = {"data": pairs} if method == "POST" else {"params": pairs}
+        if self.throttle is not None:
+            self.throttle(method, path)  # after validation: a refused request books no slot
         started = time.monotonic()
         try:
             response = self.session.request(
                 method,
-                self.base_url + _path(path),
+                url,
                 headers=headers,
                 auth=self._auth,
                 timeout=self.timeout,
