@@ -189,7 +189,7 @@ REST_FRAMEWORK = {
         "konnectify.api.permissions.ModelPermissions",
     ],
     "DEFAULT_PAGINATION_CLASS": "konnectify.api.pagination.Pagination",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "konnectify.api.schema.AutoSchema",
     "EXCEPTION_HANDLER": "konnectify.api.errors.api_exception_handler",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
@@ -204,6 +204,15 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # The REST API only (the webhook receiver is for Stripe, not for integrations).
+    "PREPROCESSING_HOOKS": ["konnectify.api.schema.only_api_paths"],
+    # Several models have a "status"; each choice set gets its own name.
+    "ENUM_NAME_OVERRIDES": {
+        "ConnectionStatusEnum": "connections.api.CONNECTION_STATUS",
+        "ConnectionStatusWriteEnum": "connections.api.WRITABLE_STATUS",
+        "InboxEventStatusEnum": "connections.api.EVENT_STATUS",
+        "RunStatusEnum": "workflows.models.RunStatus",
+    },
 }
 
 LOG_LEVEL = env.str("LOG_LEVEL", "INFO")

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404
 from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
@@ -52,6 +54,12 @@ def error_body(kind: str, message: str, errors: list[dict] | None = None) -> dic
 
 
 def api_exception_handler(exc, context) -> Response | None:
+    # DRF turns Django's Http404/PermissionDenied into its own; do it first so that the
+    # type below is "not_found"/"permission_denied" (get_object() raises Http404).
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound(*exc.args)
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied(*exc.args)
     response = exception_handler(exc, context)
     if response is None:
         return None

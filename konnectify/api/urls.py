@@ -5,11 +5,17 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.routers import SimpleRouter
 
+from connections.api import ConnectionViewSet, InboxEventViewSet
 from konnectify.api import catalog
+from workflows.api import RunViewSet, WorkflowViewSet
 
 router = SimpleRouter(trailing_slash=True)
 router.register("catalog/triggers", catalog.TriggerViewSet, basename="trigger")
 router.register("catalog/actions", catalog.ActionViewSet, basename="action")
+router.register("connections", ConnectionViewSet, basename="connection")
+router.register("events", InboxEventViewSet, basename="event")
+router.register("workflows", WorkflowViewSet, basename="workflow")
+router.register("runs", RunViewSet, basename="run")
 
 # Like every API endpoint, the schema and its pages are for authenticated callers.
 DOCS = {"url_name": "api-schema", "permission_classes": [IsAuthenticated]}

@@ -1,0 +1,545 @@
+"""REST API for connections, running one action with a connection, and the event inbox.
+
+The key and the webhook signing secret are write-only: responses carry only
+``key_hint``. Validation goes through the same service functions as admin
+(``check_key``, ``apply_key``, ``store_manual_secret``), so both accept and
+refuse the same keys with the same messages.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from typing import Any
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import router
+from django.db.models.deletion import Collector, ProtectedError, RestrictedError
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_view,
+)
+from rest_framework import exceptions, mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from connections.inbox import dispatch_again
+from connections.models import Connection, InboxEvent
+from connections.services import KeyCheck, apply_key, check_key, delete_connection
+from connections.services import recheck_connection as recheck
+from connections.webhooks import event_types_in_use, store_manual_secret, sync_webhook_endpoint
+from konnectify.api.base import (
+    IntegerIds,
+    JsonOnly,
+    conflict,
+    date_range_parameters,
+    error_response,
+    filter_choice,
+    filter_date_range,
+    filter_id,
+)
+from konnectify.api.permissions import requires
+from konnectify.api.schema import StripeErrorSerializer, errors
+from stripe_connector.catalog import ACTIONS, get_action
+from stripe_connector.errors import ActionInputError, StripeError
+
+ENCRYPTED = ("secret_key", "webhook_secret", "previous_webhook_secret")
+CONNECTION_STATUS = Connection.Status
+EVENT_STATUS = InboxEvent.Status
+WRITABLE_STATUS = [Connection.Status.ACTIVE, Connection.Status.DISABLED]
+PASSED_THROUGH = (400, 402, 404, 409)
+# Executing an action spends the connection's key; there is no narrower permission yet.
+USE_CONNECTION = "connections.change_connection"
+
+
+def drf_error(field: str, exc: DjangoValidationError) -> exceptions.ValidationError:
+    """A service's ValidationError as DRF's, on ``field``."""
+    return exceptions.ValidationError({field: exc.messages})
+
+
+# --- connections -------------------------------------------------------------------
+
+
+class ConnectionSerializer(serializers.ModelSerializer):
+    """A connection; ``secret_key`` and ``webhook_secret`` are accepted, never returned."""
+
+    secret_key = serializers.CharField(
+        write_only=True,
+        required=False,
+        trim_whitespace=True,
+        max_length=500,
+        style={"input_type": "password"},
+        help_text="A secret (sk_...) or restricted (rk_...) key, checked with Stripe "
+        "(GET /v1/account) and stored encrypted; never returned. Required on create; on "
+        "update only to replace the key.",
+    )
+    webhook_secret = serializers.CharField(
+        write_only=True,
+        required=False,
+        trim_whitespace=True,
+        max_length=500,
+        style={"input_type": "password"},
+        help_text="Manual mode only: the endpoint's whsec_... signing secret from Stripe's "
+        "dashboard; never returned. A replaced secret stays valid for the grace period.",
+    )
+    status = serializers.ChoiceField(
+        choices=WRITABLE_STATUS,
+        required=False,
+        help_text="active or disabled (a disabled connection's webhook URL answers 404). "
+        "'invalid' is Stripe's verdict on the key and is only ever read.",
+    )
+    api_base = serializers.URLField(
+        required=False,
+        allow_blank=True,
+        max_length=200,
+        help_text=Connection._meta.get_field("api_base").help_text,
+    )
+    webhook_url = serializers.CharField(
+        read_only=True, help_text="Where Stripe posts this connection's events."
+    )
+
+    class Meta:
+        model = Connection
+        fields = [
+            "id",
+            "name",
+            "secret_key",
+            "key_hint",
+            "mode",
+            "key_kind",
+            "account_id",
+            "account_name",
+            "api_version",
+            "api_base",
+            "status",
+            "status_message",
+            "webhook_mode",
+            "webhook_secret",
+            "webhook_url",
+            "webhook_endpoint_id",
+            "webhook_status",
+            "webhook_enabled_events",
+            "webhook_error",
+            "webhook_synced_at",
+            "previous_secret_expires_at",
+            "last_event_at",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = [
+            "status_message",
+            "webhook_endpoint_id",
+            "webhook_status",
+            "webhook_enabled_events",
+            "webhook_error",
+            "webhook_synced_at",
+            "previous_secret_expires_at",
+            "last_event_at",
+        ]
+
+    def validate(self, attrs: dict) -> dict:
+        """What admin's form checks: the key with Stripe, the secret's format and mode."""
+        adding = self.instance is None
+        key = attrs.get("secret_key")
+        if adding and not key:
+            raise exceptions.ValidationError({"secret_key": ["This field is required."]})
+        current = self.instance or Connection()
+        mode = attrs.get("webhook_mode", current.webhook_mode)
+        secret = attrs.get("webhook_secret")
+        if secret and mode != Connection.WebhookMode.MANUAL:
+            raise exceptions.ValidationError(
+                {
+                    "webhook_secret": [
+                        "Only manual mode takes a pasted secret; automatic mode stores the one "
+                        "Stripe returns when the endpoint is created."
+                    ]
+                }
+            )
+        if secret:
+            try:
+                store_manual_secret(Connection(), secret)  # the format check only
+            except DjangoValidationError as exc:
+                raise drf_error("webhook_secret", exc) from None
+        if key:
+            attrs["key_check"] = self._check_key(key, attrs, current)
+        return attrs
+
+    def _check_key(self, key: str, attrs: dict, current: Connection) -> KeyCheck:
+        """Ask Stripe about the key, with the API version and base it will be used with."""
+        try:
+            return check_key(
+                key,
+                api_version=attrs.get("api_version", current.api_version),
+                api_base=attrs.get("api_base", current.api_base) or "",
+            )
+        except DjangoValidationError as exc:
+            raise drf_error("secret_key", exc) from None
+
+    def save_connection(self, connection: Connection, attrs: dict) -> Connection:
+        """Apply the validated fields as admin's form does, then save."""
+        key, check = attrs.pop("secret_key", None), attrs.pop("key_check", None)
+        secret = attrs.pop("webhook_secret", None)
+        for name, value in attrs.items():
+            setattr(connection, name, value)
+        if check is not None:
+            apply_key(connection, key, check)
+        if secret:
+            store_manual_secret(connection, secret)
+        connection.save()
+        return connection
+
+    def create(self, validated_data: dict) -> Connection:
+        return self.save_connection(Connection(), validated_data)
+
+    def update(self, instance: Connection, validated_data: dict) -> Connection:
+        return self.save_connection(instance, validated_data)
+
+
+class CheckResultSerializer(serializers.Serializer):
+    ok = serializers.BooleanField(help_text="Whether it worked.")
+    message = serializers.CharField(help_text="What happened, for people.")
+    connection = ConnectionSerializer(help_text="The connection as recorded after the check.")
+
+
+class SyncResultSerializer(CheckResultSerializer):
+    action = serializers.CharField(
+        help_text="created, updated, repaired, deleted, unchanged, manual or failed."
+    )
+
+
+class DeletedSerializer(serializers.Serializer):
+    deleted = serializers.BooleanField()
+    warning = serializers.CharField(
+        allow_blank=True,
+        help_text="Empty when all went well; otherwise why the webhook endpoint could not be "
+        "deleted in Stripe (delete it in Stripe's dashboard).",
+    )
+
+
+class ExecuteSerializer(serializers.Serializer):
+    input = serializers.DictField(
+        required=False,
+        default=dict,
+        help_text="The action's input; see its input_schema in /api/v1/catalog/actions/.",
+    )
+    idempotency_key = serializers.CharField(
+        required=False,
+        allow_blank=False,
+        max_length=255,
+        help_text="Sent to Stripe as Idempotency-Key (writes only): retrying with the same key "
+        "never applies the action twice. A fresh key is used when absent.",
+    )
+
+
+class ExecuteResultSerializer(serializers.Serializer):
+    action = serializers.CharField()
+    output = serializers.JSONField(help_text="Stripe's object (or the action's result).")
+    request_id = serializers.CharField(allow_null=True, help_text="Stripe's Request-Id.")
+
+
+def stripe_status(exc: StripeError) -> int:
+    """Our answer's status for a failed Stripe call.
+
+    Stripe's answers about the request itself pass through (400, 402 declined,
+    404 no such object, 409 conflict), so a caller can tell them apart; any
+    other 4xx is a 400. 401/403 mean the connection's key was refused: 502, so
+    that 401/403 keep meaning the caller's own credentials. Stripe's rate limit
+    (429) becomes 503 with Retry-After: Stripe is limiting us, we are not
+    limiting the caller. 5xx, 424 and network failures: 502.
+    """
+    code = exc.http_status
+    if code in PASSED_THROUGH:
+        return code
+    if code == 429:
+        return status.HTTP_503_SERVICE_UNAVAILABLE
+    if code is not None and 400 <= code < 500 and code not in (401, 403, 424):
+        return status.HTTP_400_BAD_REQUEST
+    return status.HTTP_502_BAD_GATEWAY
+
+
+def stripe_error_response(exc: StripeError) -> Response:
+    code = stripe_status(exc)
+    headers = None
+    if code == status.HTTP_503_SERVICE_UNAVAILABLE:
+        headers = {"Retry-After": str(max(1, math.ceil(exc.retry_after or 1)))}
+    return error_response(
+        "stripe_error", str(exc), code, extra={"stripe": exc.to_dict()}, headers=headers
+    )
+
+
+def protected_by(connection: Connection) -> list[str]:
+    """What keeps the connection from being deleted (workflows using it), as text."""
+    collector = Collector(using=router.db_for_write(Connection, instance=connection))
+    try:
+        collector.collect([connection])
+    except (ProtectedError, RestrictedError) as exc:
+        blocking = getattr(exc, "protected_objects", None) or exc.restricted_objects
+        return sorted(f"{obj._meta.verbose_name} {obj}" for obj in blocking)
+    return []
+
+
+EXECUTE_ERRORS = errors(
+    400,
+    402,
+    404,
+    409,
+    502,
+    503,
+    serializer=StripeErrorSerializer,
+    _400="The input does not fit the action (`errors` names fields as `input.<field>`), or "
+    "Stripe refused the request (type stripe_error).",
+    _402="Stripe: the card was declined.",
+    _404="No such connection or action, or Stripe found no such object.",
+    _409="The connection is disabled or has no key, or Stripe reported a conflict.",
+    _502="Stripe failed (5xx), could not be reached, or refused the connection's key (401/403).",
+    _503="Stripe's rate limit: retry after the Retry-After header's seconds.",
+)
+
+
+@extend_schema(tags=["connections"])
+@extend_schema_view(
+    create=extend_schema(summary="Create a connection (the key is checked with Stripe)"),
+    update=extend_schema(summary="Replace a connection's settings (a new key is re-checked)"),
+    partial_update=extend_schema(summary="Change some of a connection's settings"),
+)
+class ConnectionViewSet(JsonOnly, viewsets.ModelViewSet):
+    """Stripe connections: one key for one account, and its webhook endpoint."""
+
+    queryset = Connection.objects.all()
+    serializer_class = ConnectionSerializer
+
+    def get_queryset(self):
+        queryset = super().get_queryset()
+        # Lists need no secret: do not decrypt them for every row.
+        return queryset.defer(*ENCRYPTED) if self.action == "list" else queryset
+
+    @extend_schema(
+        summary="Delete a connection (its webhook endpoint in Stripe first)",
+        responses={
+            200: DeletedSerializer,
+            **errors(409, _409="Workflows still use this connection."),
+        },
+    )
+    def destroy(self, request, *args, **kwargs) -> Response:
+        connection = self.get_object()
+        blocking = protected_by(connection)
+        if blocking:
+            return conflict(f"In use, delete these first: {', '.join(blocking)}.")
+        warning = delete_connection(connection)
+        return Response({"deleted": True, "warning": warning})
+
+    @extend_schema(
+        summary="Check the stored key with Stripe again",
+        request=None,
+        responses={200: CheckResultSerializer},
+    )
+    @action(
+        detail=True,
+        methods=["post"],
+        permission_classes=[requires("connections.change_connection")],
+    )
+    def test(self, request, pk=None) -> Response:
+        """A refused key marks the connection invalid; the answer is 200 with ok=false."""
+        connection = self.get_object()
+        ok, message = recheck(connection)
+        return Response(
+            {"ok": ok, "message": message, "connection": ConnectionSerializer(connection).data}
+        )
+
+    @extend_schema(
+        summary="Make Stripe's webhook endpoint match the event types in use",
+        request=None,
+        responses={200: SyncResultSerializer},
+    )
+    @action(
+        detail=True,
+        methods=["post"],
+        url_path="sync-webhook",
+        permission_classes=[requires("connections.change_connection")],
+    )
+    def sync_webhook(self, request, pk=None) -> Response:
+        """A failure is recorded on the connection and answered 200 with ok=false."""
+        connection = self.get_object()
+        result = sync_webhook_endpoint(connection, event_types_in_use(connection))
+        body = {"ok": result.ok, "action": result.action, "message": result.message}
+        return Response({**body, "connection": ConnectionSerializer(connection).data})
+
+    @extend_schema(
+        summary="Run one catalog action with this connection",
+        request=ExecuteSerializer,
+        responses={200: ExecuteResultSerializer, **EXECUTE_ERRORS},
+        parameters=[
+            OpenApiParameter(
+                "action_key",
+                OpenApiTypes.STR,
+                OpenApiParameter.PATH,
+                enum=list(ACTIONS),
+                description="An action key from /api/v1/catalog/actions/.",
+            ),
+            OpenApiParameter(
+                "Retry-After",
+                OpenApiTypes.INT,
+                OpenApiParameter.HEADER,
+                response=[503],
+                description="Seconds to wait before retrying.",
+            ),
+        ],
+    )
+    @action(
+        detail=True,
+        methods=["post"],
+        url_path=r"actions/(?P<action_key>[^/.]+)",
+        permission_classes=[requires(USE_CONNECTION)],
+    )
+    def execute(self, request, pk=None, action_key: str = "") -> Response:
+        """Validate the input, call Stripe once, answer Stripe's object or its typed error."""
+        connection = self.get_object()
+        try:
+            chosen = get_action(action_key)
+        except KeyError:
+            raise exceptions.NotFound(f"No action with key {action_key!r}.") from None
+        body = ExecuteSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        refusal = self._unusable(connection)
+        if refusal:
+            return conflict(refusal)
+        return self._run(chosen, connection, body.validated_data)
+
+    @staticmethod
+    def _unusable(connection: Connection) -> str:
+        if connection.status == Connection.Status.DISABLED:
+            return f"Connection {connection.name!r} is disabled."
+        if not connection.secret_key:
+            return f"Connection {connection.name!r} has no key."
+        return ""
+
+    @staticmethod
+    def _run(chosen, connection: Connection, data: dict[str, Any]) -> Response:
+        try:
+            result = chosen.run(
+                connection.client(), data["input"], idempotency_key=data.get("idempotency_key")
+            )
+        except ActionInputError as exc:
+            fields = [
+                {"field": f"input.{e['field']}" if e["field"] else "input", "message": e["message"]}
+                for e in exc.errors
+            ]
+            raise exceptions.ValidationError(_nested(fields)) from None
+        except StripeError as exc:
+            return stripe_error_response(exc)
+        return Response(
+            {"action": chosen.key, "output": result.output, "request_id": result.request_id}
+        )
+
+
+def _nested(fields: list[dict]) -> dict:
+    """DRF detail whose flattened paths are ``fields``' (the handler flattens it again)."""
+    detail: dict[str, list[str]] = {}
+    for item in fields:
+        detail.setdefault(item["field"], []).append(item["message"])
+    return detail
+
+
+# --- the inbox ------------------------------------------------------------------
+
+
+class InboxEventSerializer(serializers.ModelSerializer):
+    connection = serializers.PrimaryKeyRelatedField(read_only=True)
+
+    class Meta:
+        model = InboxEvent
+        fields = [
+            "id",
+            "stripe_event_id",
+            "type",
+            "connection",
+            "status",
+            "status_detail",
+            "livemode",
+            "api_version",
+            "source",
+            "created",
+            "received_at",
+        ]
+        read_only_fields = fields
+
+
+class InboxEventDetailSerializer(InboxEventSerializer):
+    class Meta(InboxEventSerializer.Meta):
+        fields = [*InboxEventSerializer.Meta.fields, "payload"]
+        read_only_fields = fields
+
+
+class DispatchSerializer(serializers.Serializer):
+    queued = serializers.IntegerField()
+    message = serializers.CharField()
+
+
+EVENT_FILTERS = [
+    OpenApiParameter("connection", OpenApiTypes.UUID, description="A connection's id."),
+    OpenApiParameter("type", OpenApiTypes.STR, description="Event type, e.g. invoice.paid."),
+    OpenApiParameter("status", OpenApiTypes.STR, enum=InboxEvent.Status.values),
+    OpenApiParameter("source", OpenApiTypes.STR, enum=InboxEvent.Source.values),
+    *date_range_parameters("Stripe creation time", "created"),
+    *date_range_parameters("arrival time", "received"),
+]
+
+
+@extend_schema(tags=["events"])
+@extend_schema_view(
+    list=extend_schema(summary="List inbox events", parameters=EVENT_FILTERS),
+    retrieve=extend_schema(summary="One inbox event with its payload"),
+)
+class InboxEventViewSet(
+    IntegerIds, JsonOnly, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
+    """The event inbox: every Stripe event as received, newest first."""
+
+    queryset = InboxEvent.objects.all()
+    serializer_class = InboxEventSerializer
+
+    def get_serializer_class(self):
+        return InboxEventDetailSerializer if self.action == "retrieve" else InboxEventSerializer
+
+    def get_queryset(self):
+        queryset = super().get_queryset()
+        if self.action == "list":
+            queryset = self.filter(queryset.defer("payload"), self.request.query_params)
+        return queryset
+
+    @staticmethod
+    def filter(queryset, params):
+        queryset = filter_id(queryset, params, "connection", "connection_id", parse=uuid.UUID)
+        if params.get("type"):
+            queryset = queryset.filter(type=params["type"])
+        queryset = filter_choice(queryset, params, "status", "status", InboxEvent.Status.values)
+        queryset = filter_choice(queryset, params, "source", "source", InboxEvent.Source.values)
+        queryset = filter_date_range(queryset, params, "created", "created")
+        return filter_date_range(queryset, params, "received_at", "received")
+
+    @extend_schema(
+        summary="Dispatch the event to its workflows again",
+        request=None,
+        responses={
+            202: DispatchSerializer,
+            **errors(409, _409="A mode-mismatch event belongs to the other mode's connection."),
+        },
+    )
+    @action(
+        detail=True,
+        methods=["post"],
+        url_path="dispatch-again",
+        permission_classes=[requires("connections.change_inboxevent")],
+    )
+    def dispatch_again(self, request, pk=None) -> Response:
+        event = self.get_object()
+        queued, skipped = dispatch_again([event])
+        if skipped:
+            return conflict(
+                "This event's mode differs from its connection's; it is not dispatched."
+            )
+        return Response(
+            {"queued": queued, "message": "Queued for dispatch."}, status.HTTP_202_ACCEPTED
+        )

@@ -1,0 +1,108 @@
+"""OpenAPI description of the error format, added to every operation of the API.
+
+``AutoSchema`` (``REST_FRAMEWORK["DEFAULT_SCHEMA_CLASS"]``) documents the answers
+every endpoint can give besides its success: 401 and 403 always, 400 where a
+body or query is read, 404 where an object or a page is looked up. Operations
+that answer more (409, 502, ...) say so with ``extend_schema(responses=...)``;
+``errors(...)`` builds those entries.
+"""
+
+from __future__ import annotations
+
+from drf_spectacular import openapi
+from drf_spectacular.utils import OpenApiResponse
+from rest_framework import serializers
+
+DESCRIPTIONS = {
+    400: "Invalid input: `errors` names each bad field by its path (`steps[1].input.customer`).",
+    401: "No credentials, or an invalid or revoked token.",
+    403: "The user lacks the model permission, or a read-only token tried to write.",
+    404: "No such object (or page).",
+    409: "The object's state does not allow this now.",
+    415: "The body is not JSON (the only media type accepted).",
+}
+
+
+class FieldErrorSerializer(serializers.Serializer):
+    field = serializers.CharField(
+        allow_blank=True,
+        help_text="Path of the bad field, e.g. `steps[1].input.customer`; empty for the whole "
+        "body.",
+    )
+    message = serializers.CharField()
+
+
+class ErrorSerializer(serializers.Serializer):
+    """The one error format of the API."""
+
+    type = serializers.CharField(
+        help_text="validation_error, not_authenticated, authentication_failed, "
+        "permission_denied, not_found, conflict, stripe_error, ..."
+    )
+    message = serializers.CharField(help_text="One line for people.")
+    errors = FieldErrorSerializer(
+        many=True, required=False, help_text="For validation errors: one entry per bad field."
+    )
+
+
+class StripeErrorDetailSerializer(serializers.Serializer):
+    """``StripeError.to_dict()``: Stripe's own fields and whether retrying can help."""
+
+    error = serializers.CharField(help_text="The error class, e.g. CardError, APIConnectionError.")
+    message = serializers.CharField()
+    http_status = serializers.IntegerField(
+        allow_null=True, help_text="Stripe's HTTP status; null for network failures."
+    )
+    type = serializers.CharField(allow_null=True, help_text="Stripe's error type.")
+    code = serializers.CharField(allow_null=True)
+    param = serializers.CharField(allow_null=True)
+    decline_code = serializers.CharField(allow_null=True)
+    request_id = serializers.CharField(allow_null=True, help_text="Stripe's Request-Id.")
+    retryable = serializers.BooleanField()
+    retry_after = serializers.FloatField(allow_null=True)
+
+
+class StripeErrorSerializer(ErrorSerializer):
+    """The error format; for ``type: stripe_error`` with Stripe's error under ``stripe``."""
+
+    stripe = StripeErrorDetailSerializer(
+        required=False, help_text="Present when Stripe (or the network to it) failed."
+    )
+
+
+def errors(*codes: int, serializer=ErrorSerializer, **described: str) -> dict:
+    """``extend_schema(responses={...})`` entries for error codes (``described`` by ``_409=``)."""
+    found = {}
+    for code in codes:
+        text = described.get(f"_{code}") or DESCRIPTIONS.get(code, "Error.")
+        found[code] = OpenApiResponse(serializer, description=text)
+    return found
+
+
+class AutoSchema(openapi.AutoSchema):
+    """drf-spectacular's schema, plus the error responses every operation can give."""
+
+    def _get_response_bodies(self, direction="response") -> dict:
+        bodies = super()._get_response_bodies(direction)
+        for code in self._error_codes():
+            key = str(code)
+            if key not in bodies:
+                bodies[key] = self._get_response_for_code(
+                    OpenApiResponse(ErrorSerializer, description=DESCRIPTIONS[code]), key
+                )
+        return bodies
+
+    def _error_codes(self) -> list[int]:
+        codes = [401, 403]
+        if self.method in ("POST", "PUT", "PATCH") or self._is_list_view():
+            codes.append(400)  # a body, or query filters and paging
+        if self.method in ("POST", "PUT", "PATCH"):
+            codes.append(415)
+        if "{" in self.path or self._is_list_view():
+            codes.append(404)  # an object, or a page past the end
+        return sorted(codes)
+
+
+def only_api_paths(endpoints: list, **kwargs) -> list:
+    """drf-spectacular preprocessing hook: document ``/api/`` only."""
+    return [endpoint for endpoint in endpoints if endpoint[0].startswith("/api/")]
