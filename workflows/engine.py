@@ -51,8 +51,13 @@ def claim_lease() -> timedelta:
 # -- creating runs --------------------------------------------------------------
 
 
-def dispatch(event_id: int) -> list[int]:
-    """Create the runs for one inbox event; returns the ids of new runs to execute."""
+def dispatch(event_id: int, *, run_first_inline: bool = False) -> list[int]:
+    """Create the runs for one inbox event; returns the ids of the new runs to execute.
+
+    With ``run_first_inline`` the first new run is executed right here instead
+    of being enqueued: one queue round trip less between the event and its
+    first Stripe call. Should this worker die, the sweeper wakes the run.
+    """
     event = InboxEvent.objects.filter(pk=event_id).first()
     if event is None or event.status == InboxEvent.Status.MODE_MISMATCH:
         return []
@@ -64,12 +69,15 @@ def dispatch(event_id: int) -> list[int]:
     new_runs: list[int] = []
     with transaction.atomic():
         for workflow in workflows:
-            run = create_run(workflow, event=event)
+            inline = run_first_inline and not new_runs
+            run = create_run(workflow, event=event, enqueue=not inline)
             if run is not None and run.status == RunStatus.PENDING:
                 new_runs.append(run.pk)
         status = InboxEvent.Status.DISPATCHED if workflows else InboxEvent.Status.IGNORED
         detail = f"{len(workflows)} workflow(s) matched." if workflows else "No active workflow."
         InboxEvent.objects.filter(pk=event.pk).update(status=status, status_detail=detail)
+    if run_first_inline and new_runs:
+        execute_run(new_runs[0])
     return new_runs
 
 
@@ -80,6 +88,7 @@ def create_run(
     scheduled_for: datetime | None = None,
     replay: int = 0,
     apply_filters: bool = True,
+    enqueue: bool = True,
 ) -> Run | None:
     """Create a run with its step runs and enqueue it on commit; None if it exists."""
     now = clock.now()
@@ -117,7 +126,8 @@ def step_run_for(run: Run, step: Step, now: datetime) -> StepRun:
 
 
 def enqueue_run(run_id: int) -> None:
-    async_task(RUN_TASK, run_id, task_name=f"run-{run_id}")
+    # save=False: a run's outcome is in our tables; django-q2 keeps failures only.
+    async_task(RUN_TASK, run_id, task_name=f"run-{run_id}", save=False)
 
 
 def enqueue_run_on_commit(run_id: int) -> None:
@@ -129,33 +139,35 @@ def enqueue_run_on_commit(run_id: int) -> None:
 
 
 def execute_run(run_id: int) -> None:
-    """Run the run's steps in order until done, waiting for a retry, or taken by another."""
-    while True:
-        step_run = next_step(run_id)
-        if step_run is None or not claim(step_run):
-            return
-        if not attempt(step_run):
-            return
+    """Run the run's steps in order until done, waiting for a retry, or taken by another.
 
-
-def next_step(run_id: int) -> StepRun | None:
-    """The StepRun to attempt now, or None (finished, not due, or someone else's)."""
-    run = Run.objects.filter(pk=run_id).first()
+    The run and its steps are read once; every step is still claimed with a
+    conditional UPDATE, so a stale read can only make us return early.
+    """
+    run = Run.objects.select_related("workflow__connection", "event").filter(pk=run_id).first()
     if run is None or run.status in Run.FINAL:
-        return None
-    for step_run in run.step_runs.order_by("order", "id"):
+        return
+    step_runs = list(run.step_runs.order_by("order", "id"))
+    for position, step_run in enumerate(step_runs):
         if step_run.status in StepRun.DONE:
             continue
         if step_run.status == RunStatus.RUNNING:
-            return None
+            return  # another worker has it
         if step_run.status == RunStatus.RETRYING and step_run.next_attempt_at > clock.now():
-            return None
-        return step_run
+            return  # not due: the sweeper wakes the run when it is
+        if not claim(step_run, run):
+            return
+        if not attempt(step_run, run, outputs_before(step_runs[:position])):
+            return
     finish_run(run_id)
-    return None
 
 
-def claim(step_run: StepRun) -> bool:
+def outputs_before(step_runs: list[StepRun]) -> dict[str, Any]:
+    """Outputs of the succeeded earlier steps, by step name: ``{{ steps.<name> }}``."""
+    return {s.step_name: s.output for s in step_runs if s.status == RunStatus.SUCCEEDED}
+
+
+def claim(step_run: StepRun, run: Run) -> bool:
     """Take the step with a conditional UPDATE; False if another worker got it first."""
     now = clock.now()
     due = Q(status=RunStatus.PENDING) | Q(status=RunStatus.RETRYING, next_attempt_at__lte=now)
@@ -168,18 +180,22 @@ def claim(step_run: StepRun) -> bool:
     )
     if not claimed:
         return False
-    Run.objects.filter(pk=step_run.run_id).exclude(status__in=Run.FINAL).update(
-        status=RunStatus.RUNNING, started_at=Coalesce("started_at", Value(now)), updated_at=now
-    )
-    step_run.refresh_from_db()
+    step_run.status, step_run.claimed_at, step_run.next_attempt_at = RunStatus.RUNNING, now, None
+    step_run.attempts += 1
+    step_run.started_at = step_run.started_at or now
+    if run.status != RunStatus.RUNNING:
+        Run.objects.filter(pk=run.pk).exclude(status__in=Run.FINAL).update(
+            status=RunStatus.RUNNING, started_at=Coalesce("started_at", Value(now)), updated_at=now
+        )
+        run.status = RunStatus.RUNNING
     return True
 
 
-def attempt(step_run: StepRun) -> bool:
+def attempt(step_run: StepRun, run: Run, outputs: dict[str, Any]) -> bool:
     """One attempt of a claimed step; True when the run should go on to the next step."""
     started = time.monotonic()
     try:
-        output, request_id = call_action(step_run)
+        output, request_id = call_action(step_run, run, outputs)
     except (MappingError, ActionInputError) as exc:
         return fail(step_run, exc.to_dict(), started)
     except StripeError as exc:
@@ -194,17 +210,19 @@ def attempt(step_run: StepRun) -> bool:
     return succeed(step_run, output, request_id, started)
 
 
-def call_action(step_run: StepRun) -> tuple[dict, str | None]:
-    """Render (first attempt only), validate, and call Stripe with the step's key."""
+def call_action(step_run: StepRun, run: Run, outputs: dict[str, Any]) -> tuple[dict, str | None]:
+    """Render (unless fixed by an earlier attempt), validate, call Stripe with the step's key.
+
+    The input is stored with the attempt's outcome and reused by later attempts,
+    so every attempt sends what the key saw first. (Rendering the step's copied
+    mapping again after a crash gives the same input: same event, same outputs.)
+    """
     from stripe_connector.catalog import get_action
 
-    run = Run.objects.select_related("workflow__connection", "event").get(pk=step_run.run_id)
     check_window(step_run)
     if step_run.input is None:
-        context = build_context(run.trigger_data(), earlier_outputs(step_run))
-        # Stored before the call, so every retry sends exactly what the key saw first.
+        context = build_context(run.trigger_data(), outputs)
         step_run.input = json_safe(render_mapping(step_run.input_mapping, context))
-        StepRun.objects.filter(pk=step_run.pk).update(input=step_run.input)
     action = get_action(step_run.action_key)
     cleaned = action.validate(step_run.input)
     client = run.workflow.connection.client()
@@ -220,14 +238,6 @@ def check_window(step_run: StepRun) -> None:
             "Not retried: the 24 h idempotency window of this step's key has passed.",
             type="idempotency_window_passed",
         )
-
-
-def earlier_outputs(step_run: StepRun) -> dict[str, Any]:
-    """Outputs of the run's succeeded earlier steps, by step name."""
-    rows = StepRun.objects.filter(
-        run_id=step_run.run_id, order__lte=step_run.order, status=RunStatus.SUCCEEDED
-    ).exclude(pk=step_run.pk)
-    return {row.step_name: row.output for row in rows.order_by("order", "id")}
 
 
 def json_safe(value: Any) -> Any:
@@ -252,6 +262,7 @@ def _elapsed_ms(started: float) -> int:
 def succeed(step_run: StepRun, output: dict, request_id: str | None, started: float) -> bool:
     updated = _ours(step_run).update(
         status=RunStatus.SUCCEEDED,
+        input=step_run.input,
         output=output,
         error=None,
         request_id=request_id or "",
@@ -259,6 +270,7 @@ def succeed(step_run: StepRun, output: dict, request_id: str | None, started: fl
         finished_at=clock.now(),
         claimed_at=None,
     )
+    step_run.status, step_run.output = RunStatus.SUCCEEDED, output
     return bool(updated)
 
 
@@ -276,6 +288,7 @@ def retry_later(step_run: StepRun, exc: StripeError, started: float) -> bool:
         return fail(step_run, error, started)
     updated = _ours(step_run).update(
         status=RunStatus.RETRYING,
+        input=step_run.input,
         next_attempt_at=when,
         error=error,
         request_id=exc.request_id or "",
@@ -294,6 +307,7 @@ def fail(step_run: StepRun, error: dict, started: float) -> bool:
     now = clock.now()
     updated = _ours(step_run).update(
         status=RunStatus.FAILED,
+        input=step_run.input,
         error=error,
         request_id=error.get("request_id") or "",
         duration_ms=_elapsed_ms(started),
@@ -302,6 +316,7 @@ def fail(step_run: StepRun, error: dict, started: float) -> bool:
     )
     if not updated:
         return False
+    step_run.status = RunStatus.FAILED
     if step_run.on_failure == Step.OnFailure.CONTINUE:
         return True
     StepRun.objects.filter(run_id=step_run.run_id, status=RunStatus.PENDING).update(

@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from jinja2 import StrictUndefined, TemplateSyntaxError, UndefinedError, nodes
@@ -67,6 +68,17 @@ class _DataEnvironment(SandboxedEnvironment):
 
 
 ENV = _DataEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
+
+
+# Compiling is most of the cost of rendering; a workflow's mappings repeat.
+@lru_cache(maxsize=4096)
+def _expression(expr: str):
+    return ENV.compile_expression(expr, undefined_to_none=False)
+
+
+@lru_cache(maxsize=4096)
+def _template(text: str):
+    return ENV.from_string(text)
 
 
 def is_template(value: Any) -> bool:
@@ -125,11 +137,11 @@ def _render_string(text: str, context: Mapping[str, Any], path: str) -> Any:
     expr = _single_expression(text)
     try:
         if expr is not None:
-            value = ENV.compile_expression(expr, undefined_to_none=False)(**context)
+            value = _expression(expr)(**context)
             if isinstance(value, Undefined):
                 raise _missing(expr, path)
             return value
-        return ENV.from_string(text).render(**context)
+        return _template(text).render(**context)
     except TemplateSyntaxError as exc:
         raise MappingError(f"{path or 'value'}: syntax error: {exc.message}", field=path) from None
     except UndefinedError:
@@ -190,7 +202,7 @@ def _dotted(node: nodes.Node) -> str | None:
 def resolve(reference: str, context: Mapping[str, Any]) -> Any:
     """The value of one reference, or ``_MISSING``."""
     try:
-        value = ENV.compile_expression(reference, undefined_to_none=False)(**context)
+        value = _expression(reference)(**context)
     except UndefinedError:
         return _MISSING
     except (TypeError, LookupError):

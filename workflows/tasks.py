@@ -13,8 +13,12 @@ from workflows import clock, engine, services
 
 
 def dispatch_event(event_id: int) -> list[int]:
-    """settings.EVENT_DISPATCH_TASK: create the runs for a new inbox event, enqueue them."""
-    return engine.dispatch(event_id)
+    """settings.EVENT_DISPATCH_TASK: create the runs for a new inbox event.
+
+    The first new run executes in this task (no second trip through the queue);
+    the others are enqueued for any worker.
+    """
+    return engine.dispatch(event_id, run_first_inline=True)
 
 
 def run_workflow(run_id: int) -> None:

@@ -23,7 +23,7 @@ def crashed_mid_step(connection, clock) -> StepRun:
     )
     run = engine.create_run(workflow, scheduled_for=clock.now)
     step_run = run.step_runs.get()
-    assert engine.claim(step_run)
+    assert engine.claim(step_run, run)
     return step_run
 
 
