@@ -121,3 +121,21 @@ def test_event_types_in_use_are_those_of_active_event_workflows(connection):
     make_workflow(connection, "invoice.paid", STEPS, active=False)
     make_workflow(connection, "schedule", STEPS, active=True, schedule_minutes=5)
     assert event_types_in_use(connection) == {"customer.updated"}
+
+
+def test_the_admin_activate_action_resyncs(
+    connection, stripe, staff_client, django_capture_on_commit_callbacks
+):
+    from django.urls import reverse
+
+    workflow = make_workflow(connection, "customer.updated", STEPS, active=False)
+    stripe.post(ENDPOINT, json=endpoint_answer(["customer.updated"]))
+    with django_capture_on_commit_callbacks(execute=True):
+        response = staff_client.post(
+            reverse("admin:workflows_workflow_changelist"),
+            {"action": "activate", "_selected_action": [workflow.pk]},
+        )
+    assert response.status_code == 302
+    workflow.refresh_from_db()
+    assert workflow.active
+    assert enabled_events(stripe.calls[0]) == ["customer.updated"]
