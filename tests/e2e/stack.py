@@ -178,9 +178,10 @@ class LocalStripe:
         """Make calls whose path starts with ``path`` take ``seconds`` longer."""
         self.control("POST", "delay", {"path": path, "seconds": str(seconds)})
 
-    def requests_seen(self, path: str | None = None) -> list[dict]:
+    def posts_seen(self, path: str) -> list[dict]:
+        """The POST requests to ``path`` this localstripe process received, in order."""
         seen = self.control("GET", "requests").json()
-        return [r for r in seen if path is None or r["path"] == path]
+        return [r for r in seen if r["method"] == "POST" and r["path"] == path]
 
     def deliveries(self) -> list[dict]:
         return self.control("GET", "deliveries").json()
