@@ -97,21 +97,27 @@ class Workflow(models.Model):
         super().save(*args, **kwargs)
         from workflows import services
 
-        before = getattr(self, "_loaded", (None, "", False))
-        if before != self.sync_state():
-            services.request_endpoint_sync({before[0], self.connection_id} - {None})
-        self._loaded = self.sync_state()
+        before, after = getattr(self, "_loaded", None), self.endpoint_need()
+        if before != after:
+            services.request_endpoint_sync({need[0] for need in (before, after) if need})
+        self._loaded = after
         services.sync_schedule(self)
 
     @classmethod
     def from_db(cls, db, field_names, values):
         instance = super().from_db(db, field_names, values)
-        instance._loaded = instance.sync_state()
+        if {"connection_id", "event_type", "active"} <= set(field_names):
+            instance._loaded = instance.endpoint_need()
         return instance
 
-    def sync_state(self) -> tuple[Any, str, bool]:
-        """What the webhook endpoint depends on: connection, event type, active."""
-        return (self.connection_id, self.event_type, self.active)
+    def endpoint_need(self) -> tuple[Any, str] | None:
+        """What this workflow asks of its connection's webhook endpoint: (connection, type).
+
+        None when inactive or scheduled. Saving resyncs the endpoints only when this changes.
+        """
+        if self.active and self.event_type:
+            return (self.connection_id, self.event_type)
+        return None
 
     @property
     def is_scheduled(self) -> bool:

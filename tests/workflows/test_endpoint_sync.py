@@ -139,3 +139,9 @@ def test_the_admin_activate_action_resyncs(
     workflow.refresh_from_db()
     assert workflow.active
     assert enabled_events(stripe.calls[0]) == ["customer.updated"]
+
+
+def test_creating_an_inactive_workflow_does_not_call_stripe(connection, stripe, on_commit):
+    with on_commit():
+        make_workflow(connection, "customer.updated", STEPS, active=False)
+    assert len(stripe.calls) == 0
