@@ -261,9 +261,11 @@ class WorkflowViewSet(IntegerIds, JsonOnly, viewsets.ModelViewSet):
             return queryset
         params = self.request.query_params
         queryset = filter_id(queryset, params, "connection", "connection_id", parse=uuid.UUID)
-        filter_choice(queryset, params, "active", "active", ["true", "false"])  # 400 if not
-        if params.get("active"):
-            queryset = queryset.filter(active=params["active"] == "true")
+        active = params.get("active")
+        if active not in (None, "", "true", "false"):
+            raise exceptions.ValidationError({"active": ["Must be true or false."]})
+        if active:
+            queryset = queryset.filter(active=active == "true")
         if params.get("trigger_key"):
             queryset = queryset.filter(trigger_key=params["trigger_key"])
         return queryset

@@ -33,7 +33,12 @@ def flatten(detail: Any, prefix: str = "") -> list[dict[str, str]]:
     if isinstance(detail, dict):
         found = []
         for key, value in detail.items():
-            field = prefix if key == "non_field_errors" else (f"{prefix}.{key}" if prefix else key)
+            if isinstance(key, int):  # DRF keys a list's (or ListField's) item errors by index
+                field = f"{prefix}[{key}]"
+            elif key == "non_field_errors":
+                field = prefix
+            else:
+                field = f"{prefix}.{key}" if prefix else key
             found.extend(flatten(value, field))
         return found
     if isinstance(detail, list):

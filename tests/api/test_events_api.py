@@ -1,0 +1,122 @@
+"""/api/v1/events/: the inbox, its filters, one event's payload, dispatch again."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from connections.models import Connection, InboxEvent
+from tests.api.conftest import field_errors, grant, token_client
+
+pytestmark = pytest.mark.django_db
+
+LIST = "/api/v1/events/"
+
+
+def make_event(connection, number: int, event_type: str = "customer.created", **fields):
+    payload = {"id": f"evt_{number}", "type": event_type, "data": {"object": {"id": "cus_1"}}}
+    values = {
+        "connection": connection,
+        "stripe_event_id": f"evt_{number}",
+        "type": event_type,
+        "created": timezone.now(),
+        "livemode": False,
+        "payload": payload,
+        "status": InboxEvent.Status.DISPATCHED,
+    }
+    values.update(fields)
+    return InboxEvent.objects.create(**values)
+
+
+@pytest.fixture
+def event(connection) -> InboxEvent:
+    return make_event(connection, 1)
+
+
+def endpoints(event) -> list[tuple[str, str]]:
+    return [
+        ("get", LIST),
+        ("get", f"{LIST}{event.pk}/"),
+        ("post", f"{LIST}{event.pk}/dispatch-again/"),
+    ]
+
+
+def test_every_endpoint_needs_authentication(anonymous, event):
+    for method, url in endpoints(event):
+        assert getattr(anonymous, method)(url).status_code == 401, url
+
+
+def test_every_endpoint_needs_a_model_permission(no_perms, event):
+    for method, url in endpoints(event):
+        assert getattr(no_perms, method)(url).status_code == 403, url
+
+
+def test_a_read_only_token_may_not_dispatch(read_only_api, event):
+    for method, url in endpoints(event):
+        expected = 200 if method == "get" else 403
+        assert getattr(read_only_api, method)(url).status_code == expected, url
+    event.refresh_from_db()
+    assert event.status == InboxEvent.Status.DISPATCHED
+
+
+def test_dispatching_again_needs_the_change_permission(api_user, event):
+    grant(api_user, "view_inboxevent")
+    client = token_client(api_user)
+    assert client.get(LIST).status_code == 200
+    assert client.post(f"{LIST}{event.pk}/dispatch-again/").status_code == 403
+
+
+def test_the_list_has_no_payload_and_the_detail_has_it(superuser_api, event, connection):
+    item = superuser_api.get(LIST).json()["results"][0]
+    assert item["stripe_event_id"] == "evt_1" and item["connection"] == str(connection.pk)
+    assert "payload" not in item
+    body = superuser_api.get(f"{LIST}{event.pk}/").json()
+    assert body["payload"]["data"]["object"]["id"] == "cus_1"
+
+
+def test_the_list_filters(superuser_api, event, connection):
+    other = Connection.objects.create(name="Other", mode="test")
+    paid = make_event(other, 2, "invoice.paid", status=InboxEvent.Status.FAILED)
+    old = make_event(connection, 3, created=timezone.now() - timedelta(days=5))
+    InboxEvent.objects.filter(pk=old.pk).update(received_at=timezone.now() - timedelta(days=5))
+
+    def ids(**params):
+        response = superuser_api.get(LIST, params)
+        assert response.status_code == 200, response.content
+        return sorted(e["id"] for e in response.json()["results"])
+
+    assert ids(connection=str(other.pk)) == [paid.pk]
+    assert ids(type="customer.created") == sorted([event.pk, old.pk])
+    assert ids(status="failed") == [paid.pk]
+    day_ago = (timezone.now() - timedelta(days=1)).isoformat()
+    assert ids(created_before=day_ago) == [old.pk]
+    assert ids(received_after=day_ago) == sorted([event.pk, paid.pk])
+    response = superuser_api.get(LIST, {"status": "lost", "connection": "42"})
+    assert set(field_errors(response)) == {"connection"}
+    assert list(field_errors(superuser_api.get(LIST, {"status": "lost"}))) == ["status"]
+
+
+def test_the_list_is_paginated_with_a_bounded_page_size(superuser_api, connection):
+    for number in range(5):
+        make_event(connection, 100 + number)
+    body = superuser_api.get(LIST, {"page_size": 2, "page": 2}).json()
+    assert body["count"] == 5 and len(body["results"]) == 2
+    assert body["next"] and body["previous"]
+    assert superuser_api.get(LIST, {"page": 9}).status_code == 404
+
+
+def test_dispatch_again_queues_the_event(superuser_api, event, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = superuser_api.post(f"{LIST}{event.pk}/dispatch-again/")
+    assert response.status_code == 202
+    assert response.json() == {"queued": 1, "message": "Queued for dispatch."}
+    assert len(callbacks) == 1
+    event.refresh_from_db()
+    assert event.status == InboxEvent.Status.RECEIVED
+
+
+def test_a_mode_mismatch_event_is_not_dispatched(superuser_api, connection):
+    event = make_event(connection, 7, livemode=True, status=InboxEvent.Status.MODE_MISMATCH)
+    response = superuser_api.post(f"{LIST}{event.pk}/dispatch-again/")
+    assert response.status_code == 409
+    assert response.json()["type"] == "conflict"

@@ -1,0 +1,176 @@
+"""/api/v1/runs/: runs with filters, step runs in detail, resume and rerun."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from connections.models import Connection, InboxEvent
+from tests.api.conftest import field_errors, grant, token_client
+from workflows.engine import create_run
+from workflows.models import Run, RunStatus, Step, StepRun, Workflow
+
+pytestmark = pytest.mark.django_db
+
+LIST = "/api/v1/runs/"
+
+
+def make_event(connection, number: int = 1) -> InboxEvent:
+    return InboxEvent.objects.create(
+        connection=connection,
+        stripe_event_id=f"evt_api_{number}",
+        type="customer.created",
+        created=timezone.now(),
+        livemode=False,
+        payload={"id": f"evt_api_{number}", "type": "customer.created", "data": {"object": {}}},
+    )
+
+
+@pytest.fixture
+def workflow(connection) -> Workflow:
+    workflow = Workflow.objects.create(
+        name="Tag customers", connection=connection, trigger_key="customer.created", active=True
+    )
+    Step.objects.create(
+        workflow=workflow,
+        order=1,
+        name="tag",
+        action_key="update_customer",
+        input_mapping={"id": "{{ trigger.data.object.id }}", "metadata": {"seen": "yes"}},
+    )
+    return workflow
+
+
+@pytest.fixture
+def failed_run(workflow, connection) -> Run:
+    """A run whose one step failed with a Stripe error."""
+    run = create_run(workflow, event=make_event(connection))
+    StepRun.objects.filter(run=run).update(
+        status=RunStatus.FAILED,
+        attempts=1,
+        input={"id": "cus_1", "metadata": {"seen": "yes"}},
+        error={"type": "invalid_request_error", "message": "No such customer: 'cus_1'"},
+        request_id="req_failed",
+    )
+    Run.objects.filter(pk=run.pk).update(status=RunStatus.FAILED, error="Step tag failed.")
+    run.refresh_from_db()
+    return run
+
+
+def endpoints(run) -> list[tuple[str, str]]:
+    return [
+        ("get", LIST),
+        ("get", f"{LIST}{run.pk}/"),
+        ("post", f"{LIST}{run.pk}/resume/"),
+        ("post", f"{LIST}{run.pk}/rerun/"),
+    ]
+
+
+def test_every_endpoint_needs_authentication(anonymous, failed_run):
+    for method, url in endpoints(failed_run):
+        assert getattr(anonymous, method)(url).status_code == 401, url
+
+
+def test_every_endpoint_needs_a_model_permission(no_perms, failed_run):
+    for method, url in endpoints(failed_run):
+        assert getattr(no_perms, method)(url).status_code == 403, url
+
+
+def test_a_read_only_token_may_not_replay(read_only_api, failed_run):
+    for method, url in endpoints(failed_run):
+        expected = 200 if method == "get" else 403
+        assert getattr(read_only_api, method)(url).status_code == expected, url
+    assert Run.objects.count() == 1
+    failed_run.refresh_from_db()
+    assert failed_run.status == RunStatus.FAILED
+
+
+def test_replaying_needs_the_change_permission_on_runs(api_user, failed_run):
+    grant(api_user, "view_run")
+    client = token_client(api_user)
+    assert client.get(f"{LIST}{failed_run.pk}/").status_code == 200
+    assert client.post(f"{LIST}{failed_run.pk}/rerun/").status_code == 403
+
+
+def test_the_detail_shows_each_step_run(superuser_api, failed_run, connection):
+    response = superuser_api.get(f"{LIST}{failed_run.pk}/")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "failed"
+    assert body["workflow_name"] == "Tag customers"
+    assert body["connection"] == str(connection.pk)
+    assert body["stripe_event_id"] == "evt_api_1"
+    [step] = body["step_runs"]
+    assert step["step_name"] == "tag" and step["status"] == "failed"
+    assert step["input"] == {"id": "cus_1", "metadata": {"seen": "yes"}}
+    assert step["error"]["message"] == "No such customer: 'cus_1'"
+    assert step["request_id"] == "req_failed" and step["attempts"] == 1
+    assert step["idempotency_key"].startswith("konnectify-")
+
+
+def test_the_list_filters_by_workflow_connection_status_and_date(
+    superuser_api, failed_run, workflow, connection
+):
+    other = Connection.objects.create(name="Other", mode="test")
+    other_workflow = Workflow.objects.create(
+        name="Other", connection=other, trigger_key="customer.created"
+    )
+    old = create_run(other_workflow, event=make_event(other, 2))
+    Run.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(days=3))
+
+    def ids(**params):
+        response = superuser_api.get(LIST, params)
+        assert response.status_code == 200, response.content
+        return [run["id"] for run in response.json()["results"]]
+
+    assert ids() == [failed_run.pk, old.pk]
+    assert ids(workflow=workflow.pk) == [failed_run.pk]
+    assert ids(connection=str(other.pk)) == [old.pk]
+    assert ids(status="failed") == [failed_run.pk]
+    yesterday = (timezone.now() - timedelta(days=1)).isoformat()
+    assert ids(created_after=yesterday) == [failed_run.pk]
+    assert ids(created_before=yesterday) == [old.pk]
+    assert ids(created_before="2000-01-01T00:00:00Z") == []
+
+
+def test_bad_filters_are_named(superuser_api):
+    response = superuser_api.get(
+        LIST, {"status": "sleeping", "created_after": "yesterday", "workflow": "x"}
+    )
+    assert response.status_code == 400
+    assert list(field_errors(response)) == ["workflow"]  # the first bad filter
+    assert list(field_errors(superuser_api.get(LIST, {"created_after": "yesterday"}))) == [
+        "created_after"
+    ]
+    assert list(field_errors(superuser_api.get(LIST, {"status": "sleeping"}))) == ["status"]
+
+
+def test_resume_restarts_the_failed_step_with_a_new_key(superuser_api, failed_run):
+    old_key = failed_run.step_runs.get().idempotency_key
+    response = superuser_api.post(f"{LIST}{failed_run.pk}/resume/")
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["id"] == failed_run.pk and body["status"] == "pending"
+    [step] = body["step_runs"]
+    assert step["status"] == "pending" and step["error"] is None
+    assert step["idempotency_key"] != old_key
+
+
+def test_rerun_creates_a_new_run(superuser_api, failed_run):
+    response = superuser_api.post(f"{LIST}{failed_run.pk}/rerun/")
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert body["id"] != failed_run.pk and body["replay"] == 1
+    assert body["event"] == failed_run.event_id
+    assert len(body["step_runs"]) == 1
+
+
+def test_a_run_that_did_not_fail_cannot_be_resumed(superuser_api, failed_run):
+    Run.objects.filter(pk=failed_run.pk).update(status=RunStatus.RUNNING)
+    response = superuser_api.post(f"{LIST}{failed_run.pk}/resume/")
+    assert response.status_code == 409
+    assert response.json() == {"type": "conflict", "message": "Only a failed run can be resumed."}
+    response = superuser_api.post(f"{LIST}{failed_run.pk}/rerun/")
+    assert response.status_code == 409
+    assert response.json()["message"] == "A run still in progress cannot be re-run."
+    assert superuser_api.post(f"{LIST}424242/rerun/").status_code == 404

@@ -1,0 +1,248 @@
+"""/api/v1/workflows/: workflows with their steps, checked as admin checks them."""
+
+import pytest
+
+from tests.api.conftest import field_errors, grant, token_client
+from workflows.models import Step, Workflow
+
+pytestmark = pytest.mark.django_db
+
+LIST = "/api/v1/workflows/"
+
+
+def invoice_steps() -> list[dict]:
+    return [
+        {
+            "name": "create_invoice",
+            "action_key": "create_invoice",
+            "input": {"customer": "{{ trigger.data.object.id }}", "auto_advance": False},
+        },
+        {
+            "name": "send",
+            "action_key": "send_invoice",
+            "input": {"id": "{{ steps.create_invoice.id }}"},
+        },
+    ]
+
+
+def payload(owner, **fields) -> dict:
+    body = {
+        "name": "Invoice new customers",
+        "connection": str(owner.pk),
+        "trigger_key": "customer.created",
+        "steps": invoice_steps(),
+    }
+    body.update(fields)
+    return body
+
+
+@pytest.fixture
+def workflow(connection) -> Workflow:
+    workflow = Workflow.objects.create(
+        name="Existing", connection=connection, trigger_key="customer.created"
+    )
+    for order, step in enumerate(invoice_steps(), start=1):
+        Step.objects.create(
+            workflow=workflow,
+            order=order,
+            name=step["name"],
+            action_key=step["action_key"],
+            input_mapping=step["input"],
+        )
+    return workflow
+
+
+def endpoints(workflow, connection) -> list[tuple[str, str, dict | None]]:
+    one = f"{LIST}{workflow.pk}/"
+    return [
+        ("get", LIST, None),
+        ("post", LIST, payload(connection)),
+        ("get", one, None),
+        ("put", one, payload(connection)),
+        ("patch", one, {"name": "x"}),
+        ("delete", one, None),
+        ("post", f"{one}activate/", None),
+        ("post", f"{one}deactivate/", None),
+    ]
+
+
+def call(client, method, url, body):
+    return (
+        getattr(client, method)(url, body, format="json") if body else getattr(client, method)(url)
+    )
+
+
+def test_every_endpoint_needs_authentication(anonymous, workflow, connection):
+    for method, url, body in endpoints(workflow, connection):
+        assert call(anonymous, method, url, body).status_code == 401, (method, url)
+
+
+def test_every_endpoint_needs_a_model_permission(no_perms, workflow, connection):
+    for method, url, body in endpoints(workflow, connection):
+        assert call(no_perms, method, url, body).status_code == 403, (method, url)
+
+
+def test_a_read_only_token_may_read_but_not_write(read_only_api, workflow, connection):
+    for method, url, body in endpoints(workflow, connection):
+        expected = 200 if method == "get" else 403
+        assert call(read_only_api, method, url, body).status_code == expected, (method, url)
+    workflow.refresh_from_db()
+    assert workflow.name == "Existing" and not workflow.active
+
+
+def test_activating_needs_the_change_permission(api_user, workflow):
+    grant(api_user, "view_workflow", "add_workflow")
+    client = token_client(api_user)
+    assert client.post(f"{LIST}{workflow.pk}/activate/").status_code == 403
+    grant(api_user, "change_workflow")
+    assert client.post(f"{LIST}{workflow.pk}/activate/").status_code == 200
+
+
+def test_it_creates_a_workflow_with_its_steps_in_order(superuser_api, connection):
+    response = superuser_api.post(LIST, payload(connection), format="json")
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert body["event_type"] == "customer.created"
+    assert body["active"] is False
+    assert body["warnings"] == []
+    assert [(s["order"], s["name"]) for s in body["steps"]] == [(1, "create_invoice"), (2, "send")]
+    assert body["steps"][1]["input"] == {"id": "{{ steps.create_invoice.id }}"}
+    workflow = Workflow.objects.get(pk=body["id"])
+    assert [s.action_key for s in workflow.steps.all()] == ["create_invoice", "send_invoice"]
+
+
+def test_a_doubtful_reference_is_saved_with_a_warning(superuser_api, connection):
+    steps = invoice_steps()
+    steps[0]["input"]["customer"] = "{{ trigger.data.object.no_such_field }}"
+    response = superuser_api.post(LIST, payload(connection, steps=steps), format="json")
+    assert response.status_code == 201
+    assert response.json()["warnings"] == [
+        {
+            "field": "steps[0].input.customer",
+            "message": "{{ trigger.data.object.no_such_field }} is not in the trigger's "
+            "sample event.",
+        }
+    ]
+
+
+def test_step_errors_name_the_step_and_the_field(superuser_api, connection):
+    steps = invoice_steps()
+    steps[1]["input"] = {"id": "{{ steps.later.id }}"}
+    steps.append({"name": "item", "action_key": "create_invoice_item", "input": {}})
+    response = superuser_api.post(LIST, payload(connection, steps=steps), format="json")
+    assert response.status_code == 400
+    assert field_errors(response) == {
+        "steps[1].input.id": "{{ steps.later.id }} does not name an earlier step.",
+        "steps[2].input.customer": "'customer' is required.",
+    }
+    assert not Workflow.objects.exists()
+
+
+def test_step_fields_are_checked_before_the_mappings(superuser_api, connection):
+    steps = invoice_steps()
+    steps[0]["action_key"] = "launch_rocket"
+    steps[1]["name"] = "Not A Name"
+    response = superuser_api.post(LIST, payload(connection, steps=steps), format="json")
+    errors = field_errors(response)
+    assert list(errors) == ["steps[0].action_key", "steps[1].name"]
+    assert errors["steps[0].action_key"] == '"launch_rocket" is not a valid choice.'
+
+
+def test_two_steps_may_not_share_a_name(superuser_api, connection):
+    steps = invoice_steps()
+    steps[1]["name"] = "create_invoice"
+    steps[1]["input"] = {"id": "in_123"}
+    response = superuser_api.post(LIST, payload(connection, steps=steps), format="json")
+    assert field_errors(response) == {
+        "steps[1].name": "Another step of this workflow has this name."
+    }
+
+
+def test_the_trigger_is_checked_as_admin_checks_it(superuser_api, connection):
+    response = superuser_api.post(
+        LIST, payload(connection, trigger_key="custom", steps=[]), format="json"
+    )
+    errors = field_errors(response)
+    assert errors["custom_event_type"] == "The custom trigger needs an event type."
+    assert "trigger_key" in errors  # the model's own message about the event type
+    response = superuser_api.post(
+        LIST, payload(connection, trigger_key="schedule", steps=[]), format="json"
+    )
+    assert field_errors(response) == {"": "A schedule needs either a cron expression or minutes."}
+    response = superuser_api.post(
+        LIST,
+        payload(connection, filters=[{"path": "data.object.email", "op": "resembles"}], steps=[]),
+        format="json",
+    )
+    assert list(field_errors(response)) == ["filters"]
+
+
+def test_an_unknown_connection_is_a_field_error(superuser_api, connection):
+    body = payload(connection, connection="00000000-0000-0000-0000-000000000000")
+    assert list(field_errors(superuser_api.post(LIST, body, format="json"))) == ["connection"]
+    body = payload(connection, connection="not-a-uuid")
+    assert list(field_errors(superuser_api.post(LIST, body, format="json"))) == ["connection"]
+
+
+def test_updating_replaces_the_steps_and_keeps_those_of_the_same_name(superuser_api, workflow):
+    kept = workflow.steps.get(name="send")
+    steps = [
+        {"name": "send", "action_key": "send_invoice", "input": {"id": "in_123"}},
+        {"name": "finalize", "action_key": "finalize_invoice", "input": {"id": "in_123"}},
+    ]
+    response = superuser_api.patch(f"{LIST}{workflow.pk}/", {"steps": steps}, format="json")
+    assert response.status_code == 200, response.content
+    assert [(s["order"], s["name"]) for s in response.json()["steps"]] == [
+        (1, "send"),
+        (2, "finalize"),
+    ]
+    assert response.json()["steps"][0]["id"] == kept.pk
+    assert list(workflow.steps.values_list("name", flat=True)) == ["send", "finalize"]
+
+
+def test_an_invalid_update_changes_nothing(superuser_api, workflow):
+    steps = [{"name": "send", "action_key": "send_invoice", "input": {}}]
+    response = superuser_api.put(
+        f"{LIST}{workflow.pk}/",
+        {**payload(workflow.connection, name="Renamed"), "steps": steps},
+        format="json",
+    )
+    assert field_errors(response) == {"steps[0].input.id": "'id' is required."}
+    workflow.refresh_from_db()
+    assert workflow.name == "Existing"
+    assert list(workflow.steps.values_list("name", flat=True)) == ["create_invoice", "send"]
+
+
+def test_a_change_of_trigger_rechecks_the_existing_steps(superuser_api, workflow):
+    response = superuser_api.patch(
+        f"{LIST}{workflow.pk}/", {"trigger_key": "invoice.paid"}, format="json"
+    )
+    assert response.status_code == 200
+    assert response.json()["warnings"] == []  # an invoice's sample has an id as well
+
+
+def test_activate_and_deactivate(superuser_api, workflow, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = superuser_api.post(f"{LIST}{workflow.pk}/activate/")
+    assert response.status_code == 200
+    assert response.json()["active"] is True
+    assert callbacks  # the webhook endpoint sync is queued after commit
+    workflow.refresh_from_db()
+    assert workflow.active
+    response = superuser_api.post(f"{LIST}{workflow.pk}/deactivate/")
+    assert response.json()["active"] is False
+
+
+def test_list_filters_and_delete(superuser_api, workflow, connection):
+    Workflow.objects.create(
+        name="Other", connection=connection, trigger_key="invoice.paid", active=True
+    )
+    body = superuser_api.get(LIST, {"active": "true"}).json()
+    assert [w["name"] for w in body["results"]] == ["Other"]
+    assert superuser_api.get(LIST, {"active": "maybe"}).status_code == 400
+    body = superuser_api.get(LIST, {"connection": str(connection.pk)}).json()
+    assert body["count"] == 2
+    assert superuser_api.delete(f"{LIST}{workflow.pk}/").status_code == 204
+    assert not Workflow.objects.filter(pk=workflow.pk).exists()
+    assert superuser_api.get(f"{LIST}{workflow.pk}/").status_code == 404
+    assert superuser_api.get(f"{LIST}{2**70}/").status_code == 404
