@@ -205,6 +205,20 @@ class Stack:
     worker: Service
     web_url: str
     state_file: Path
+    content_types: tuple = ()
+
+    def reload_web_if_content_types_changed(self) -> None:
+        """Restart gunicorn when a test's flush recreated the content types.
+
+        Each process caches ContentType ids; after transactional_db's flush they
+        are recreated with new ids, and admin's change log (LogEntry) written by
+        a web process holding the old ids fails its foreign key.
+        """
+        current = content_type_ids()
+        if current != self.content_types:
+            self.web.stop()
+            self.web.start()
+            self.content_types = current
 
     @property
     def services(self) -> list[Service]:
@@ -222,6 +236,12 @@ class Stack:
 
     def logs(self) -> list[tuple[str, str]]:
         return [(f"log of {s.name} ({s.log_path})", s.log_tail()) for s in self.services]
+
+
+def content_type_ids() -> tuple:
+    from django.contrib.contenttypes.models import ContentType
+
+    return tuple(ContentType.objects.order_by("pk").values_list("pk", flat=True))
 
 
 def start_stack() -> Stack:
@@ -299,6 +319,8 @@ def product_stack(django_db_setup, django_db_blocker) -> Iterator[Stack]:
     """The running stack, shared by every e2e and browser test of the session."""
     if not _STACK:
         _STACK.append(start_stack())
+        with django_db_blocker.unblock():
+            _STACK[0].content_types = content_type_ids()
     yield _STACK[0]
     if _STACK:
         _STACK.pop().stop()
