@@ -14,9 +14,10 @@ from functools import partial
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
+from django_q.conf import Conf
 from django_q.tasks import async_task
 
 from connections.models import Connection, InboxEvent
@@ -58,17 +59,17 @@ def ingest(
     check_envelope(payload)
     event = _new_event(connection, payload, source)
     try:
-        # A savepoint when the caller has a transaction, a transaction otherwise:
-        # either way the failed INSERT leaves the connection usable.
+        # A transaction of its own, or a savepoint inside the caller's: a failed
+        # INSERT leaves the database connection usable either way.
         with transaction.atomic():
             event.save(force_insert=True)
+            if event.status == InboxEvent.Status.RECEIVED:
+                schedule_dispatch(event.pk)
     except IntegrityError:
         existing = _existing(connection, payload["id"])
         if existing is None:  # not the unique constraint: a real problem
             raise
         return existing, False
-    if event.status == InboxEvent.Status.RECEIVED:
-        transaction.on_commit(partial(enqueue_dispatch, event.pk), robust=True)
     touch_last_event(connection, event.received_at)
     return event, True
 
@@ -127,6 +128,25 @@ def touch_last_event(connection: Connection, when: datetime) -> None:
     connection.last_event_at = when
 
 
+def queue_shares_database() -> bool:
+    """True when django-q2's broker is the ORM on our database (the default set-up)."""
+    return Conf.ORM == DEFAULT_DB_ALIAS and not Conf.SYNC
+
+
+def schedule_dispatch(event_id: int) -> None:
+    """Enqueue the dispatch of a row being written in the current transaction.
+
+    With the ORM broker the task row is written in the same transaction: workers
+    see it exactly when the event commits, it rolls back with the event, and no
+    crash between two commits can leave a stored event without its wake-up call
+    (one commit instead of two, too). Any other broker is told after commit.
+    """
+    if queue_shares_database():
+        enqueue_dispatch(event_id)
+    else:
+        transaction.on_commit(partial(enqueue_dispatch, event_id), robust=True)
+
+
 def enqueue_dispatch(event_id: int) -> None:
     """Hand an event to the dispatch task, by dotted path and id (never the object)."""
     async_task(settings.EVENT_DISPATCH_TASK, event_id, task_name=f"dispatch-event-{event_id}")
@@ -142,9 +162,10 @@ def dispatch_again(events: Iterable[InboxEvent]) -> tuple[int, int]:
         if event.status == InboxEvent.Status.MODE_MISMATCH:
             skipped += 1
             continue
-        InboxEvent.objects.filter(pk=event.pk).update(
-            status=InboxEvent.Status.RECEIVED, status_detail="Dispatched again by staff."
-        )
-        transaction.on_commit(partial(enqueue_dispatch, event.pk), robust=True)
+        with transaction.atomic():
+            InboxEvent.objects.filter(pk=event.pk).update(
+                status=InboxEvent.Status.RECEIVED, status_detail="Dispatched again by staff."
+            )
+            schedule_dispatch(event.pk)
         queued += 1
     return queued, skipped

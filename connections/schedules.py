@@ -13,4 +13,10 @@ SCHEDULES = [
         "schedule_type": "I",
         "minutes": 60,
     },
+    {
+        "name": "connections: re-enqueue undispatched events",
+        "func": "connections.tasks.redispatch_stale_events",
+        "schedule_type": "I",
+        "minutes": 15,
+    },
 ]

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
+
+from django.utils import timezone
 
 from connections.models import Connection, InboxEvent
 from stripe_connector.errors import StripeError
@@ -19,6 +22,29 @@ def mark_dispatched(event_id: int) -> bool:
         status=InboxEvent.Status.DISPATCHED
     )
     return bool(claimed)
+
+
+# Well past the broker's redelivery (Q_RETRY) so that a merely slow queue is left alone.
+STALE_AFTER = timedelta(minutes=30)
+
+
+def redispatch_stale_events(limit: int = 500) -> int:
+    """Scheduled: enqueue again events still "received" long after they arrived.
+
+    Their wake-up call was lost (a broker outage, or a crash between the commit
+    and the enqueue with a non-ORM broker). Dispatching is idempotent, so an
+    event that was merely slow costs one extra no-op task.
+    """
+    from connections.inbox import enqueue_dispatch
+
+    cutoff = timezone.now() - STALE_AFTER
+    stale = InboxEvent.objects.filter(status=InboxEvent.Status.RECEIVED, received_at__lt=cutoff)
+    ids = list(stale.order_by("received_at").values_list("pk", flat=True)[:limit])
+    for event_id in ids:
+        enqueue_dispatch(event_id)
+    if ids:
+        logger.warning("Re-enqueued %d inbox event(s) left undispatched", len(ids))
+    return len(ids)
 
 
 def _working_connections():

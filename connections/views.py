@@ -113,9 +113,10 @@ def read_body(request) -> bytes:
 
 def find_connection(connection_id: UUID) -> Connection:
     """The connection for this URL; 404 when unknown or disabled (the same answer for both)."""
-    connection = Connection.objects.only(*_RECEIVER_FIELDS).filter(pk=connection_id).first()
-    if connection is None:
-        raise Rejected(404, "Unknown connection.")
+    try:
+        connection = Connection.objects.only(*_RECEIVER_FIELDS).get(pk=connection_id)
+    except Connection.DoesNotExist:
+        raise Rejected(404, "Unknown connection.") from None
     if not connection.accepts_events:
         raise Rejected(404, f"Connection {connection.name!r} is disabled.")
     return connection

@@ -2,8 +2,9 @@
 
 import pytest
 from django.db import transaction
+from django_q.models import OrmQ
 
-from connections.inbox import dispatch_again, ingest
+from connections.inbox import dispatch_again, ingest, queue_shares_database
 from connections.models import Connection, InboxEvent
 from connections.tasks import mark_dispatched
 
@@ -18,15 +19,27 @@ def test_a_new_event_is_enqueued_by_dotted_path_and_id(connection, deliver, enqu
     assert enqueued == [("somewhere.tasks.handle", InboxEvent.objects.get().pk)]
 
 
-def test_the_dispatch_is_enqueued_only_after_the_transaction_commits(
-    connection, enqueued, django_capture_on_commit_callbacks
+def test_with_another_broker_the_dispatch_is_enqueued_only_after_commit(
+    connection, enqueued, django_capture_on_commit_callbacks, monkeypatch
 ):
+    monkeypatch.setattr("connections.inbox.queue_shares_database", lambda: False)
     with django_capture_on_commit_callbacks(execute=True) as callbacks, transaction.atomic():
         event, created = ingest(connection, make_event())
         assert enqueued == []
     assert created
     assert len(callbacks) == 1
     assert enqueued == [("connections.tasks.mark_dispatched", event.pk)]
+
+
+def test_with_the_orm_broker_the_task_row_commits_and_rolls_back_with_the_event(connection):
+    assert queue_shares_database()
+    with transaction.atomic():
+        event, _ = ingest(connection, make_event())
+        queued = [task for task in OrmQ.objects.all() if task.task["args"] == (event.pk,)]
+        assert queued[0].task["func"] == "connections.tasks.mark_dispatched"
+        transaction.set_rollback(True)
+    assert not InboxEvent.objects.exists()
+    assert not OrmQ.objects.exists()
 
 
 def test_a_live_event_at_a_test_connection_is_stored_as_a_mismatch_and_not_dispatched(
@@ -78,3 +91,19 @@ def test_last_event_at_is_recorded_without_rewriting_it_for_every_event(connecti
     ingest(connection, make_event())
     connection.refresh_from_db()
     assert connection.last_event_at == first
+
+
+def test_events_left_received_for_long_are_enqueued_again(connection, enqueued):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from connections.tasks import redispatch_stale_events
+
+    stuck, _ = ingest(connection, make_event())
+    ingest(connection, make_event())  # a recent one stays alone
+    InboxEvent.objects.filter(pk=stuck.pk).update(received_at=timezone.now() - timedelta(hours=1))
+    enqueued.clear()
+
+    assert redispatch_stale_events() == 1
+    assert enqueued == [("connections.tasks.mark_dispatched", stuck.pk)]
