@@ -23,7 +23,7 @@ from functools import partial
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F, Q, Value
 from django.db.models.functions import Coalesce
 from django_q.tasks import async_task
@@ -65,20 +65,20 @@ def dispatch(event_id: int, *, run_first_inline: bool = False) -> list[int]:
     # the number of workflows on other connections or event types.
     workflows = Workflow.objects.filter(
         connection_id=event.connection_id, event_type=event.type, active=True
-    )
-    new_runs: list[int] = []
+    ).select_related("connection")
+    new_runs: list[Run] = []
     with transaction.atomic():
         for workflow in workflows:
             inline = run_first_inline and not new_runs
             run = create_run(workflow, event=event, enqueue=not inline)
             if run is not None and run.status == RunStatus.PENDING:
-                new_runs.append(run.pk)
+                new_runs.append(run)
         status = InboxEvent.Status.DISPATCHED if workflows else InboxEvent.Status.IGNORED
         detail = f"{len(workflows)} workflow(s) matched." if workflows else "No active workflow."
         InboxEvent.objects.filter(pk=event.pk).update(status=status, status_detail=detail)
     if run_first_inline and new_runs:
-        execute_run(new_runs[0])
-    return new_runs
+        execute_run(new_runs[0].pk, preloaded=new_runs[0])
+    return [run.pk for run in new_runs]
 
 
 def create_run(
@@ -90,25 +90,41 @@ def create_run(
     apply_filters: bool = True,
     enqueue: bool = True,
 ) -> Run | None:
-    """Create a run with its step runs and enqueue it on commit; None if it exists."""
+    """Create a run with its step runs and enqueue it on commit; None if it exists.
+
+    The unique constraint decides between concurrent dispatchers: the INSERT
+    runs in a savepoint, and the loser gets None.
+    """
     now = clock.now()
-    with transaction.atomic():
-        run, created = Run.objects.get_or_create(
-            workflow=workflow, event=event, scheduled_for=scheduled_for, replay=replay
-        )
-        if not created:
-            return None
-        trigger = run.trigger_data()
-        matched, reason = matches(workflow.filters, trigger) if apply_filters else (True, "")
-        if not matched:
-            Run.objects.filter(pk=run.pk).update(
-                status=RunStatus.SKIPPED, error=reason, finished_at=now, updated_at=now
+    run = Run(workflow=workflow, event=event, scheduled_for=scheduled_for, replay=replay)
+    matched, reason = matches(workflow.filters, run.trigger_data()) if apply_filters else (True, "")
+    if not matched:
+        run.status, run.error, run.finished_at = RunStatus.SKIPPED, reason, now
+    with transaction.atomic(savepoint=False):  # a transaction, or part of the caller's
+        try:
+            with transaction.atomic():
+                run.save(force_insert=True)
+        except IntegrityError:
+            if already_exists(run):
+                return None
+            raise
+        if matched:
+            steps = workflow.steps.all()
+            run.prepared_step_runs = StepRun.objects.bulk_create(
+                [step_run_for(run, step, now) for step in steps]
             )
-            run.status = RunStatus.SKIPPED
-            return run
-        StepRun.objects.bulk_create([step_run_for(run, step, now) for step in workflow.steps.all()])
-        enqueue_run_on_commit(run.pk)
+            if enqueue:
+                enqueue_run_on_commit(run.pk)
     return run
+
+
+def already_exists(run: Run) -> bool:
+    return Run.objects.filter(
+        workflow_id=run.workflow_id,
+        event_id=run.event_id,
+        scheduled_for=run.scheduled_for,
+        replay=run.replay,
+    ).exists()
 
 
 def step_run_for(run: Run, step: Step, now: datetime) -> StepRun:
@@ -138,16 +154,16 @@ def enqueue_run_on_commit(run_id: int) -> None:
 # -- executing a run ------------------------------------------------------------
 
 
-def execute_run(run_id: int) -> None:
+def execute_run(run_id: int, *, preloaded: Run | None = None) -> None:
     """Run the run's steps in order until done, waiting for a retry, or taken by another.
 
-    The run and its steps are read once; every step is still claimed with a
-    conditional UPDATE, so a stale read can only make us return early.
+    The run and its steps are read once (or come ``preloaded`` from dispatch);
+    every step is still claimed with a conditional UPDATE, so a stale read can
+    only make us return early.
     """
-    run = Run.objects.select_related("workflow__connection", "event").filter(pk=run_id).first()
+    run, step_runs = load_run(run_id, preloaded)
     if run is None or run.status in Run.FINAL:
         return
-    step_runs = list(run.step_runs.order_by("order", "id"))
     for position, step_run in enumerate(step_runs):
         if step_run.status in StepRun.DONE:
             continue
@@ -159,7 +175,17 @@ def execute_run(run_id: int) -> None:
             return
         if not attempt(step_run, run, outputs_before(step_runs[:position])):
             return
-    finish_run(run_id)
+    finish_run(run_id, failed=[s for s in step_runs if s.status == RunStatus.FAILED])
+
+
+def load_run(run_id: int, preloaded: Run | None) -> tuple[Run | None, list[StepRun]]:
+    prepared = getattr(preloaded, "prepared_step_runs", None)
+    if prepared is not None and all(step_run.pk for step_run in prepared):
+        return preloaded, sorted(prepared, key=lambda s: (s.order, s.pk))
+    run = Run.objects.select_related("workflow__connection", "event").filter(pk=run_id).first()
+    if run is None:
+        return None, []
+    return run, list(run.step_runs.order_by("order", "id"))
 
 
 def outputs_before(step_runs: list[StepRun]) -> dict[str, Any]:
@@ -326,11 +352,12 @@ def fail(step_run: StepRun, error: dict, started: float) -> bool:
     return False
 
 
-def finish_run(run_id: int) -> None:
+def finish_run(run_id: int, failed: list[StepRun] | None = None) -> None:
     """Record the run's outcome from its steps: failed if any step failed."""
-    failed = list(
-        StepRun.objects.filter(run_id=run_id, status=RunStatus.FAILED).order_by("order", "id")
-    )
+    if failed is None:
+        failed = list(
+            StepRun.objects.filter(run_id=run_id, status=RunStatus.FAILED).order_by("order", "id")
+        )
     summary = "; ".join(f"{s.step_name}: {s.error_message}" for s in failed)
     now = clock.now()
     Run.objects.filter(pk=run_id).exclude(status__in=Run.FINAL).update(
