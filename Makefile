@@ -21,6 +21,14 @@ run: install
 	$(PY) manage.py bootstrap
 	$(PY) manage.py serve
 
+# The product with localstripe beside it, demo workflows and events: no Stripe account
+# needed. Its own SQLite database in data/demo (never your real one); Ctrl-C stops all.
+DEMO_ENV := env -u DATABASE_URL -u REDIS_URL DATA_DIR=data/demo
+demo: install
+	$(DEMO_ENV) $(PY) manage.py migrate --noinput
+	$(DEMO_ENV) $(PY) manage.py bootstrap
+	$(DEMO_ENV) $(PY) manage.py demo
+
 # The whole suite: lint, format check, tests (SQLite unless DATABASE_URL says otherwise).
 test: install
 	$(VENV)/bin/ruff check .
