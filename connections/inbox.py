@@ -8,6 +8,7 @@ makes "exactly once" hold, also for concurrent deliveries on several processes.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -34,15 +35,40 @@ class NotAnEvent(ValueError):
 
 
 def check_envelope(payload: Any) -> None:
-    """Raise NotAnEvent unless ``payload`` looks like a Stripe event (``evt_`` id, a type)."""
+    """Raise NotAnEvent unless ``payload`` looks like a Stripe event (``evt_`` id, a type).
+
+    Also refuse what no database can store (U+0000, lone surrogates): otherwise the
+    INSERT fails, the answer is 503 and Stripe delivers it again for days.
+    """
     if not isinstance(payload, dict):
         raise NotAnEvent("The body is not a JSON object.")
+    if _unstorable(payload):
+        raise NotAnEvent("The event holds text a database cannot store (U+0000 or a surrogate).")
     event_id = payload.get("id")
     if not isinstance(event_id, str) or not event_id.startswith("evt_") or len(event_id) > 255:
         raise NotAnEvent("The event has no evt_ id.")
     event_type = payload.get("type")
     if not isinstance(event_type, str) or not event_type or len(event_type) > 255:
         raise NotAnEvent("The event has no type.")
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _unstorable(value: Any) -> bool:
+    """True when any key or string inside ``value`` holds U+0000 or a lone surrogate."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item or _SURROGATE.search(item):
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
 
 
 def ingest(
@@ -162,10 +188,9 @@ def dispatch_again(events: Iterable[InboxEvent]) -> tuple[int, int]:
         if event.status == InboxEvent.Status.MODE_MISMATCH:
             skipped += 1
             continue
-        with transaction.atomic():
-            InboxEvent.objects.filter(pk=event.pk).update(
-                status=InboxEvent.Status.RECEIVED, status_detail="Dispatched again by staff."
-            )
-            schedule_dispatch(event.pk)
+        InboxEvent.objects.filter(pk=event.pk).update(
+            status=InboxEvent.Status.RECEIVED, status_detail="Dispatched again by staff."
+        )
+        transaction.on_commit(partial(enqueue_dispatch, event.pk), robust=True)
         queued += 1
     return queued, skipped

@@ -135,10 +135,15 @@ def verify(connection: Connection, body: bytes, header: str) -> None:
         raise Rejected(400, f"Connection {connection.name!r}: {exc.reason}") from None
 
 
+def _refuse_constant(name: str):
+    raise ValueError(f"{name} is not JSON")
+
+
 def parse_event(body: bytes) -> dict:
     """The event envelope, or 400 when the body is not JSON or not a Stripe event."""
     try:
-        payload = json.loads(body)
+        # NaN and Infinity are not JSON (RFC 8259) and no database column takes them.
+        payload = json.loads(body, parse_constant=_refuse_constant)
     except ValueError:
         raise Rejected(400, "The body is not JSON.") from None
     try:

@@ -43,3 +43,22 @@ def test_it_answers_400_to_json_that_is_not_an_event_envelope(connection, delive
     response = deliver(connection, body)
     assert response.status_code == 400
     assert not InboxEvent.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "value",
+    [b"NaN", b"Infinity", b"-Infinity", b'"a\\u0000b"', b'"a\\ud800b"', b'{"k\\u0000": 1}'],
+)
+def test_it_answers_400_to_values_no_database_can_store(connection, deliver, value):
+    # A 503 here would make Stripe deliver the same unstorable body again for days.
+    body = b'{"id": "evt_unstorable", "type": "customer.created", "data": {"object": {"v": '
+    response = deliver(connection, body + value + b"}}}")
+    assert response.status_code == 400
+    assert not InboxEvent.objects.exists()
+
+
+def test_it_stores_ordinary_unicode(connection, deliver, enqueued):
+    event = make_event()
+    event["data"]["object"]["name"] = "Zoë 😀 \\u0000 as text"
+    assert deliver(connection, event).status_code == 200
+    assert InboxEvent.objects.get().payload["data"]["object"]["name"] == "Zoë 😀 \\u0000 as text"
