@@ -1,0 +1,304 @@
+"""Process plumbing for the fault, broker and scale scripts (bench/faults.py, brokers.py, scale.py).
+
+One scratch PostgreSQL database per script, the app under gunicorn and ``manage.py
+qcluster`` as in production, the Stripe fault stub (bench.fault_stub) in this process,
+and small helpers: signed events, waiting for runs, memory of child processes, and the
+machine description every report starts with. The load generator and gunicorn wrapper
+are carol's (bench.common); nothing here changes how the product runs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import secrets
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from bench.common import BASE_DIR, Request, recreate_postgres_database
+
+WEBHOOK_SECRET = "whsec_bench_faults_" + "0123456789abcdef"
+EVENT_TYPE = "customer.updated"
+LOGS = BASE_DIR / "test-artifacts"
+
+
+def base_env(database_url: str, stub_url: str, **extra: str) -> dict[str, str]:
+    """Production-like settings (DEBUG off) for this process and its children."""
+    from cryptography.fernet import Fernet
+
+    env = {
+        "DJANGO_SETTINGS_MODULE": "konnectify.settings",
+        "DATABASE_URL": database_url,
+        "DEBUG": "false",
+        "SECRET_KEY": "bench-" + secrets.token_hex(16),
+        "FIELD_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+        "DATA_DIR": "/tmp/heidi-bench-data",
+        "STRIPE_API_BASE": stub_url,
+        "LOG_LEVEL": "WARNING",
+        "PYTHONUNBUFFERED": "1",
+        "REDIS_URL": "",
+    }
+    env.update(extra)
+    return env
+
+
+def setup_django(env: dict[str, str], *, fresh_database: bool = True) -> None:
+    """Apply ``env`` here, recreate and migrate the database, and set Django up."""
+    os.environ.update(env)
+    Path(env["DATA_DIR"]).mkdir(parents=True, exist_ok=True)
+    if fresh_database:
+        recreate_postgres_database(env["DATABASE_URL"])
+    import django
+    from django.core.management import call_command
+
+    django.setup()
+    if fresh_database:
+        call_command("migrate", verbosity=0)
+        call_command("createcachetable", verbosity=0)
+    if env.get("REDIS_URL"):
+        import redis
+
+        redis.Redis.from_url(env["REDIS_URL"]).flushdb()
+
+
+def create_connection(name: str = "Bench faults", workflows: int = 1):
+    """A test-mode connection with ``workflows`` one-step workflows creating a customer."""
+    from connections.models import Connection
+    from workflows.models import Step, Workflow
+
+    connection = Connection.objects.create(
+        name=name,
+        secret_key="sk_test_" + "f" * 40,
+        key_hint="sk_test_...ffff",
+        mode=Connection.Mode.TEST,
+        key_kind=Connection.KeyKind.SECRET,
+        webhook_mode=Connection.WebhookMode.MANUAL,  # no endpoint calls during a bench
+        webhook_secret=WEBHOOK_SECRET,
+    )
+    for number in range(workflows):
+        workflow = Workflow.objects.create(
+            name=f"{name} {number}", connection=connection, trigger_key=EVENT_TYPE, active=True
+        )
+        Step.objects.create(
+            workflow=workflow,
+            order=1,
+            name="create",
+            action_key="create_customer",
+            input_mapping={"email": "{{ trigger.data.object.email }}"},
+        )
+    return connection
+
+
+def event(prefix: str, number: int, event_type: str = EVENT_TYPE) -> dict:
+    return {
+        "id": f"evt_{prefix}{number:07d}",
+        "object": "event",
+        "type": event_type,
+        "created": int(time.time()),
+        "livemode": False,
+        "api_version": "2026-04-22.dahlia",
+        "data": {"object": {"id": f"cus_{prefix}{number:07d}", "object": "customer",
+                            "email": f"{prefix}{number}@example.com"}},
+    }  # fmt: skip
+
+
+def signed_request(path: str, payload: dict, secret: str = WEBHOOK_SECRET) -> Request:
+    from stripe_connector.signature import sign_payload
+
+    body = json.dumps(payload).encode()
+    header = sign_payload(body, secret, int(time.time()))
+    return Request(path, body, {"Content-Type": "application/json", "Stripe-Signature": header})
+
+
+@contextmanager
+def process(env: dict[str, str], command: list[str], log_name: str) -> Iterator[subprocess.Popen]:
+    """Run ``command`` in the project folder until the block ends (SIGTERM, then SIGKILL)."""
+    LOGS.mkdir(exist_ok=True)
+    with open(LOGS / log_name, "wb") as log:
+        child = subprocess.Popen(
+            command, cwd=BASE_DIR, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT
+        )
+        try:
+            yield child
+        finally:
+            if child.poll() is None:
+                child.terminate()
+                try:
+                    child.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    child.kill()
+                    child.wait()
+
+
+def qcluster(env: dict[str, str], log_name: str):
+    return process(env, [sys.executable, "manage.py", "qcluster"], log_name)
+
+
+def wait_for_cluster(timeout: float = 30) -> list:
+    """Wait until a cluster reports its workers (django-q2's Stat); returns the stats."""
+    from django_q.brokers import get_broker
+    from django_q.status import Stat
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        stats = [s for s in Stat.get_all(broker=get_broker()) if s.workers]
+        if stats:
+            return stats
+        time.sleep(0.3)
+    raise SystemExit("The cluster did not report its workers in time.")
+
+
+def worker_pids() -> list[int]:
+    """The cluster's worker processes right now (not its sentinel, pusher or monitor)."""
+    from django_q.brokers import get_broker
+    from django_q.status import Stat
+
+    return [pid for stat in Stat.get_all(broker=get_broker()) for pid in stat.workers]
+
+
+def run_counts(prefix: str) -> dict[str, int]:
+    """Runs of events whose id starts with ``evt_<prefix>``, by status."""
+    from django.db.models import Count
+
+    from workflows.models import Run
+
+    rows = (
+        Run.objects.filter(event__stripe_event_id__startswith=f"evt_{prefix}")
+        .values("status")
+        .annotate(n=Count("id"))
+    )
+    return {row["status"]: row["n"] for row in rows}
+
+
+def wait_for_runs(prefix: str, expected: int, timeout: float, sweep_every: float = 0) -> float:
+    """Wait until ``expected`` runs are final; sweeps as the schedule would. Returns seconds."""
+    from workflows import engine
+    from workflows.models import Run
+
+    started = last_sweep = time.monotonic()
+    while time.monotonic() - started < timeout:
+        counts = run_counts(prefix)
+        if sum(counts.get(status, 0) for status in Run.FINAL) >= expected:
+            break
+        if sweep_every and time.monotonic() - last_sweep >= sweep_every:
+            engine.sweep()
+            last_sweep = time.monotonic()
+        time.sleep(0.25)
+    return time.monotonic() - started
+
+
+# -- memory ---------------------------------------------------------------------
+
+
+def descendants(root: int) -> list[int]:
+    """Every process below ``root`` (children, grandchildren, ...), from /proc."""
+    parents: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        parents.setdefault(ppid, []).append(int(entry.name))
+    found, todo = [], [root]
+    while todo:
+        for child in parents.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def vm_hwm_kib(pid: int) -> int:
+    """Peak resident set size (VmHWM) of ``pid`` in KiB; 0 once it is gone."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+class PeakMemory:
+    """Samples the VmHWM of every descendant of the given roots once a second."""
+
+    def __init__(self, roots: dict[str, int]) -> None:
+        self.roots = roots
+        self.peaks: dict[tuple[str, int], int] = {}
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self.sample, daemon=True)
+        self.thread.start()
+
+    def sample(self) -> None:
+        while not self.stopped.wait(1.0):
+            for label, root in self.roots.items():
+                for pid in [root, *descendants(root)]:
+                    peak = vm_hwm_kib(pid)
+                    key = (label, pid)
+                    self.peaks[key] = max(self.peaks.get(key, 0), peak)
+
+    def stop(self) -> dict[str, list[int]]:
+        """Peaks in KiB per label, one value per process, largest first."""
+        self.stopped.set()
+        self.thread.join()
+        result: dict[str, list[int]] = {}
+        for (label, _), peak in self.peaks.items():
+            result.setdefault(label, []).append(peak)
+        return {label: sorted(values, reverse=True) for label, values in result.items()}
+
+
+# -- reports --------------------------------------------------------------------
+
+
+def machine() -> str:
+    """One line describing where a figure was measured."""
+    memory = ""
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemTotal:"):
+            memory = f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB RAM"
+    load = os.getloadavg()[0]
+    return (
+        f"{os.cpu_count()} CPUs, {memory}, Python {platform.python_version()}, "
+        f"{postgres_version()}, load average {load:.1f} at start, "
+        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}"
+    )
+
+
+def postgres_version() -> str:
+    try:
+        from django.db import connection
+
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW server_version")
+            return f"PostgreSQL {cursor.fetchone()[0].split()[0]}"
+    except Exception:  # a report line must not fail the benchmark
+        return "PostgreSQL (version unknown)"
+
+
+def command_line() -> str:
+    """How this script was started, as a command to paste in the project folder."""
+    script = Path(sys.argv[0]).resolve()
+    if script.suffix == ".py" and script.is_relative_to(BASE_DIR):
+        module = ".".join(script.relative_to(BASE_DIR).with_suffix("").parts)
+        return " ".join([".venv/bin/python", "-m", module, *sys.argv[1:]])
+    return " ".join(sys.argv)
+
+
+def report(title: str, rows: list[tuple[str, object]], checks: list[tuple[str, bool, str]]) -> str:
+    """A markdown block: command, machine, figures, checks."""
+    lines = [f"### {title}", "", f"`{command_line()}`", "", f"Machine: {machine()}", ""]
+    lines += ["| figure | value |", "|---|---|"]
+    lines += [f"| {name} | {value} |" for name, value in rows]
+    if checks:
+        lines += ["", "| check | result | value |", "|---|---|---|"]
+        for name, ok, value in checks:
+            lines.append(f"| {name} | {'pass' if ok else 'FAIL'} | {value} |")
+    return "\n".join(lines)
