@@ -19,6 +19,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
     extend_schema,
+    extend_schema_field,
     extend_schema_view,
 )
 from rest_framework import exceptions, mixins, serializers, status, viewsets
@@ -62,10 +63,22 @@ def drf_error(field: str, exc: DjangoValidationError) -> exceptions.ValidationEr
 # --- connections -------------------------------------------------------------------
 
 
+@extend_schema_field(
+    {"type": "string", "writeOnly": True, "pattern": r"^(sk|rk)_(test|live)_[A-Za-z0-9]{8,}$"}
+)
+class StripeKeyField(serializers.CharField):
+    """A Stripe key; its format and validity are checked by ``check_key`` (as in admin)."""
+
+
+@extend_schema_field({"type": "string", "writeOnly": True, "pattern": r"^whsec_[A-Za-z0-9_]{10,}$"})
+class SigningSecretField(serializers.CharField):
+    """A webhook signing secret; checked by ``store_manual_secret`` (as in admin)."""
+
+
 class ConnectionSerializer(serializers.ModelSerializer):
     """A connection; ``secret_key`` and ``webhook_secret`` are accepted, never returned."""
 
-    secret_key = serializers.CharField(
+    secret_key = StripeKeyField(
         write_only=True,
         required=False,
         trim_whitespace=True,
@@ -75,7 +88,7 @@ class ConnectionSerializer(serializers.ModelSerializer):
         "(GET /v1/account) and stored encrypted; never returned. Required on create; on "
         "update only to replace the key.",
     )
-    webhook_secret = serializers.CharField(
+    webhook_secret = SigningSecretField(
         write_only=True,
         required=False,
         trim_whitespace=True,

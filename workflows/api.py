@@ -64,6 +64,19 @@ class StepSerializer(serializers.ModelSerializer):
         fields = ["id", "order", "name", "action_key", "input", "on_failure"]
         read_only_fields = ["id", "order"]
 
+    def validate(self, attrs: dict) -> dict:
+        """Steps are always given whole, even in a PATCH (which DRF would make partial)."""
+        missing = {
+            name: [self.error_messages.get("required", "This field is required.")]
+            for name in ("name", "action_key")
+            if name not in attrs
+        }
+        if missing:
+            raise exceptions.ValidationError(missing)
+        attrs.setdefault("input_mapping", {})
+        attrs.setdefault("on_failure", Step.OnFailure.STOP)
+        return attrs
+
 
 @extend_schema_field(FieldErrorSerializer(many=True))
 class WarningsField(serializers.SerializerMethodField):

@@ -9,11 +9,11 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, status
 from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
-from rest_framework.views import set_rollback
+from rest_framework.views import APIView, set_rollback
 
 from konnectify.api.errors import error_body
 
@@ -121,3 +121,15 @@ class IntegerIds:
         except (KeyError, ValueError):
             raise exceptions.NotFound("No such object.") from None
         return super().get_object()
+
+
+@extend_schema(exclude=True)
+class NoSuchEndpoint(APIView):
+    """404 in the API's error format for any path under /api/ that names no endpoint."""
+
+    authentication_classes: list = []
+    permission_classes: list = []
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        raise exceptions.NotFound("No such endpoint.")

@@ -1,12 +1,13 @@
 """``/api/v1/`` and the OpenAPI schema with its documentation pages."""
 
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.routers import SimpleRouter
 
 from connections.api import ConnectionViewSet, InboxEventViewSet
 from konnectify.api import catalog
+from konnectify.api.base import NoSuchEndpoint
 from workflows.api import RunViewSet, WorkflowViewSet
 
 router = SimpleRouter(trailing_slash=True)
@@ -25,4 +26,6 @@ urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(**DOCS), name="api-docs"),
     path("redoc/", SpectacularRedocView.as_view(**DOCS), name="api-redoc"),
+    # Anything else under /api/ answers 404 in the error format, not Django's HTML page.
+    re_path(r"^", NoSuchEndpoint.as_view()),
 ]

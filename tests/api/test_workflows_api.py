@@ -200,6 +200,15 @@ def test_updating_replaces_the_steps_and_keeps_those_of_the_same_name(superuser_
     assert list(workflow.steps.values_list("name", flat=True)) == ["send", "finalize"]
 
 
+def test_a_patch_gives_steps_whole(superuser_api, workflow):
+    steps = [{"action_key": "send_invoice"}, {"name": "send", "input": {"id": "in_1"}}]
+    response = superuser_api.patch(f"{LIST}{workflow.pk}/", {"steps": steps}, format="json")
+    assert field_errors(response) == {
+        "steps[0].name": "This field is required.",
+        "steps[1].action_key": "This field is required.",
+    }
+
+
 def test_an_invalid_update_changes_nothing(superuser_api, workflow):
     steps = [{"name": "send", "action_key": "send_invoice", "input": {}}]
     response = superuser_api.put(
