@@ -23,7 +23,7 @@ from django.db.models.lookups import IsNull
 __all__ = ["DecryptionError", "EncryptedTextField", "fernet"]
 
 
-class DecryptionError(Exception):
+class DecryptionError(ValueError):
     """A stored value could not be decrypted with any configured key.
 
     The message names the field, never the stored token or any key.

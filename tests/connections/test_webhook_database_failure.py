@@ -54,3 +54,11 @@ def test_a_failure_after_the_insert_still_leaves_the_event_stored(connection, de
     assert response.status_code == 503
     assert deliver(connection, event).status_code == 200
     assert InboxEvent.objects.count() == 1
+
+
+def test_the_receiver_is_excluded_from_atomic_requests(settings, connection):
+    from django.urls import resolve
+
+    assert settings.DATABASES["default"]["ATOMIC_REQUESTS"] is True
+    callback = resolve(connection.webhook_path).func
+    assert "default" in callback._non_atomic_requests
