@@ -14,7 +14,7 @@ import logging
 from uuid import UUID
 
 from django.conf import settings
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError, DataError, transaction
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -74,6 +74,14 @@ class StripeWebhookView(APIView):
                 rejected.reason,
             )
             return Response({"error": rejected.reason}, status=rejected.status)
+        except DataError as exc:
+            # The database refuses this payload's content: retrying cannot help.
+            logger.warning(
+                "Webhook rejected: connection=%s status=400 reason=unstorable event (%s)",
+                connection_id,
+                type(exc).__name__,
+            )
+            return Response({"error": "The event cannot be stored."}, status=400)
         except DatabaseError as exc:
             # Never 200 for an event we did not store: 503 makes Stripe deliver it again.
             logger.warning(

@@ -62,3 +62,17 @@ def test_the_receiver_is_excluded_from_atomic_requests(settings, connection):
     assert settings.DATABASES["default"]["ATOMIC_REQUESTS"] is True
     callback = resolve(connection.webhook_path).func
     assert "default" in callback._non_atomic_requests
+
+
+def test_a_payload_the_database_refuses_is_a_400_not_a_retry_forever(connection, deliver, enqueued):
+    from django.db import DataError
+
+    def refuse(execute, sql, params, many, context):
+        if "INSERT" in sql:
+            raise DataError("invalid input syntax for type json")
+        return execute(sql, params, many, context)
+
+    with db_connection.execute_wrapper(refuse):
+        response = deliver(connection, make_event())
+    assert response.status_code == 400
+    assert not InboxEvent.objects.exists()
