@@ -135,9 +135,9 @@ def _created(value: Any, default: datetime) -> datetime:
 
 
 def _existing(connection: Connection, stripe_event_id: str) -> InboxEvent | None:
-    return InboxEvent.objects.filter(
-        connection_id=connection.pk, stripe_event_id=stripe_event_id
-    ).first()
+    """The stored row of a duplicate; its payload is loaded only if someone reads it."""
+    rows = InboxEvent.objects.defer("payload")
+    return rows.filter(connection_id=connection.pk, stripe_event_id=stripe_event_id).first()
 
 
 def touch_last_event(connection: Connection, when: datetime) -> None:
