@@ -24,12 +24,14 @@ from functools import lru_cache
 from typing import Any
 
 from jinja2 import StrictUndefined, TemplateSyntaxError, UndefinedError, nodes
+from jinja2.exceptions import SecurityError
 from jinja2.runtime import Undefined
 from jinja2.sandbox import SandboxedEnvironment
 from jsonschema import Draft202012Validator
 
 _SINGLE_EXPRESSION = re.compile(r"^\s*\{\{(?P<expr>.*?)\}\}\s*$", re.DOTALL)
 _MISSING = object()
+MAX_REPEAT = 100_000
 
 
 class MappingError(ValueError):
@@ -57,6 +59,21 @@ class _DataEnvironment(SandboxedEnvironment):
     Jinja would resolve ``subscription.items`` to ``dict.items``. Our data is
     JSON, so a key always means the key.
     """
+
+    # Mappings are written by staff, but a typo like "{{ 'x' * 10**9 }}" must not
+    # take a worker's memory: bound repetition and powers.
+    intercepted_binops = frozenset({"*", "**"})
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        if operator == "**" and isinstance(right, (int, float)) and abs(right) > 1000:
+            raise SecurityError("Exponent too large in a mapping.")
+        if operator == "*":
+            sized = left if isinstance(left, (str, list, tuple)) else right
+            times = right if sized is left else left
+            repeated = isinstance(sized, (str, list, tuple)) and isinstance(times, int)
+            if repeated and len(sized) * times > MAX_REPEAT:
+                raise SecurityError("A repeated value in a mapping is too long.")
+        return super().call_binop(context, operator, left, right)
 
     def getattr(self, obj: Any, attribute: str) -> Any:
         if isinstance(obj, Mapping):

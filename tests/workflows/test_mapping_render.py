@@ -93,3 +93,14 @@ def test_a_syntax_error_is_a_mapping_error():
 def test_the_sandbox_refuses_python_internals():
     with pytest.raises(MappingError):
         render_mapping({"x": "{{ trigger.__class__.__mro__ }}"}, CONTEXT)
+
+
+def test_the_sandbox_bounds_repetition_and_powers():
+    with pytest.raises(MappingError):
+        render_mapping({"x": "{{ 'x' * 1000000000 }}"}, CONTEXT)
+    with pytest.raises(MappingError):
+        render_mapping({"x": "{{ 10 ** 100000 }}"}, CONTEXT)
+    assert render_mapping({"x": "{{ 'ab' * 2 }}", "y": "{{ 2 ** 3 }}"}, CONTEXT) == {
+        "x": "abab",
+        "y": 8,
+    }
