@@ -98,10 +98,10 @@ class ConnectionSerializer(serializers.ModelSerializer):
         "dashboard; never returned. A replaced secret stays valid for the grace period.",
     )
     status = serializers.ChoiceField(
-        choices=WRITABLE_STATUS,
+        choices=Connection.Status.choices,
         required=False,
         help_text="active or disabled (a disabled connection's webhook URL answers 404). "
-        "'invalid' is Stripe's verdict on the key and is only ever read.",
+        "'invalid' is Stripe's verdict on the key: it is read, never set.",
     )
     api_base = serializers.URLField(
         required=False,
@@ -112,6 +112,9 @@ class ConnectionSerializer(serializers.ModelSerializer):
     webhook_url = serializers.CharField(
         read_only=True, help_text="Where Stripe posts this connection's events."
     )
+    # Empty until a key has been checked.
+    mode = serializers.ChoiceField(Connection.Mode.choices, read_only=True, allow_blank=True)
+    key_kind = serializers.ChoiceField(Connection.KeyKind.choices, read_only=True, allow_blank=True)
 
     class Meta:
         model = Connection
@@ -151,6 +154,11 @@ class ConnectionSerializer(serializers.ModelSerializer):
             "previous_secret_expires_at",
             "last_event_at",
         ]
+
+    def validate_status(self, value: str) -> str:
+        if value not in WRITABLE_STATUS:
+            raise exceptions.ValidationError("Only active or disabled can be set.")
+        return value
 
     def validate(self, attrs: dict) -> dict:
         """What admin's form checks: the key with Stripe, the secret's format and mode."""

@@ -209,7 +209,6 @@ SPECTACULAR_SETTINGS = {
     # Several models have a "status"; each choice set gets its own name.
     "ENUM_NAME_OVERRIDES": {
         "ConnectionStatusEnum": "connections.api.CONNECTION_STATUS",
-        "ConnectionStatusWriteEnum": "connections.api.WRITABLE_STATUS",
         "InboxEventStatusEnum": "connections.api.EVENT_STATUS",
         "RunStatusEnum": "workflows.models.RunStatus",
     },
