@@ -16,6 +16,7 @@ For tests and the demo it also offers:
   Idempotency-Key), in arrival order, recorded before any delay;
 - ``GET /_config/deliveries``: each webhook delivery exactly as sent (url,
   headers, body) with the status it got, so a test can re-send one byte for byte;
+- ``GET /_config/pending``: how many deliveries are still to be sent;
 - ``DELETE /_config/webhooks/<name>``: unregister a webhook URL.
 
     python -m konnectify.standins.localstripe_server --port 8420
@@ -97,6 +98,7 @@ IDEMPOTENT: dict[str, asyncio.Future] = {}
 # What tests inspect: API requests as they arrive, webhook deliveries as sent.
 REQUESTS: list[dict] = []
 DELIVERIES: list[dict] = []
+PENDING = [0]
 JOURNAL_LIMIT = 1000
 
 
@@ -129,8 +131,21 @@ async def forget_webhook(request: web.Request) -> web.Response:
     return web.Response()
 
 
+async def list_pending(request: web.Request) -> web.Response:
+    """How many events still wait for their delivery (localstripe sends ~1 s later)."""
+    return web.json_response({"pending": PENDING[0]})
+
+
 async def send_webhook(event) -> None:
     """localstripe's delivery (same body, signature and ~1 s delay), recorded as sent."""
+    PENDING[0] += 1
+    try:
+        await _deliver(event)
+    finally:
+        PENDING[0] -= 1
+
+
+async def _deliver(event) -> None:
     payload = json.dumps(event._export(), indent=2, sort_keys=True).encode("utf-8")
     signed_payload = b"%d.%s" % (event.created, payload)
     await asyncio.sleep(1)
@@ -179,6 +194,7 @@ app.router.add_get("/v1/account", account)
 app.router.add_post("/_config/delay", set_delay)
 app.router.add_get("/_config/requests", list_requests)
 app.router.add_get("/_config/deliveries", list_deliveries)
+app.router.add_get("/_config/pending", list_pending)
 app.router.add_delete("/_config/webhooks/{name}", forget_webhook)
 app.middlewares.append(journal)
 app.middlewares.append(slow_calls)

@@ -186,6 +186,10 @@ class LocalStripe:
     def deliveries(self) -> list[dict]:
         return self.control("GET", "deliveries").json()
 
+    def quiet(self) -> bool:
+        """True when no webhook delivery is still to be sent (each leaves ~1 s late)."""
+        return not self.service.running or self.control("GET", "pending").json()["pending"] == 0
+
     def customer_with_card(self, email: str) -> dict:
         """A customer that can pay (localstripe needs a card source for subscriptions)."""
         token = self.api(
@@ -334,6 +338,8 @@ def stack(product_stack: Stack, transactional_db, settings, request) -> Iterator
     settings.STRIPE_API_BASE = product_stack.localstripe.url
     request.node.e2e_stack = product_stack  # for the failure report (logs)
     yield product_stack
+    # A late delivery of this test's events must not reach the next test's webhook URL.
+    wait_for(product_stack.localstripe.quiet, timeout=10)
 
 
 @pytest.fixture
