@@ -51,6 +51,7 @@ CONNECTION_STATUS = Connection.Status
 EVENT_STATUS = InboxEvent.Status
 WRITABLE_STATUS = [Connection.Status.ACTIVE, Connection.Status.DISABLED]
 PASSED_THROUGH = (400, 402, 404, 409)
+OWN_RATE_LIMIT = "rate_limit_local"  # konnectify.ratelimit.Throttled's type
 # Executing an action spends the connection's key; there is no narrower permission yet.
 USE_CONNECTION = "connections.change_connection"
 
@@ -268,12 +269,14 @@ def stripe_status(exc: StripeError) -> int:
     other 4xx is a 400. 401/403 mean the connection's key was refused: 502, so
     that 401/403 keep meaning the caller's own credentials. Stripe's rate limit
     (429) becomes 503 with Retry-After: Stripe is limiting us, we are not
-    limiting the caller. 5xx, 424 and network failures: 502.
+    limiting the caller; so does our own pacing of calls to Stripe when its
+    budget is booked too far ahead (konnectify.ratelimit's Throttled). 5xx, 424
+    and network failures: 502.
     """
     code = exc.http_status
     if code in PASSED_THROUGH:
         return code
-    if code == 429:
+    if code == 429 or exc.type == OWN_RATE_LIMIT:
         return status.HTTP_503_SERVICE_UNAVAILABLE
     if code is not None and 400 <= code < 500 and code not in (401, 403, 424):
         return status.HTTP_400_BAD_REQUEST

@@ -5,6 +5,8 @@ from requests.exceptions import ConnectTimeout
 from responses import matchers
 
 from connections.models import Connection
+from konnectify.ratelimit import Throttled
+from stripe_connector.client import StripeClient
 from tests.api.conftest import API, SECRET_KEY, field_errors, grant, stripe_error, token_client
 
 pytestmark = pytest.mark.django_db
@@ -144,3 +146,18 @@ def test_a_network_failure_is_a_502(superuser_api, connection, stripe):
     body = response.json()
     assert body["stripe"]["error"] == "APIConnectionError"
     assert body["stripe"]["http_status"] is None
+
+
+def test_our_own_rate_limit_is_a_503_with_retry_after(superuser_api, connection, monkeypatch):
+    def throttled(method, path):
+        raise Throttled("stripe:test:acct_1Api", 7.2, 5.0)
+
+    monkeypatch.setattr(
+        Connection,
+        "client",
+        lambda self: StripeClient(self.secret_key, base_url=API, throttle=throttled),
+    )
+    response = run(superuser_api, connection, {"input": {}}, key="get_account")
+    assert response.status_code == 503
+    assert response["Retry-After"] == "8"
+    assert response.json()["stripe"]["type"] == "rate_limit_local"
