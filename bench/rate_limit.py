@@ -13,6 +13,11 @@ the failed calls (must be 0), as a markdown block for docs/BENCHMARKS.md.
 
     DATA_DIR=/tmp/bench-data .venv/bin/python bench/rate_limit.py --runs 3
 
+Live-mode pace against a 100/s stub, and a control run without the throttle:
+
+    STRIPE_RATE_LIMIT_TEST=95 .venv/bin/python bench/rate_limit.py --limit 100 --calls 2000
+    .venv/bin/python bench/rate_limit.py --no-throttle
+
 It drops and recreates the database named in --database-url (default
 ``bench_ratelimit`` on 127.0.0.1) and migrates it. A script, not a test.
 """
