@@ -344,7 +344,7 @@ def postgres_version() -> str:
 def report(opts: argparse.Namespace, runs: list[dict], command: str, database: str) -> str:
     median = {key: statistics.median(run[key] for run in runs) for key in runs[0]}
     lines = [
-        "### Rate limits: pacing under Stripe's test-mode limit",
+        f"### Rate limits: pacing under a {opts.limit:g} requests/s Stripe limit",
         "",
         f"Command: `{command}`",
         "",
@@ -404,7 +404,9 @@ def main() -> int:
     for number in range(opts.runs):
         runs.append(run_once(opts))
         print(f"run {number + 1}: {json.dumps(runs[-1])}", file=sys.stderr)
-    command = "python bench/rate_limit.py " + " ".join(sys.argv[1:])
+    pace = os.environ.get("STRIPE_RATE_LIMIT_TEST")
+    prefix = f"STRIPE_RATE_LIMIT_TEST={pace} " if pace else ""
+    command = f"{prefix}python bench/rate_limit.py " + " ".join(sys.argv[1:])
     print("\n```markdown\n" + report(opts, runs, command.strip(), database) + "\n```")
     return 1 if any(run["failed"] for run in runs) else 0
 
