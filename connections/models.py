@@ -126,11 +126,19 @@ class Connection(models.Model):
         return self.name
 
     def client(self) -> StripeClient:
-        """A Stripe client with this connection's key, API version and base URL."""
+        """A Stripe client with this connection's key, API version and base URL.
+
+        Its calls are paced under Stripe's rate limit, shared by every worker:
+        Stripe counts per account, so connections to one account share a budget.
+        """
+        from konnectify.ratelimit import stripe_throttle
         from stripe_connector.client import StripeClient
 
         return StripeClient(
-            self.secret_key, api_version=self.api_version, base_url=self.api_base or None
+            self.secret_key,
+            api_version=self.api_version,
+            base_url=self.api_base or None,
+            throttle=stripe_throttle(self.account_id or str(self.id), self.mode),
         )
 
     @property
