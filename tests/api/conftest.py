@@ -1,14 +1,21 @@
 """API test helpers: clients authenticated by token, with or without permissions."""
 
+import functools
+import re
 from datetime import timedelta
 
 import pytest
+import requests
 import responses
+import schemathesis
 from django.contrib.auth.models import Permission
 from django.core.handlers.base import BaseHandler
 from django.db.models import signals
 from django.utils import timezone
+from drf_spectacular.generators import SchemaGenerator
 from rest_framework.test import APIClient
+from schemathesis.core.failures import FailureGroup
+from schemathesis.core.transport import Response
 
 from connections.models import Connection
 from konnectify.models import ApiToken
@@ -139,6 +146,7 @@ class SecretScanner:
 
     def __init__(self) -> None:
         self.responses: list[tuple[str, bytes]] = []
+        self.api_responses: list[tuple[str, str, object]] = []  # for the schema check
         self.seen: set[str] = set(RAW_SECRETS)
 
     def record(self, request, response) -> None:
@@ -146,6 +154,8 @@ class SecretScanner:
         headers = "\n".join(f"{k}: {v}" for k, v in response.items()).encode()
         label = f"{request.method} {request.get_full_path()} -> {response.status_code}"
         self.responses.append((label, headers + b"\n\n" + body))
+        if request.path.startswith("/api/v1/"):
+            self.api_responses.append((request.method, request.path, response))
 
     def remember(self, connection: Connection) -> None:
         for name in ("secret_key", "webhook_secret", "previous_webhook_secret"):
@@ -172,6 +182,7 @@ class SecretScanner:
     def forget(self) -> None:
         """Drop what was recorded (for the test that leaks on purpose)."""
         self.responses.clear()
+        self.api_responses.clear()
 
 
 @pytest.fixture(autouse=True)
@@ -199,3 +210,60 @@ def secret_scanner(db, monkeypatch):
     leaks = scanner.leaks()
     if leaks:
         pytest.fail("A response contains a secret:\n" + "\n".join(leaks), pytrace=False)
+
+
+# --- every API response matches the OpenAPI schema ----------------------------------------
+
+
+@functools.cache
+def openapi() -> tuple[schemathesis.schemas.BaseSchema, list[tuple[re.Pattern, str]]]:
+    """The generated schema (as /api/schema/ serves it) and a matcher for its paths."""
+    raw = SchemaGenerator().get_schema(request=None, public=True)
+    paths = [
+        (re.compile("^" + re.sub(r"\\{\w+\\}", "[^/]+", re.escape(path)) + "$"), path)
+        for path in raw["paths"]
+    ]
+    return schemathesis.openapi.from_dict(raw), paths
+
+
+def schema_problem(method: str, path: str, response) -> str | None:
+    """Why ``response`` does not match the schema's operation, or None when it does."""
+    schema, paths = openapi()
+    template = next((t for pattern, t in paths if pattern.match(path)), None)
+    if template is None or method.lower() not in schema.raw_schema["paths"][template]:
+        return None  # not an operation (a 405 for a method no endpoint has, an unknown path)
+    documented = schema.raw_schema["paths"][template][method.lower()]["responses"]
+    if str(response.status_code) not in documented:
+        return f"{method} {path} -> {response.status_code}: undocumented status code"
+    request = requests.Request(method, f"http://testserver{path}").prepare()
+    answer = Response(
+        status_code=response.status_code,
+        headers={name: [value] for name, value in response.items()},
+        content=bytes(response.content),
+        request=request,
+        elapsed=0.0,
+        message="",
+        encoding="utf-8",
+        http_version="1.1",
+        verify=True,
+    )
+    try:
+        schema[template][method].validate_response(answer)
+    except (AssertionError, FailureGroup) as exc:
+        found = getattr(exc, "exceptions", [exc])
+        text = "; ".join(" ".join(str(failure).split())[:300] for failure in found)
+        return f"{method} {path} -> {response.status_code}: {text}"
+    return None
+
+
+@pytest.fixture(autouse=True)
+def responses_match_the_schema(secret_scanner):
+    """Every /api/v1/ response of the test (status, content type, body) fits the schema."""
+    yield
+    problems = [
+        problem
+        for method, path, response in secret_scanner.api_responses
+        if (problem := schema_problem(method, path, response))
+    ]
+    if problems:
+        pytest.fail("Responses do not match the schema:\n" + "\n".join(problems), pytrace=False)

@@ -1,6 +1,9 @@
 """/api/schema/: every endpoint, with its error answers, and no secret ever readable."""
 
 import pytest
+from django.http import JsonResponse
+
+from tests.api.conftest import schema_problem
 
 pytestmark = pytest.mark.django_db
 
@@ -90,3 +93,12 @@ def test_an_unknown_api_path_is_a_404_in_the_error_format(superuser_api, anonymo
         response = client.get("/api/v1/nothing-here/")
         assert response.status_code == 404
         assert response.json() == {"type": "not_found", "message": "No such endpoint."}
+
+
+def test_the_suite_wide_check_flags_a_response_unlike_the_schema(connection):
+    path = f"/api/v1/connections/{connection.pk}/"
+    wrong = JsonResponse({"id": 5, "name": "Shop"})
+    assert "Response violates schema" in schema_problem("GET", path, wrong)
+    undocumented = JsonResponse({"type": "conflict", "message": "No."}, status=409)
+    assert schema_problem("GET", path, undocumented)
+    assert schema_problem("GET", "/api/v1/no-such-thing/", wrong) is None

@@ -230,7 +230,9 @@ def test_a_change_of_trigger_rechecks_the_existing_steps(superuser_api, workflow
     assert response.json()["warnings"] == []  # an invoice's sample has an id as well
 
 
-def test_activate_and_deactivate(superuser_api, workflow, django_capture_on_commit_callbacks):
+def test_activating_and_deactivating_answer_the_workflow(
+    superuser_api, workflow, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks() as callbacks:
         response = superuser_api.post(f"{LIST}{workflow.pk}/activate/")
     assert response.status_code == 200
@@ -242,7 +244,7 @@ def test_activate_and_deactivate(superuser_api, workflow, django_capture_on_comm
     assert response.json()["active"] is False
 
 
-def test_list_filters_and_delete(superuser_api, workflow, connection):
+def test_the_list_filters_and_a_deleted_workflow_is_gone(superuser_api, workflow, connection):
     Workflow.objects.create(
         name="Other", connection=connection, trigger_key="invoice.paid", active=True
     )
