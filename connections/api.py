@@ -13,6 +13,7 @@ import uuid
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import RegexValidator
 from django.db import router
 from django.db.models.deletion import Collector, ProtectedError, RestrictedError
 from drf_spectacular.types import OpenApiTypes
@@ -250,6 +251,8 @@ class ExecuteSerializer(serializers.Serializer):
         required=False,
         allow_blank=False,
         max_length=255,
+        # It travels as an HTTP header: printable ASCII only.
+        validators=[RegexValidator(r"^[ -~]+\Z", "Use printable ASCII characters only.")],
         help_text="Sent to Stripe as Idempotency-Key (writes only): retrying with the same key "
         "never applies the action twice. A fresh key is used when absent.",
     )

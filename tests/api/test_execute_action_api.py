@@ -72,6 +72,14 @@ def test_an_input_error_names_the_fields_under_input_and_sends_nothing(
     assert response.json()["message"] == "Invalid input: input.colour, input.email."
 
 
+def test_the_idempotency_key_must_fit_in_a_header(superuser_api, connection):
+    body = {"input": {}, "idempotency_key": "order\n42"}
+    response = run(superuser_api, connection, body)
+    assert field_errors(response) == {"idempotency_key": "Use printable ASCII characters only."}
+    response = run(superuser_api, connection, {"input": {}, "idempotency_key": "k" * 256})
+    assert list(field_errors(response)) == ["idempotency_key"]
+
+
 def test_the_input_must_be_an_object(superuser_api, connection):
     response = run(superuser_api, connection, {"input": ["email"]})
     assert response.status_code == 400
