@@ -217,26 +217,80 @@ def sigkill(args) -> str:
     requests = [harness.signed_request(connection.webhook_path, harness.event("kill", n))
                 for n in range(events)]  # fmt: skip
     kills: list[int] = []
-    with stack.web("faults-sigkill-web.log"), stack.cluster("faults-sigkill-qcluster.log"):
-        harness.wait_for_cluster()
-        stop = threading.Event()
-        killer = threading.Thread(target=_kill_workers, args=(every, stop, kills), daemon=True)
-        killer.start()
-        load = run_load(stack.host, stack.port, requests, 8)
-        harness.wait_for_runs("kill", events, timeout=30, sweep_every=5)
-        stop.set()
-        killer.join()
-        waited = harness.wait_for_runs("kill", events, timeout=600, sweep_every=5)
+    supervisor = Supervisor(stack.env)
+    try:
+        with stack.web("faults-sigkill-web.log"):
+            harness.wait_for_cluster()
+            stop = threading.Event()
+            killer = threading.Thread(target=_kill_workers, args=(every, stop, kills), daemon=True)
+            killer.start()
+            load = run_load(stack.host, stack.port, requests, 8)
+            supervisor.watch("kill", events, seconds=20)
+            stop.set()
+            killer.join()
+            last_kill = time.monotonic()
+            supervisor.watch("kill", events, seconds=900)
+            waited = time.monotonic() - last_kill
+    finally:
+        supervisor.stop()
     counts, checks = run_checks("kill", events)
     return harness.report(
         f"Fault: a qcluster worker killed with SIGKILL every {every:.0f} s, {events} events",
         [("webhook statuses", load.status_counts()), ("workers killed", len(kills)),
+         ("cluster wedged (no progress for 45 s with work left) and restarted",
+          supervisor.restarts),
          ("Stripe requests", len(stack.stub.requests())),
          ("replayed by idempotency key", len(stack.stub.requests()) - stack.stub.objects_created()),
          ("seconds after the last kill until every run was final", f"{waited:.1f}"),
          ("runs by status", counts)],
         checks + stripe_checks(stack.stub, events),
     )  # fmt: skip
+
+
+class Supervisor:
+    """Runs qcluster and, like systemd with a watchdog would, restarts it when it is stuck.
+
+    Stuck means: runs are unfinished and none finished for ``stuck_after`` seconds.
+    The sweeper is called every 5 s meanwhile (standing in for its schedule).
+    """
+
+    def __init__(self, env: dict[str, str], stuck_after: float = 45) -> None:
+        self.env, self.stuck_after, self.restarts = env, stuck_after, 0
+        self.child = self.start()
+
+    def start(self) -> subprocess.Popen:
+        import sys
+
+        log = open(harness.LOGS / "faults-sigkill-qcluster.log", "ab")  # noqa: SIM115
+        return subprocess.Popen([sys.executable, "manage.py", "qcluster"], cwd=harness.BASE_DIR,
+                                env={**os.environ, **self.env}, stdout=log,
+                                stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+
+    def stop(self) -> None:
+        harness.stop_group(self.child)
+
+    def watch(self, prefix: str, expected: int, seconds: float) -> None:
+        from workflows import engine
+        from workflows.models import Run
+
+        deadline = time.monotonic() + seconds
+        done, progress_at, swept_at = -1, time.monotonic(), 0.0
+        while time.monotonic() < deadline:
+            counts = harness.run_counts(prefix)
+            now_done = sum(counts.get(status, 0) for status in Run.FINAL)
+            if now_done >= expected:
+                return
+            if now_done != done:
+                done, progress_at = now_done, time.monotonic()
+            elif time.monotonic() - progress_at > self.stuck_after:
+                self.stop()
+                self.restarts += 1
+                self.child = self.start()
+                progress_at = time.monotonic()
+            if time.monotonic() - swept_at >= 5:
+                engine.sweep()
+                swept_at = time.monotonic()
+            time.sleep(0.5)
 
 
 def _kill_workers(every: float, stop: threading.Event, kills: list[int]) -> None:

@@ -13,12 +13,13 @@ import json
 import os
 import platform
 import secrets
+import signal
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from bench.common import BASE_DIR, Request, recreate_postgres_database
@@ -118,22 +119,33 @@ def signed_request(path: str, payload: dict, secret: str = WEBHOOK_SECRET) -> Re
 
 @contextmanager
 def process(env: dict[str, str], command: list[str], log_name: str) -> Iterator[subprocess.Popen]:
-    """Run ``command`` in the project folder until the block ends (SIGTERM, then SIGKILL)."""
+    """Run ``command`` until the block ends, in its own process group.
+
+    The group matters for qcluster: its sentinel and workers are children of the
+    command, and a wedged cluster ignores SIGTERM; they must not outlive the script.
+    """
     LOGS.mkdir(exist_ok=True)
     with open(LOGS / log_name, "wb") as log:
         child = subprocess.Popen(
-            command, cwd=BASE_DIR, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT
-        )
+            command, cwd=BASE_DIR, env={**os.environ, **env}, stdout=log,
+            stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
         try:
             yield child
         finally:
-            if child.poll() is None:
-                child.terminate()
-                try:
-                    child.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    child.kill()
-                    child.wait()
+            stop_group(child)
+
+
+def stop_group(child: subprocess.Popen, timeout: float = 20) -> None:
+    """SIGTERM the child's process group, then SIGKILL whatever is left of it."""
+    try:
+        os.killpg(child.pid, signal.SIGTERM)
+        child.wait(timeout=timeout)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        pass
+    with suppress(ProcessLookupError):
+        os.killpg(child.pid, signal.SIGKILL)
+    child.wait()
 
 
 def qcluster(env: dict[str, str], log_name: str):
@@ -273,13 +285,14 @@ def machine() -> str:
 
 
 def postgres_version() -> str:
+    """The server's version, asked with psql (works before and without Django)."""
     try:
-        from django.db import connection
-
-        with connection.cursor() as cursor:
-            cursor.execute("SHOW server_version")
-            return f"PostgreSQL {cursor.fetchone()[0].split()[0]}"
-    except Exception:  # a report line must not fail the benchmark
+        answer = subprocess.run(
+            ["psql", "-h", "127.0.0.1", "-U", "postgres", "-tAc", "SHOW server_version"],
+            capture_output=True, text=True, timeout=10, check=True,
+        )  # fmt: skip
+        return f"PostgreSQL {answer.stdout.split()[0]}"
+    except (OSError, subprocess.SubprocessError, IndexError):
         return "PostgreSQL (version unknown)"
 
 
