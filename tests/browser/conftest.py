@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from django.db import connections
 from playwright.sync_api import Page, sync_playwright
 
 from tests.browser.admin_pages import ADMIN, SCREENSHOTS, Camera
@@ -48,6 +49,10 @@ def page(stack, monkeypatch) -> Iterator[Page]:
         finally:
             context.close()
             browser.close()
+            # While Playwright's loop runs, the ORM used connections of their own
+            # (asgiref locals follow the loop's context): close them, or they
+            # outlive the test and block dropping the PostgreSQL test database.
+            connections.close_all()
 
 
 @pytest.fixture

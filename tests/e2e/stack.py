@@ -328,6 +328,25 @@ def product_stack(django_db_setup, django_db_blocker) -> Iterator[Stack]:
     yield _STACK[0]
     if _STACK:
         _STACK.pop().stop()
+        with django_db_blocker.unblock():
+            wait_for(no_other_sessions, timeout=15)
+
+
+def no_other_sessions() -> bool:
+    """PostgreSQL: the children's sessions are gone, so the test database can be dropped.
+
+    A killed process's socket closes at once, but its server session ends a moment later.
+    """
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return True
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        return cursor.fetchone()[0] == 0
 
 
 @pytest.fixture
