@@ -141,7 +141,7 @@ def prepare_environment(args: argparse.Namespace, stub: StripeStub) -> dict[str,
         "STRIPE_API_BASE": stub.url,
         "PUBLIC_BASE_URL": f"http://127.0.0.1:{args.port}",
         "Q_WORKERS": "2",
-        "LOG_LEVEL": "WARNING",
+        "LOG_LEVEL": args.log_level,
         "PYTHONUNBUFFERED": "1",
     }
     os.environ.update(env)
@@ -444,7 +444,7 @@ def run_load(args, env, stub, url, label, duration, prefix) -> dict:
     worker = start(env, [sys.executable, "manage.py", "qcluster"], logs / f"qcluster-{prefix}.log")
     try:
         wait_for_http(f"http://127.0.0.1:{args.port}/healthz")
-        time.sleep(2)  # the cluster's workers start
+        wait_for_cluster()
         print(f"Posting {args.rate}/s for {duration}s ({label}) ...")
         ids = post_events(url, args.rate, duration, prefix)
         wait_for_runs_of(ids, timeout=60)
@@ -454,6 +454,15 @@ def run_load(args, env, stub, url, label, duration, prefix) -> dict:
     finally:
         stop(web)
         stop(worker)
+
+
+def wait_for_cluster(timeout: float = 120) -> None:
+    """Until a task has gone through the cluster: measure a warm cluster, not its start-up."""
+    from django_q.tasks import async_task, result
+
+    task_id = async_task("konnectify.tasks.echo", "ready")
+    if result(task_id, wait=int(timeout * 1000)) != "ready":
+        raise SystemExit("The cluster did not run a task in time; see its log.")
 
 
 def wait_for_runs_of(ids: list[str], timeout: float) -> None:
@@ -482,6 +491,7 @@ def main() -> None:
         "--database-url", default="postgres://postgres@127.0.0.1:5432/konnectify_bench"
     )
     parser.add_argument("--data-dir", default="/tmp/konnectify-bench")
+    parser.add_argument("--log-level", default="WARNING", help="of gunicorn and qcluster")
     args = parser.parse_args()
 
     stub = StripeStub()
