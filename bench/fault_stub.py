@@ -60,7 +60,7 @@ class FaultStub:
     def __init__(self, port: int = 0) -> None:
         self.state = StubState()
         self.lock = threading.Lock()
-        self.server = ThreadingHTTPServer(("127.0.0.1", port), _handler_for(self))
+        self.server = QuietServer(("127.0.0.1", port), _handler_for(self))
         self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -135,6 +135,18 @@ class FaultStub:
         if parts[-1] == "events":
             return 200, {"object": "list", "data": [], "has_more": False, "url": path}
         return 200, {"id": "obj_stub", "object": parts[-1].rstrip("s") or "object"}
+
+
+class QuietServer(ThreadingHTTPServer):
+    """A client killed mid-request (SIGKILLed workers do that) is expected, not an error."""
+
+    daemon_threads = True
+
+    def handle_error(self, request, client_address) -> None:
+        import sys
+
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
 
 def _error(error_type: str, message: str, code: str | None = None) -> dict:

@@ -19,6 +19,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
@@ -203,6 +204,25 @@ def wait_for_runs(prefix: str, expected: int, timeout: float, sweep_every: float
             last_sweep = time.monotonic()
         time.sleep(0.25)
     return time.monotonic() - started
+
+
+def post_paced(url: str, path: str, rate: float, duration: float, prefix: str) -> list[int]:
+    """POST signed events at a steady rate from a small pool; returns the statuses."""
+    import requests
+
+    session, statuses = requests.Session(), []
+
+    def post(number: int) -> None:
+        request = signed_request(path, event(prefix, number))
+        answer = session.post(url, data=request.body, headers=request.headers, timeout=10)
+        statuses.append(answer.status_code)
+
+    started = time.monotonic()
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        for number in range(int(rate * duration)):
+            time.sleep(max(0.0, started + number / rate - time.monotonic()))
+            pool.submit(post, number)
+    return statuses
 
 
 # -- memory ---------------------------------------------------------------------
