@@ -2,14 +2,15 @@
 
 Three processes on free ports, all on the pytest-django test database:
 localstripe (the Stripe stand-in), the web app under gunicorn, and the
-django-q2 cluster. They are started once per test session and always stopped
+django-q2 cluster. They are started once per test folder and always stopped
 (also when a test fails: each runs in its own process group, and the group is
 killed). Every test gets its own connection and webhook URL, so tests never
 depend on each other. Their logs go to ``test-artifacts/e2e/`` and are
 attached to the report of a failed test.
 
 The fixtures at the bottom are imported by the conftest of tests/e2e and of
-tests/browser; both share the one running stack.
+tests/browser; each folder starts the stack once and stops it when its last
+test is done.
 """
 
 from __future__ import annotations
@@ -315,19 +316,21 @@ def queue_is_empty() -> bool:
 
 # -- fixtures -------------------------------------------------------------------------
 
-_STACK: list[Stack] = []
 
-
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def product_stack(django_db_setup, django_db_blocker) -> Iterator[Stack]:
-    """The running stack, shared by every e2e and browser test of the session."""
-    if not _STACK:
-        _STACK.append(start_stack())
+    """The running stack, shared by the tests of one folder (tests/e2e or tests/browser).
+
+    Package scope: nothing of it runs while other folders' tests use the database
+    (its worker would take their queued tasks).
+    """
+    stack = start_stack()
+    try:
         with django_db_blocker.unblock():
-            _STACK[0].content_types = content_type_ids()
-    yield _STACK[0]
-    if _STACK:
-        _STACK.pop().stop()
+            stack.content_types = content_type_ids()
+        yield stack
+    finally:
+        stack.stop()
         with django_db_blocker.unblock():
             wait_for(no_other_sessions, timeout=15)
 
