@@ -91,7 +91,10 @@ def wsgi_in_test_transaction(settings):
 
 
 @pytest.fixture
-def fake_stripe_api():
+def fake_stripe_api(settings):
+    # The shared pacing of Stripe calls is not under test here: let the fake go full speed.
+    settings.STRIPE_RATE_LIMIT_TEST = settings.STRIPE_RATE_LIMIT_LIVE = 10_000
+    settings.STRIPE_RATE_LIMIT_SEARCH = 10_000
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
         for method in ("GET", "POST", "DELETE"):
             mock.add_callback(method, STRIPE, callback=fake_stripe)
