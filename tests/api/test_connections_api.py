@@ -1,6 +1,7 @@
 """/api/v1/connections/: the key is write-only and checked with Stripe as in admin."""
 
 import json
+from datetime import datetime
 
 import pytest
 from responses import matchers
@@ -88,7 +89,8 @@ def test_the_list_shows_the_masked_key_only(superuser_api, connection):
     assert item["key_hint"] == "sk_test_...abcd"
     assert "secret_key" not in item and "webhook_secret" not in item
     assert item["webhook_url"].endswith(f"/webhooks/stripe/{connection.pk}/")
-    assert item["created_at"].endswith("Z") or "+" in item["created_at"]
+    assert item["created_at"].endswith("Z")  # ISO 8601 in UTC
+    assert datetime.fromisoformat(item["created_at"]) == connection.created_at
 
 
 def test_creating_checks_the_key_with_stripe_and_stores_it(superuser_api, stripe):
