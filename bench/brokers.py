@@ -46,6 +46,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--burst", type=int, default=300, help="events in the throughput phase")
     parser.add_argument("--database-url", default=DEFAULT_DB)
     parser.add_argument("--bind", default="127.0.0.1:8872")
+    parser.add_argument("--save-limit", type=int, help="django-q2 save_limit (bench settings)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--matrix", action="store_true", help="orm/redis x 2/4 workers")
     parser.add_argument("--repeats", type=int, default=3, help="runs per combination (matrix)")
@@ -89,6 +90,9 @@ def one_combination(args) -> dict:
     extra = {"Q_WORKERS": str(args.workers), "STRIPE_RATE_LIMIT_TEST": "1000"}
     if args.broker == "redis":
         extra["REDIS_URL"] = REDIS_URL
+    if args.save_limit is not None:
+        extra["DJANGO_SETTINGS_MODULE"] = "bench.monitor_settings"
+        extra["BENCH_Q_SAVE_LIMIT"] = str(args.save_limit)
     env = harness.base_env(args.database_url, stub.url, **extra)
     harness.setup_django(env)
     connection = harness.create_connection()
@@ -113,6 +117,7 @@ def one_combination(args) -> dict:
     return {
         "broker": args.broker,
         "workers": args.workers,
+        "save_limit": 1000 if args.save_limit is None else args.save_limit,
         "events": len(statuses),
         "non_200": sum(1 for s in statuses if s != 200) + sum(1 for s in load.statuses if s != 200),
         "p50_ms": round(percentile(latencies, 0.5), 1),

@@ -299,7 +299,7 @@ def machine() -> str:
     load = os.getloadavg()[0]
     return (
         f"{os.cpu_count()} CPUs, {memory}, Python {platform.python_version()}, "
-        f"{postgres_version()}, load average {load:.1f} at start, "
+        f"{postgres_version()}, load average {load:.1f} when reported, "
         f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}"
     )
 
