@@ -61,13 +61,13 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def answers(url: str) -> bool:
-    """True once something answers HTTP at ``url`` (any status)."""
+def answers(url: str, *, ok_only: bool = False) -> bool:
+    """True once something answers HTTP at ``url`` (any status, or only 2xx)."""
     try:
-        requests.get(url, timeout=1)
+        response = requests.get(url, timeout=1)
     except requests.RequestException:
         return False
-    return True
+    return response.ok or not ok_only
 
 
 @dataclass
@@ -78,6 +78,7 @@ class Service:
     command: list[str]
     ready_url: str
     env: dict[str, str] = field(default_factory=dict)
+    ready_only_when_ok: bool = False
     process: subprocess.Popen | None = None
 
     @property
@@ -103,7 +104,7 @@ class Service:
                 start_new_session=True,  # its own group: we stop its children with it
             )
         deadline = time.monotonic() + timeout
-        while not answers(self.ready_url):
+        while not answers(self.ready_url, ok_only=self.ready_only_when_ok):
             if not self.running or time.monotonic() > deadline:
                 self.stop()
                 raise RuntimeError(f"{self.name} did not start; its log:\n{self.log_tail()}")
@@ -270,13 +271,13 @@ def start_stack() -> Stack:
         ready_url=f"{web_url}/healthz",
         env=env,
     )  # fmt: skip
-    # The cluster answers no HTTP: it is ready when the web app is (its first
-    # tasks wait in the queue until it polls).
+    # The cluster answers no HTTP: it is ready when /healthz sees its heartbeat.
     worker = Service(
         "qcluster",
         [python, "manage.py", "qcluster"],
         ready_url=f"{web_url}/healthz",
         env={**env, **WORKER_ENV},
+        ready_only_when_ok=True,
     )
     stack = Stack(LocalStripe(standin, ls_url), web, worker, web_url, state)
     try:
