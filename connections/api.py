@@ -14,8 +14,6 @@ from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import RegexValidator
-from django.db import router
-from django.db.models.deletion import Collector, ProtectedError, RestrictedError
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
@@ -29,7 +27,13 @@ from rest_framework.response import Response
 
 from connections.inbox import dispatch_again
 from connections.models import Connection, InboxEvent
-from connections.services import KeyCheck, apply_key, check_key, delete_connection
+from connections.services import (
+    ConnectionInUse,
+    KeyCheck,
+    apply_key,
+    check_key,
+    delete_connection,
+)
 from connections.services import recheck_connection as recheck
 from connections.webhooks import event_types_in_use, store_manual_secret, sync_webhook_endpoint
 from konnectify.api.base import (
@@ -54,7 +58,7 @@ WRITABLE_STATUS = [Connection.Status.ACTIVE, Connection.Status.DISABLED]
 PASSED_THROUGH = (400, 402, 404, 409)
 OWN_RATE_LIMIT = "rate_limit_local"  # konnectify.ratelimit.Throttled's type
 # Executing an action spends the connection's key; there is no narrower permission yet.
-USE_CONNECTION = "connections.change_connection"
+USE_CONNECTION = "connections.use_connection"
 
 
 def drf_error(field: str, exc: DjangoValidationError) -> exceptions.ValidationError:
@@ -296,17 +300,6 @@ def stripe_error_response(exc: StripeError) -> Response:
     )
 
 
-def protected_by(connection: Connection) -> list[str]:
-    """What keeps the connection from being deleted (workflows using it), as text."""
-    collector = Collector(using=router.db_for_write(Connection, instance=connection))
-    try:
-        collector.collect([connection])
-    except (ProtectedError, RestrictedError) as exc:
-        blocking = getattr(exc, "protected_objects", None) or exc.restricted_objects
-        return sorted(f"{obj._meta.verbose_name} {obj}" for obj in blocking)
-    return []
-
-
 EXECUTE_ERRORS = errors(
     400,
     402,
@@ -350,11 +343,10 @@ class ConnectionViewSet(JsonOnly, viewsets.ModelViewSet):
         },
     )
     def destroy(self, request, *args, **kwargs) -> Response:
-        connection = self.get_object()
-        blocking = protected_by(connection)
-        if blocking:
-            return conflict(f"In use, delete these first: {', '.join(blocking)}.")
-        warning = delete_connection(connection)
+        try:
+            warning = delete_connection(self.get_object())
+        except ConnectionInUse as exc:
+            return conflict(str(exc))
         return Response({"deleted": True, "warning": warning})
 
     @extend_schema(

@@ -121,6 +121,9 @@ class Connection(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["name"], name="connection_name_unique"),
         ]
+        # Running Stripe actions with a connection's key is a power of its own:
+        # an integration may need it without being allowed to edit connections.
+        permissions = [("use_connection", "Can run Stripe actions with a connection")]
 
     def __str__(self) -> str:
         return self.name

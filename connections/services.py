@@ -10,7 +10,8 @@ import logging
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import router, transaction
+from django.db.models.deletion import Collector, ProtectedError, RestrictedError
 
 from connections.models import Connection
 from stripe_connector.client import StripeClient, key_kind, key_mode, mask_key
@@ -148,15 +149,39 @@ def recheck_connection(connection: Connection) -> tuple[bool, str]:
 # --- deleting -------------------------------------------------------------------
 
 
+class ConnectionInUse(Exception):
+    """Workflows still use the connection; nothing was deleted, in Stripe or here."""
+
+    def __init__(self, blocking: list[str]) -> None:
+        self.blocking = blocking
+        super().__init__(f"In use, delete these first: {', '.join(blocking)}.")
+
+
+def blocking_objects(connection: Connection) -> list[str]:
+    """What keeps the connection from being deleted (workflows using it), as text."""
+    collector = Collector(using=router.db_for_write(Connection, instance=connection))
+    try:
+        collector.collect([connection])
+    except (ProtectedError, RestrictedError) as exc:
+        blocking = getattr(exc, "protected_objects", None) or exc.restricted_objects
+        return sorted(f"{obj._meta.verbose_name} {obj}" for obj in blocking)
+    return []
+
+
 def delete_connection(connection: Connection) -> str:
     """Delete the connection's webhook endpoint in Stripe, then the connection.
 
     Returns "" when all went well, or a warning (the endpoint could not be
     removed from Stripe and must be deleted by hand). The connection is deleted
-    either way: a revoked key must not make a connection undeletable.
+    either way: a revoked key must not make a connection undeletable. A
+    connection still used by workflows raises ConnectionInUse before anything
+    happens, so its endpoint is never removed from under running workflows.
     """
     from connections.webhooks import delete_endpoint
 
+    blocking = blocking_objects(connection)
+    if blocking:
+        raise ConnectionInUse(blocking)
     warning = ""
     if connection.webhook_mode == Connection.WebhookMode.AUTOMATIC:
         warning = delete_endpoint(connection)

@@ -57,6 +57,7 @@ class StripeWebhookView(APIView):
     parser_classes = ()
     renderer_classes = (JSONRenderer,)
     throttle_classes = ()
+    schema = None  # Stripe's endpoint, not part of our documented API
 
     @classmethod
     def as_view(cls, **initkwargs):

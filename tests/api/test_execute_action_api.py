@@ -38,7 +38,7 @@ def test_a_read_only_token_may_not_run_actions_even_reading_ones(read_only_api, 
 
 
 def test_it_creates_the_customer_with_the_callers_idempotency_key(api_user, connection, stripe):
-    grant(api_user, "change_connection")
+    grant(api_user, "use_connection")
     stripe.post(
         f"{API}/v1/customers",
         json=CUSTOMER,
