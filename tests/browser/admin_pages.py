@@ -11,6 +11,7 @@ from konnectify.testing import BASE_DIR
 
 SCREENSHOTS = BASE_DIR / "test-artifacts" / "screenshots"
 ADMIN = ("browser-admin", "a-long-Browser-pass-42")
+TAKEN: list[Path] = []  # this session's screenshots
 
 
 class Camera:
@@ -25,6 +26,7 @@ class Camera:
         self.count += 1
         path = SCREENSHOTS / f"{self.prefix}-{self.count:02d}-{what}.png"
         self.page.screenshot(path=str(path), full_page=True)
+        TAKEN.append(path)
         return path
 
 
