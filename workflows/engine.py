@@ -54,31 +54,50 @@ def claim_lease() -> timedelta:
 def dispatch(event_id: int, *, run_first_inline: bool = False) -> list[int]:
     """Create the runs for one inbox event; returns the ids of the new runs to execute.
 
-    With ``run_first_inline`` the first new run is executed right here instead
-    of being enqueued: one queue round trip less between the event and its
-    first Stripe call. Should this worker die, the sweeper wakes the run.
+    With ``run_first_inline`` the first new run is created with its first step
+    already claimed by this worker and executed right here instead of being
+    enqueued: one trip through the queue and two UPDATEs less between the event
+    and its first Stripe call. Should this worker die, the sweeper recovers the
+    claim (same idempotency key) once its lease has passed.
     """
     event = InboxEvent.objects.filter(pk=event_id).first()
     if event is None or event.status == InboxEvent.Status.MODE_MISMATCH:
         return []
     # The one indexed query (workflow_dispatch_idx): its cost does not grow with
     # the number of workflows on other connections or event types.
-    workflows = Workflow.objects.filter(
-        connection_id=event.connection_id, event_type=event.type, active=True
-    ).select_related("connection")
+    workflows = list(
+        Workflow.objects.filter(
+            connection_id=event.connection_id, event_type=event.type, active=True
+        ).select_related("connection")
+    )
+    try:
+        # The usual case, a new event: one transaction, no savepoints.
+        new_runs = create_runs(event, workflows, run_first_inline, savepoints=False)
+    except IntegrityError:
+        # A run exists already (a task delivered again): one savepoint per run.
+        new_runs = create_runs(event, workflows, run_first_inline, savepoints=True)
+    if run_first_inline and new_runs:
+        execute_run(new_runs[0].pk, preloaded=new_runs[0])
+    return [run.pk for run in new_runs]
+
+
+def create_runs(
+    event: InboxEvent, workflows: list[Workflow], run_first_inline: bool, *, savepoints: bool
+) -> list[Run]:
+    """The runs of ``event`` (pending ones returned), and the event marked dispatched."""
     new_runs: list[Run] = []
     with transaction.atomic():
         for workflow in workflows:
             inline = run_first_inline and not new_runs
-            run = create_run(workflow, event=event, enqueue=not inline)
-            if run is not None and run.status == RunStatus.PENDING:
+            run = create_run(
+                workflow, event=event, enqueue=not inline, claim_first=inline, savepoint=savepoints
+            )
+            if run is not None and run.status != RunStatus.SKIPPED:
                 new_runs.append(run)
         status = InboxEvent.Status.DISPATCHED if workflows else InboxEvent.Status.IGNORED
         detail = f"{len(workflows)} workflow(s) matched." if workflows else "No active workflow."
         InboxEvent.objects.filter(pk=event.pk).update(status=status, status_detail=detail)
-    if run_first_inline and new_runs:
-        execute_run(new_runs[0].pk, preloaded=new_runs[0])
-    return [run.pk for run in new_runs]
+    return new_runs
 
 
 def create_run(
@@ -89,33 +108,56 @@ def create_run(
     replay: int = 0,
     apply_filters: bool = True,
     enqueue: bool = True,
+    claim_first: bool = False,
+    savepoint: bool = True,
 ) -> Run | None:
     """Create a run with its step runs and enqueue it on commit; None if it exists.
 
     The unique constraint decides between concurrent dispatchers: the INSERT
-    runs in a savepoint, and the loser gets None.
+    runs in a savepoint and the loser gets None (without ``savepoint`` the
+    IntegrityError reaches the caller). ``claim_first`` creates the run running,
+    with its first step claimed by the caller, who must then execute it.
     """
     now = clock.now()
     run = Run(workflow=workflow, event=event, scheduled_for=scheduled_for, replay=replay)
     matched, reason = matches(workflow.filters, run.trigger_data()) if apply_filters else (True, "")
     if not matched:
         run.status, run.error, run.finished_at = RunStatus.SKIPPED, reason, now
+    elif claim_first:
+        run.status, run.started_at = RunStatus.RUNNING, now
     with transaction.atomic(savepoint=False):  # a transaction, or part of the caller's
-        try:
-            with transaction.atomic():
-                run.save(force_insert=True)
-        except IntegrityError:
-            if already_exists(run):
-                return None
-            raise
+        if not insert_run(run, savepoint):
+            return None
         if matched:
-            steps = workflow.steps.all()
-            run.prepared_step_runs = StepRun.objects.bulk_create(
-                [step_run_for(run, step, now) for step in steps]
-            )
+            step_runs = [step_run_for(run, step, now) for step in workflow.steps.all()]
+            if claim_first and step_runs:
+                preclaim(step_runs[0], now)
+                run.preclaimed = step_runs[0]
+            run.prepared_step_runs = StepRun.objects.bulk_create(step_runs)
             if enqueue:
                 enqueue_run_on_commit(run.pk)
     return run
+
+
+def insert_run(run: Run, savepoint: bool) -> bool:
+    """INSERT the run; False when it exists already (only detected with a savepoint)."""
+    if not savepoint:
+        run.save(force_insert=True)
+        return True
+    try:
+        with transaction.atomic():
+            run.save(force_insert=True)
+    except IntegrityError:
+        if already_exists(run):
+            return False
+        raise
+    return True
+
+
+def preclaim(step_run: StepRun, now: datetime) -> None:
+    """What ``claim`` would write, set before the INSERT: the creator owns the step."""
+    step_run.status, step_run.claimed_at, step_run.started_at = RunStatus.RUNNING, now, now
+    step_run.attempts = 1
 
 
 def already_exists(run: Run) -> bool:
@@ -167,11 +209,12 @@ def execute_run(run_id: int, *, preloaded: Run | None = None) -> None:
     for position, step_run in enumerate(step_runs):
         if step_run.status in StepRun.DONE:
             continue
-        if step_run.status == RunStatus.RUNNING:
+        ours = step_run is getattr(run, "preclaimed", None)
+        if step_run.status == RunStatus.RUNNING and not ours:
             return  # another worker has it
         if step_run.status == RunStatus.RETRYING and step_run.next_attempt_at > clock.now():
             return  # not due: the sweeper wakes the run when it is
-        if not claim(step_run, run):
+        if not ours and not claim(step_run, run):
             return
         if not attempt(step_run, run, outputs_before(step_runs[:position])):
             return
