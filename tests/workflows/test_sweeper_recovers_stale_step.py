@@ -76,3 +76,34 @@ def test_a_run_whose_wake_up_was_lost_is_woken(connection, stripe, clock):
 
     run.refresh_from_db()
     assert run.status == RunStatus.SUCCEEDED
+
+
+def test_a_first_step_claimed_at_dispatch_by_a_worker_that_died_is_recovered(
+    connection, stripe, clock, on_commit
+):
+    from connections.models import InboxEvent
+    from workflows.models import Workflow
+
+    make_workflow(connection, "customer.created", [("create", "create_customer", {"name": "B"})])
+    event = InboxEvent.objects.create(
+        connection=connection,
+        stripe_event_id="evt_died",
+        type="customer.created",
+        created=clock.now,
+        livemode=False,
+        payload={"id": "evt_died"},
+    )
+    workflows = list(Workflow.objects.select_related("connection"))
+    # The dispatch task created the run with its first step claimed, then died.
+    with on_commit():
+        (run,) = engine.create_runs(event, workflows, True, savepoints=False)
+    step_run = run.step_runs.get()
+    assert (step_run.status, step_run.attempts) == (RunStatus.RUNNING, 1)
+    stripe.post(f"{API}/v1/customers", json={"id": "cus_B", "object": "customer"})
+
+    clock.advance(seconds=settings.Q_TIMEOUT + 31)
+    tasks.sweep()
+
+    step_run.refresh_from_db()
+    assert step_run.status == RunStatus.SUCCEEDED
+    assert stripe.calls[0].request.headers["Idempotency-Key"] == step_run.idempotency_key
