@@ -4,7 +4,7 @@
 
 Dispatch (in this process, no worker running): dave's bench/pipeline.py pieces create the
 bench connection (10 workflows: one for ``customer.updated``, nine on other types) and
-load workflows on other connections and event types; ``engine.dispatch`` of a fresh
+load workflows on 100 other connections and other event types; ``engine.dispatch`` of a fresh
 ``customer.updated`` event is timed ``--samples`` times per size, in ``--rounds`` rounds,
 and the median of the round medians is reported. A last size adds 10,000 inactive or
 non-matching workflows on the *same* connection. Target: within 20% from 10 to 10,000.
@@ -36,17 +36,6 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def load_others(count: int, batch: str) -> None:
-    """dave's loader, once per batch: it names connections "Other <n>", so rename them."""
-    from connections.models import Connection
-
-    dave.load_other_workflows(count)
-    renamed = Connection.objects.filter(name__startswith="Other ")
-    for connection in renamed:
-        connection.name = f"{batch} {connection.name}"
-    Connection.objects.bulk_update(renamed, ["name"])
-
-
 def load_same_connection(connection, count: int) -> None:
     """Workflows on the bench connection that must not match: other types or inactive."""
     from stripe_connector.catalog import TRIGGERS
@@ -75,11 +64,12 @@ def dispatch_rows(args) -> list[tuple[str, dict]]:
     from workflows.models import Workflow
 
     connection = dave.create_bench_connection()
+    others = dave.other_connections(10_000)
     sizes = []
     sizes.append(("10", time_size(connection, args.samples, args.rounds, "a")))
-    load_others(990, "First")
+    dave.load_other_workflows(990, others)
     sizes.append(("1,000", time_size(connection, args.samples, args.rounds, "b")))
-    load_others(9000, "Second")
+    dave.load_other_workflows(9000, others)
     sizes.append(("10,000", time_size(connection, args.samples, args.rounds, "c")))
     load_same_connection(connection, 10_000)
     total = Workflow.objects.count()
