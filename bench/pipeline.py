@@ -42,6 +42,8 @@ import requests
 BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 
+from bench.common import gunicorn, recreate_postgres_database  # noqa: E402 (needs the path)
+
 WEBHOOK_SECRET = "whsec_bench_" + "0" * 24
 EVENT_TYPE = "customer.updated"
 OTHER_TYPES = [
@@ -132,7 +134,7 @@ class StripeStub:
 def prepare_environment(args: argparse.Namespace, stub: StripeStub) -> dict[str, str]:
     from cryptography.fernet import Fernet
 
-    ensure_database(args.database_url)
+    recreate_postgres_database(args.database_url)
     data_dir = Path(args.data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
     env = {
@@ -149,20 +151,6 @@ def prepare_environment(args: argparse.Namespace, stub: StripeStub) -> dict[str,
     }
     os.environ.update(env)
     return {**os.environ, **env}
-
-
-def ensure_database(url: str) -> None:
-    """Create the scratch database if it is missing (connect to 'postgres' to do so)."""
-    import psycopg
-
-    parts = urlsplit(url)
-    name = parts.path.lstrip("/")
-    admin = parts._replace(path="/postgres").geturl()
-    with psycopg.connect(admin, autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
-        if exists:
-            conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
 
 
 def manage(env: dict[str, str], *command: str) -> None:
@@ -188,17 +176,6 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
-
-
-def wait_for_http(url: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            requests.get(url, timeout=1)
-            return
-        except requests.RequestException:
-            time.sleep(0.2)
-    raise SystemExit(f"{url} did not answer within {timeout}s")
 
 
 # -- data -------------------------------------------------------------------------
@@ -450,25 +427,19 @@ def explain_dispatch_query(connection) -> str:
 
 def run_load(args, env, stub, url, label, duration, prefix) -> dict:
     logs = Path(args.data_dir)
-    web = start(
-        env,
-        [sys.executable, "-m", "gunicorn", "konnectify.wsgi", "--bind",
-         f"127.0.0.1:{args.port}", "--workers", "2"],
-        logs / f"gunicorn-{prefix}.log",
-    )  # fmt: skip
-    worker = start(env, [sys.executable, "manage.py", "qcluster"], logs / f"qcluster-{prefix}.log")
-    try:
-        wait_for_http(f"http://127.0.0.1:{args.port}/healthz")
-        wait_for_cluster()
-        print(f"Posting {args.rate}/s for {duration}s ({label}) ...")
-        ids = post_events(url, args.rate, duration, prefix)
-        wait_for_runs_of(ids, timeout=60)
-        result = report_latency(stub, ids, label)
-        discard_queued_runs()  # a backlog must not spill into the next phase
-        return result
-    finally:
-        stop(web)
-        stop(worker)
+    bind = f"127.0.0.1:{args.port}"
+    with gunicorn(env, bind, logs / f"gunicorn-{prefix}.log", workers=2, threads=1):
+        worker = start(env, [sys.executable, "manage.py", "qcluster"], logs / f"qc-{prefix}.log")
+        try:
+            wait_for_cluster()
+            print(f"Posting {args.rate}/s for {duration}s ({label}) ...")
+            ids = post_events(url, args.rate, duration, prefix)
+            wait_for_runs_of(ids, timeout=60)
+            result = report_latency(stub, ids, label)
+            discard_queued_runs()  # a backlog must not spill into the next phase
+            return result
+        finally:
+            stop(worker)
 
 
 def wait_for_cluster(timeout: float = 120) -> None:
