@@ -128,8 +128,12 @@ def _new_event(connection: Connection, payload: dict, source: str) -> InboxEvent
     )
 
 
+# 10000-01-01T00:00:00Z: datetime cannot go further; a later "created" is nonsense.
+_MAX_TIMESTAMP = 253_402_300_800
+
+
 def _created(value: Any, default: datetime) -> datetime:
-    if isinstance(value, int) and not isinstance(value, bool) and 0 < value < 2**40:
+    if isinstance(value, int) and not isinstance(value, bool) and 0 < value < _MAX_TIMESTAMP:
         return datetime.fromtimestamp(value, tz=UTC)
     return default
 

@@ -202,12 +202,6 @@ def test_a_signed_event_holding_json_a_database_cannot_store_is_never_a_5xx(
     assert stored == (response.status_code == 200)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Known bug found by FUZZ_EXAMPLES=10000 (reported to connections): "
-    "connections/inbox.py _created accepts 'created' up to 2**40, but datetime.fromtimestamp "
-    "raises ValueError past year 9999, so the receiver answers 500. Remove this mark when fixed.",
-)
 def test_a_signed_event_created_after_the_year_9999_is_never_a_5xx(
     client, connection, enqueued, django_capture_on_commit_callbacks
 ):
