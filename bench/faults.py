@@ -360,7 +360,8 @@ def postgres(args) -> str:
 
     connection = harness.create_connection()
     deliverer = Deliverer(stack, connection, rate=10)
-    with stack.web("faults-postgres-web.log"), stack.cluster("faults-postgres-qcluster.log"):
+    cluster_log = "faults-postgres-qcluster.log"
+    with stack.web("faults-postgres-web.log"), stack.cluster(cluster_log) as cluster:
         harness.wait_for_cluster()
         deliverer.run_for(10)
         try:
@@ -374,7 +375,8 @@ def postgres(args) -> str:
         connections.close_all()  # this process's connections died with the server
         deliverer.run_for(10)
         deliverer.run_for(60, new_events=False)
-        waited = harness.wait_for_runs("pg", deliverer.sent, timeout=600, sweep_every=10)
+        waited = harness.wait_for_runs("pg", deliverer.sent, timeout=240, sweep_every=10)
+        cluster_alive = cluster.poll() is None
     during = Counter(s for at, s in deliverer.answers if down_from <= at <= down_until)
     rows = InboxEvent.objects.filter(stripe_event_id__startswith="evt_pg").count()
     counts, checks = run_checks("pg", deliverer.sent)
@@ -391,7 +393,8 @@ def postgres(args) -> str:
         [("events sent (10/s, each re-sent until 200)", deliverer.sent),
          ("answers while down", dict(during)),
          ("all answers", dict(Counter(s for _, s in deliverer.answers))),
-         ("seconds until every run was final", f"{waited:.1f}"), ("runs by status", counts)],
+         ("seconds until every run was final", f"{waited:.1f}"), ("runs by status", counts),
+         ("qcluster still running at the end", cluster_alive)],
         checks + stripe_checks(stack.stub, deliverer.sent),
     )  # fmt: skip
 
