@@ -9,15 +9,26 @@ from django.core.checks import Error, Tags, Warning, register
 @register(Tags.compatibility)
 def check_queue_timeouts(app_configs, **kwargs) -> list:
     cluster = settings.Q_CLUSTER
+    errors = []
     if cluster["timeout"] >= cluster["retry"]:
-        return [
+        errors.append(
             Error(
                 f"Q_TIMEOUT ({cluster['timeout']}s) must be below Q_RETRY ({cluster['retry']}s).",
                 hint="Otherwise the broker hands a still-running task to a second worker.",
                 id="konnectify.E001",
             )
-        ]
-    return []
+        )
+    inline = settings.WORKFLOW_RETRY_INLINE_SECONDS
+    if inline * 2 >= cluster["timeout"]:
+        errors.append(
+            Error(
+                f"WORKFLOW_RETRY_INLINE_SECONDS ({inline}s) must be under half of Q_TIMEOUT "
+                f"({cluster['timeout']}s).",
+                hint="A worker waiting for a retry must not be killed by the task timeout.",
+                id="konnectify.E004",
+            )
+        )
+    return errors
 
 
 @register(Tags.database)

@@ -62,6 +62,9 @@ WEBHOOK_EVENT_TYPES_PROVIDER = env.str(
 WORKFLOW_RETRY_BASE_SECONDS = env.int("WORKFLOW_RETRY_BASE_SECONDS", 2, minimum=1)
 WORKFLOW_RETRY_CAP_SECONDS = env.int("WORKFLOW_RETRY_CAP_SECONDS", 600, minimum=1)
 WORKFLOW_RETRY_MAX_ATTEMPTS = env.int("WORKFLOW_RETRY_MAX_ATTEMPTS", 8, minimum=1)
+# A retry due within this many seconds is waited for by the worker itself;
+# longer backoffs go to the sweeper (about once a minute).
+WORKFLOW_RETRY_INLINE_SECONDS = env.int("WORKFLOW_RETRY_INLINE_SECONDS", 15, minimum=0)
 
 INSTALLED_APPS = [
     "django.contrib.admin",

@@ -91,3 +91,9 @@ class TestProcessStartup:
         result = django_check(tmp_path, DEBUG="false", SECRET_KEY="s" * 50,
                               FIELD_ENCRYPTION_KEYS=key)  # fmt: skip
         assert "konnectify.W001" in result.stderr
+
+
+def test_an_inline_retry_wait_near_the_task_timeout_is_an_error(tmp_path):
+    result = django_check(tmp_path, Q_TIMEOUT="20", WORKFLOW_RETRY_INLINE_SECONDS="10")
+    assert result.returncode != 0
+    assert "konnectify.E004" in result.stderr

@@ -199,26 +199,51 @@ def enqueue_run_on_commit(run_id: int) -> None:
 def execute_run(run_id: int, *, preloaded: Run | None = None) -> None:
     """Run the run's steps in order until done, waiting for a retry, or taken by another.
 
+    A retry due within what is left of ``WORKFLOW_RETRY_INLINE_SECONDS`` is
+    waited out here, so short backoffs (a 429's ``Retry-After: 1``, a first
+    2 s backoff) mean what they say; the sweeper, which wakes due retries
+    only about once a minute, takes the longer ones and frees the worker.
+    """
+    budget = float(settings.WORKFLOW_RETRY_INLINE_SECONDS)
+    while True:
+        wait = run_steps(run_id, preloaded)
+        if wait is None or wait > budget:
+            return
+        clock.sleep(wait)
+        budget -= wait
+        preloaded = None
+
+
+def run_steps(run_id: int, preloaded: Run | None = None) -> float | None:
+    """One pass over the run's steps; seconds until a step's retry is due, or None.
+
     The run and its steps are read once (or come ``preloaded`` from dispatch);
     every step is still claimed with a conditional UPDATE, so a stale read can
     only make us return early.
     """
     run, step_runs = load_run(run_id, preloaded)
     if run is None or run.status in Run.FINAL:
-        return
+        return None
     for position, step_run in enumerate(step_runs):
         if step_run.status in StepRun.DONE:
             continue
         ours = step_run is getattr(run, "preclaimed", None)
         if step_run.status == RunStatus.RUNNING and not ours:
-            return  # another worker has it
+            return None  # another worker has it
         if step_run.status == RunStatus.RETRYING and step_run.next_attempt_at > clock.now():
-            return  # not due: the sweeper wakes the run when it is
+            return seconds_until(step_run.next_attempt_at)
         if not ours and not claim(step_run, run):
-            return
+            return None
         if not attempt(step_run, run, outputs_before(step_runs[:position])):
-            return
+            if step_run.status == RunStatus.RETRYING:
+                return seconds_until(step_run.next_attempt_at)
+            return None
     finish_run(run_id, failed=[s for s in step_runs if s.status == RunStatus.FAILED])
+    return None
+
+
+def seconds_until(when: datetime) -> float:
+    return max(0.0, (when - clock.now()).total_seconds())
 
 
 def load_run(run_id: int, preloaded: Run | None) -> tuple[Run | None, list[StepRun]]:
@@ -365,6 +390,7 @@ def retry_later(step_run: StepRun, exc: StripeError, started: float) -> bool:
         claimed_at=None,
     )
     if updated:
+        step_run.status, step_run.next_attempt_at = RunStatus.RETRYING, when
         Run.objects.filter(pk=step_run.run_id).exclude(status__in=Run.FINAL).update(
             status=RunStatus.RETRYING, updated_at=now
         )

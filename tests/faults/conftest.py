@@ -121,6 +121,8 @@ def clock(monkeypatch) -> FixedClock:
     """The engine reads the time only through workflows.clock.now: fix it there."""
     fixed = FixedClock(timezone.now().replace(microsecond=0))
     monkeypatch.setattr("workflows.clock.now", lambda: fixed.now)
+    # Time moves by hand here, so every retry goes through the sweeper.
+    monkeypatch.setattr("django.conf.settings.WORKFLOW_RETRY_INLINE_SECONDS", 0)
     return fixed
 
 

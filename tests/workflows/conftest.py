@@ -33,6 +33,8 @@ def sync_tasks(monkeypatch):
 @pytest.fixture(autouse=True)
 def stripe_base(settings):
     settings.STRIPE_API_BASE = API
+    # Retries go through the sweeper here; waiting in the worker has its own test.
+    settings.WORKFLOW_RETRY_INLINE_SECONDS = 0
 
 
 @pytest.fixture
