@@ -58,12 +58,6 @@ class WorkflowForm(forms.ModelForm):
             "filters",
         )
 
-    def clean(self) -> dict:
-        cleaned = super().clean()
-        if cleaned.get("trigger_key") == "custom" and not cleaned.get("custom_event_type"):
-            self.add_error("custom_event_type", "The custom trigger needs an event type.")
-        return cleaned
-
 
 class StepForm(forms.ModelForm):
     action_key = forms.ChoiceField(label="Action", choices=action_choices)

@@ -1,7 +1,7 @@
 """REST API for workflows (with their steps) and runs (with their step runs).
 
 A workflow is validated as admin validates it: the model's ``clean`` (trigger,
-schedule, filters), the admin form's rule for the custom trigger, and
+schedule, filters, the custom trigger's event type), and
 ``services.check_steps`` for every step's mapping. Errors name the bad field by
 its path (``steps[1].input.customer``); doubtful references come back as
 ``warnings`` in the success body, as admin shows them as warning messages.
@@ -162,10 +162,8 @@ class WorkflowSerializer(serializers.ModelSerializer):
 
     @staticmethod
     def _check_workflow(candidate: Workflow, attrs: dict) -> None:
-        """Admin's checks: its form's rule for the custom trigger, then the model's ``clean``."""
+        """Admin's checks: the model's ``clean``, errors by field."""
         found: dict[str, list[str]] = {}
-        if candidate.trigger_key == "custom" and not candidate.custom_event_type:
-            found["custom_event_type"] = ["The custom trigger needs an event type."]
         try:
             candidate.clean()
         except DjangoValidationError as exc:

@@ -132,6 +132,8 @@ class Workflow(models.Model):
         return event_type_for_trigger(self.trigger_key, self.custom_event_type or None)
 
     def clean(self) -> None:
+        if self.trigger_key == "custom" and not self.custom_event_type:
+            raise ValidationError({"custom_event_type": "The custom trigger needs an event type."})
         if self.is_scheduled:
             if bool(self.schedule_cron) == bool(self.schedule_minutes):
                 raise ValidationError("A schedule needs either a cron expression or minutes.")

@@ -162,9 +162,9 @@ def test_the_trigger_is_checked_as_admin_checks_it(superuser_api, connection):
     response = superuser_api.post(
         LIST, payload(connection, trigger_key="custom", steps=[]), format="json"
     )
-    errors = field_errors(response)
-    assert errors["custom_event_type"] == "The custom trigger needs an event type."
-    assert "trigger_key" in errors  # the model's own message about the event type
+    assert field_errors(response) == {
+        "custom_event_type": "The custom trigger needs an event type."
+    }
     response = superuser_api.post(
         LIST, payload(connection, trigger_key="schedule", steps=[]), format="json"
     )
