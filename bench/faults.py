@@ -375,7 +375,9 @@ def postgres(args) -> str:
         connections.close_all()  # this process's connections died with the server
         deliverer.run_for(10)
         deliverer.run_for(60, new_events=False)
-        waited = harness.wait_for_runs("pg", deliverer.sent, timeout=240, sweep_every=10)
+        # A dispatch task in flight when the server stopped comes back after Q_RETRY.
+        limit = int(stack.env.get("Q_RETRY") or 300) + 120
+        waited = harness.wait_for_runs("pg", deliverer.sent, timeout=limit, sweep_every=10)
         cluster_alive = cluster.poll() is None
     during = Counter(s for at, s in deliverer.answers if down_from <= at <= down_until)
     rows = InboxEvent.objects.filter(stripe_event_id__startswith="evt_pg").count()
