@@ -6,3 +6,12 @@ class ConnectionsConfig(AppConfig):
 
     name = "connections"
     verbose_name = "Stripe connections"
+
+    def ready(self) -> None:
+        from django.db.models.signals import post_delete, post_save
+
+        from connections import receiver_cache
+        from connections.models import Connection
+
+        post_save.connect(receiver_cache.forget_saved, sender=Connection)
+        post_delete.connect(receiver_cache.forget_saved, sender=Connection)

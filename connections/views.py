@@ -19,6 +19,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from connections import receiver_cache
 from connections.inbox import NotAnEvent, check_envelope, ingest
 from connections.models import Connection
 from stripe_connector.signature import SignatureError, verify_signature
@@ -123,12 +124,16 @@ def read_body(request) -> bytes:
 def find_connection(connection_id: UUID) -> Connection:
     """The connection for this URL; 404 when unknown or disabled (the same answer for both)."""
     try:
-        connection = Connection.objects.only(*_RECEIVER_FIELDS).get(pk=connection_id)
+        connection = receiver_cache.get(connection_id, load_connection)
     except Connection.DoesNotExist:
         raise Rejected(404, "Unknown connection.") from None
     if not connection.accepts_events:
         raise Rejected(404, f"Connection {connection.name!r} is disabled.")
     return connection
+
+
+def load_connection(connection_id: UUID) -> Connection:
+    return Connection.objects.only(*_RECEIVER_FIELDS).get(pk=connection_id)
 
 
 def verify(connection: Connection, body: bytes, header: str) -> None:

@@ -47,6 +47,8 @@ STRIPE_RATE_LIMIT_TEST = env.int("STRIPE_RATE_LIMIT_TEST", 24, minimum=1)
 STRIPE_RATE_LIMIT_LIVE = env.int("STRIPE_RATE_LIMIT_LIVE", 95, minimum=1)
 STRIPE_RATE_LIMIT_SEARCH = env.int("STRIPE_RATE_LIMIT_SEARCH", 19, minimum=1)
 WEBHOOK_TOLERANCE_SECONDS = env.int("WEBHOOK_TOLERANCE_SECONDS", 300, minimum=1)
+# How long each web process remembers a connection's signing secrets and status.
+WEBHOOK_CONNECTION_CACHE_SECONDS = env.int("WEBHOOK_CONNECTION_CACHE_SECONDS", 5, minimum=0)
 WEBHOOK_SECRET_GRACE_HOURS = env.int("WEBHOOK_SECRET_GRACE_HOURS", 24, minimum=0)
 RETENTION_DAYS = env.int("RETENTION_DAYS", 30, minimum=1)
 # Dotted paths, so that connections never imports workflows (imports flow one way).

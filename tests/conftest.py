@@ -7,6 +7,16 @@ import pytest
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 
 
+@pytest.fixture(autouse=True)
+def fresh_receiver_cache():
+    """Connections changed with QuerySet.update() send no signal: start every test afresh."""
+    from connections import receiver_cache
+
+    receiver_cache.forget()
+    yield
+    receiver_cache.forget()
+
+
 @pytest.fixture
 def artifacts() -> Path:
     """A folder for logs and screenshots that CI keeps after the run."""
