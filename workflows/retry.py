@@ -1,8 +1,12 @@
-"""When to try a failed step again: exponential backoff with full jitter.
+"""When to try a failed step again: exponential backoff with "equal jitter".
 
-Full jitter (a random delay between 0 and the exponential ceiling) spreads
-retries of many steps that failed together, e.g. on one 429 burst, instead of
-having them hit Stripe again in lockstep. Stripe's ``Retry-After`` is a floor.
+The delay is half the exponential ceiling plus a random part up to the other
+half: the random half spreads retries of many steps that failed together (one
+429 burst) instead of having them hit Stripe in lockstep, and the fixed half
+guarantees how long the attempts last: with the defaults (2 s, 8 attempts) the
+8th attempt comes at least 127 s after the first, so a one-minute Stripe
+outage never uses up a step's attempts (full jitter could, in about 6% of
+steps). Stripe's ``Retry-After`` is a floor.
 
 A step is never retried after Stripe's idempotency window (24 h from the
 StepRun's creation, when its key was fixed): past it Stripe may have forgotten
@@ -61,7 +65,8 @@ class RetryPolicy:
         """
         if attempts >= self.max_attempts:
             return None
-        delay = rand() * self.ceiling(attempts)
+        half = self.ceiling(attempts) / 2
+        delay = half + rand() * half
         if retry_after:
             delay = max(delay, float(retry_after))
         when = now + timedelta(seconds=delay)

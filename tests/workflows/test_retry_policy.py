@@ -1,4 +1,4 @@
-"""Backoff: exponential with full jitter, Retry-After as a floor, never past 24 h."""
+"""Backoff: exponential with equal jitter, Retry-After as a floor, never past 24 h."""
 
 from datetime import UTC, datetime, timedelta
 
@@ -12,11 +12,19 @@ def test_the_ceiling_doubles_and_is_capped():
     assert [POLICY.ceiling(n) for n in range(1, 8)] == [2, 4, 8, 16, 32, 60, 60]
 
 
-def test_full_jitter_picks_between_zero_and_the_ceiling():
+def test_equal_jitter_picks_between_half_the_ceiling_and_the_ceiling():
     low = POLICY.next_attempt_at(attempts=3, created_at=CREATED, now=CREATED, rand=lambda: 0.0)
     high = POLICY.next_attempt_at(attempts=3, created_at=CREATED, now=CREATED, rand=lambda: 0.999)
-    assert low == CREATED
+    assert low == CREATED + timedelta(seconds=4)
     assert timedelta(seconds=7.9) < high - CREATED < timedelta(seconds=8)
+
+
+def test_the_default_attempts_outlast_a_one_minute_outage():
+    policy = RetryPolicy()  # 2 s base, 8 attempts
+    now = CREATED
+    for attempts in range(1, policy.max_attempts):
+        now = policy.next_attempt_at(attempts=attempts, created_at=CREATED, now=now, rand=lambda: 0)
+    assert now - CREATED >= timedelta(seconds=127)
 
 
 def test_retry_after_is_a_floor():
