@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from urllib.parse import quote
 
@@ -50,7 +51,12 @@ def running(command: list[str], log_path: Path, **env: str) -> Iterator[subproce
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
-            command, cwd=BASE_DIR, env=child_env(**env), stdout=log, stderr=subprocess.STDOUT
+            command,
+            cwd=BASE_DIR,
+            env=child_env(**env),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: stop() reaches its children
         )
         try:
             yield process
@@ -59,13 +65,18 @@ def running(command: list[str], log_path: Path, **env: str) -> Iterator[subproce
 
 
 def stop(process: subprocess.Popen, timeout: float = 15) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    """Stop the process and everything it started (qcluster's sentinel and workers)."""
+    _signal_group(process, signal.SIGTERM)
+    with suppress(subprocess.TimeoutExpired):
+        process.wait(timeout=timeout)
+    # A stuck cluster ignores SIGTERM, and its children outlive the parent.
+    _signal_group(process, signal.SIGKILL)
+    process.wait()
+
+
+def _signal_group(process: subprocess.Popen, signum: int) -> None:
+    with suppress(ProcessLookupError):
+        os.killpg(process.pid, signum)
 
 
 def qcluster(log_path: Path, **env: str):
