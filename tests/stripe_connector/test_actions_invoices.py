@@ -4,7 +4,7 @@ import pytest
 
 from stripe_connector.catalog import get_action
 from stripe_connector.errors import ActionInputError
-from tests.stripe_connector.data import API, assert_sent, stripe_object
+from tests.stripe_connector.data import assert_action_round_trip, stripe_object
 
 INVOICE = stripe_object("invoice")
 IN = INVOICE["id"]
@@ -158,13 +158,9 @@ CASES = [
 def test_it_sends_the_exact_request_and_returns_stripes_object(
     key, given, method, path, pairs, answer, stripe_mock, stripe_client, stripe_key
 ):
-    stripe_mock.add(method, API + path, json=answer, headers={"Request-Id": "req_inv"})
-    result = get_action(key).run(stripe_client, given, idempotency_key="wf-1-run-9-step-1")
-    assert len(stripe_mock.calls) == 1
-    expected_key = "wf-1-run-9-step-1" if method == "POST" else None
-    assert_sent(stripe_mock.calls[0].request, method, path, pairs, stripe_key, expected_key)
-    assert result.output == answer
-    assert result.request_id == "req_inv"
+    assert_action_round_trip(
+        stripe_mock, stripe_client, stripe_key, key, given, method, path, pairs, answer
+    )
 
 
 @pytest.mark.parametrize(

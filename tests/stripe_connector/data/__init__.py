@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
+from stripe_connector.catalog import get_action
 from stripe_connector.client import DEFAULT_API_VERSION
 
 _OBJECTS = json.loads((Path(__file__).parent / "stripe_objects.json").read_text(encoding="utf-8"))
@@ -46,3 +47,16 @@ def assert_sent(
         assert request.headers["Content-Type"] == "application/x-www-form-urlencoded"
     else:
         assert "Idempotency-Key" not in request.headers
+
+
+def assert_action_round_trip(
+    stripe_mock, stripe_client, stripe_key, key, given, method, path, pairs, answer
+) -> None:
+    """Run action ``key`` once against a mocked answer: the exact request out, the object back."""
+    stripe_mock.add(method, API + path, json=answer, headers={"Request-Id": "req_case"})
+    result = get_action(key).run(stripe_client, given, idempotency_key="step-run-key-1")
+    assert len(stripe_mock.calls) == 1
+    expected_key = "step-run-key-1" if method == "POST" else None
+    assert_sent(stripe_mock.calls[0].request, method, path, pairs, stripe_key, expected_key)
+    assert result.output == answer
+    assert result.request_id == "req_case"
