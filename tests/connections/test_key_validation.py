@@ -20,7 +20,7 @@ ACCOUNT = {
     "business_profile": {"name": "Shop Inc."},
     "settings": {"dashboard": {"display_name": "Shop"}},
 }
-LIVE_KEY = "sk_live_51ZyXwVuTsRqPoNmLkJiHgFeDcBa9876543210livekey"
+LIVE_KEY = "sk_live_51FakeLiveKeyForTests00livekey"
 RESTRICTED_KEY = "rk_test_51ZyXwVuTsRqPoNmLkJiHgFeDcBa9876543210restricted"
 
 

@@ -20,7 +20,7 @@ from stripe_connector.errors import (
     redact_secrets,
 )
 
-KEY = "sk_live_51AbCdEfGhIjKlMnOpQrStUvWxYz0123456789wxyz"
+KEY = "sk_live_51FakeKeyForRedactionTests0wxyz"
 
 
 def test_it_reads_as_one_line_with_stripe_details():
