@@ -9,11 +9,14 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote
 
 from django.conf import settings
 from django.db import connection
+from django.utils import timezone
 
 BASE_DIR = Path(settings.BASE_DIR)
 
@@ -93,3 +96,20 @@ def wait_until(predicate, timeout: float = 20, interval: float = 0.1):
             return value
         time.sleep(interval)
     raise AssertionError(f"condition not met within {timeout}s: {predicate!r}")
+
+
+@dataclass
+class FixedClock:
+    """A clock for the workflow engine that moves only when a test says so."""
+
+    now: datetime
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+def fix_workflow_clock(monkeypatch) -> FixedClock:
+    """Make ``workflows.clock.now`` (the engine's only clock) return a FixedClock's time."""
+    fixed = FixedClock(timezone.now().replace(microsecond=0))
+    monkeypatch.setattr("workflows.clock.now", lambda: fixed.now)
+    return fixed

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
-from datetime import datetime, timedelta
 from itertools import count
 
 import pytest
-from django.utils import timezone
 
 from bench.fault_stub import FaultStub
 from connections.models import Connection
+from konnectify.testing import FixedClock, fix_workflow_clock
 from stripe_connector.signature import sign_payload
 from workflows.models import Step, Workflow
 
@@ -108,19 +106,10 @@ def deliver(client, django_capture_on_commit_callbacks):
     return post
 
 
-@dataclass
-class FixedClock:
-    now: datetime
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
-
-
 @pytest.fixture
 def clock(monkeypatch) -> FixedClock:
     """The engine reads the time only through workflows.clock.now: fix it there."""
-    fixed = FixedClock(timezone.now().replace(microsecond=0))
-    monkeypatch.setattr("workflows.clock.now", lambda: fixed.now)
+    fixed = fix_workflow_clock(monkeypatch)
     # Time moves by hand here, so every retry goes through the sweeper.
     monkeypatch.setattr("django.conf.settings.WORKFLOW_RETRY_INLINE_SECONDS", 0)
     return fixed

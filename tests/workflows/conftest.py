@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
-from datetime import datetime, timedelta
 from itertools import count
 
 import pytest
 import responses
-from django.utils import timezone
 from django_q.conf import Conf
 
 from connections.models import Connection
+from konnectify.testing import FixedClock, fix_workflow_clock
 from stripe_connector.catalog import get_trigger
 from stripe_connector.signature import sign_payload
 from workflows.models import Step, Workflow
@@ -59,19 +57,10 @@ def stripe():
         yield mock
 
 
-@dataclass
-class FixedClock:
-    now: datetime
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
-
-
 @pytest.fixture
 def clock(monkeypatch) -> FixedClock:
     """Workflows read the time only through workflows.clock.now: fix it there."""
-    fixed = FixedClock(timezone.now().replace(microsecond=0))
-    monkeypatch.setattr("workflows.clock.now", lambda: fixed.now)
+    fixed = fix_workflow_clock(monkeypatch)
     return fixed
 
 
