@@ -18,6 +18,7 @@ from urllib.parse import quote
 from jsonschema import ValidationError
 from jsonschema.validators import validator_for
 
+from stripe_connector.catalog import schema as s
 from stripe_connector.errors import ActionInputError, InvalidRequestError, StripeError
 
 if TYPE_CHECKING:
@@ -290,3 +291,31 @@ def at_most_one(*names: str) -> Rule:
         return [{"field": given[1], "message": f"give only one of: {', '.join(names)}"}]
 
     return rule
+
+
+def object_operation(
+    *,
+    key: str,
+    label: str,
+    group: str,
+    description: str,
+    resource: str,
+    id_schema,
+    suffix: str,
+    **extra,
+) -> Action:
+    """A POST on ``/v1/<resource>/{id}/<suffix>``: finalize an invoice, cancel an intent, ...
+
+    Its input is the object's id, the operation's own options and ``expand``.
+    """
+    return Action(
+        key=key,
+        label=label,
+        group=group,
+        description=description,
+        method="POST",
+        path=f"/v1/{resource}/{{id}}/{suffix}",
+        input_schema=s.input_schema(
+            {"id": id_schema, **extra, "expand": s.expand()}, required=["id"]
+        ),
+    )

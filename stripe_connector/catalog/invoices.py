@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from stripe_connector.catalog import schema as s
-from stripe_connector.catalog.base import Action, at_most_one, exactly_one
+from stripe_connector.catalog.base import Action, at_most_one, exactly_one, object_operation
 from stripe_connector.catalog.search import SearchField, search_action
 
 GROUP = "Invoices"
@@ -37,14 +37,15 @@ def _editable() -> dict[str, s.Schema]:
 
 def _invoice_action(key: str, label: str, suffix: str, description: str, **extra) -> Action:
     """A POST on ``/v1/invoices/{id}/<suffix>`` (finalize, pay, send, void, ...)."""
-    return Action(
+    return object_operation(
         key=key,
         label=label,
         group=GROUP,
         description=description,
-        method="POST",
-        path=f"/v1/invoices/{{id}}/{suffix}",
-        input_schema=_by_id(**extra, expand=s.expand()),
+        resource="invoices",
+        id_schema=INVOICE_ID,
+        suffix=suffix,
+        **extra,
     )
 
 

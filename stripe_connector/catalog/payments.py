@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from stripe_connector.catalog import schema as s
-from stripe_connector.catalog.base import Action
+from stripe_connector.catalog.base import Action, object_operation
 
 GROUP = "Payments"
 PAYMENT_INTENT_ID = s.stripe_id("pi", "Payment intent id (pi_...)")
@@ -39,16 +39,15 @@ def _changeable() -> dict[str, s.Schema]:
 
 def _intent_action(key: str, label: str, suffix: str, description: str, **extra) -> Action:
     """A POST on ``/v1/payment_intents/{id}/<suffix>`` (cancel, confirm, capture)."""
-    return Action(
+    return object_operation(
         key=key,
         label=label,
         group=GROUP,
         description=description,
-        method="POST",
-        path=f"/v1/payment_intents/{{id}}/{suffix}",
-        input_schema=s.input_schema(
-            {"id": PAYMENT_INTENT_ID, **extra, "expand": s.expand()}, required=["id"]
-        ),
+        resource="payment_intents",
+        id_schema=PAYMENT_INTENT_ID,
+        suffix=suffix,
+        **extra,
     )
 
 
