@@ -213,7 +213,9 @@ def sigkill(args) -> str:
     events, every = args.events or 500, args.seconds or 3
     # Short task timeout and broker retry so that a killed worker's task and claim come
     # back within a minute; the sweeper is called every 5 s (the schedule is per minute).
-    stack = Stack(args, Q_TIMEOUT="10", Q_RETRY="20", WORKFLOW_RETRY_INLINE_SECONDS="4")
+    # One attempt must fit in the task (system check E005): 1 + 5 + 5 + 4 + 5 = 20 s.
+    stack = Stack(args, Q_TIMEOUT="20", Q_RETRY="30", WORKFLOW_RETRY_INLINE_SECONDS="4",
+                  STRIPE_CONNECT_TIMEOUT="1", STRIPE_READ_TIMEOUT="5")  # fmt: skip
     connection = harness.create_connection()
     kills: list[int] = []
     supervisor = Supervisor(stack.env)

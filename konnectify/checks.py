@@ -31,6 +31,56 @@ def check_queue_timeouts(app_configs, **kwargs) -> list:
     return errors
 
 
+# Rendering a step's input, the database writes around the call, and some slack.
+ATTEMPT_MARGIN_SECONDS = 5
+
+
+def longest_attempt_seconds() -> float:
+    """The longest one step attempt can keep a worker, in seconds.
+
+    Connecting and reading are the Stripe client's timeouts (a call may take
+    both); the rate limiter may sleep before it; a task also waits out short
+    retries inline, up to WORKFLOW_RETRY_INLINE_SECONDS; plus a margin.
+    """
+    from konnectify.ratelimit import MAX_WAIT_SECONDS
+
+    return (
+        settings.STRIPE_CONNECT_TIMEOUT
+        + settings.STRIPE_READ_TIMEOUT
+        + MAX_WAIT_SECONDS
+        + settings.WORKFLOW_RETRY_INLINE_SECONDS
+        + ATTEMPT_MARGIN_SECONDS
+    )
+
+
+@register(Tags.compatibility)
+def check_attempt_fits_the_task(app_configs, **kwargs) -> list:
+    """konnectify.E005: Q_TIMEOUT must hold one whole attempt, or a slow call is killed.
+
+    A task killed mid-call leaves its step to the sweeper, which tries it again
+    with the same key: a call slower than the task would be taken again and again.
+    """
+    timeout = settings.Q_CLUSTER["timeout"]
+    needed = longest_attempt_seconds()
+    if timeout >= needed:
+        return []
+    from konnectify.ratelimit import MAX_WAIT_SECONDS
+
+    return [
+        Error(
+            f"Q_TIMEOUT ({timeout}s) must be at least {needed:g}s: STRIPE_CONNECT_TIMEOUT "
+            f"({settings.STRIPE_CONNECT_TIMEOUT}s) + STRIPE_READ_TIMEOUT "
+            f"({settings.STRIPE_READ_TIMEOUT}s) + the rate limiter's longest wait "
+            f"({MAX_WAIT_SECONDS:g}s) + WORKFLOW_RETRY_INLINE_SECONDS "
+            f"({settings.WORKFLOW_RETRY_INLINE_SECONDS}s) + {ATTEMPT_MARGIN_SECONDS}s for "
+            "rendering and saving.",
+            hint="Raise Q_TIMEOUT (and Q_RETRY above it), or lower the Stripe timeouts: "
+            "otherwise a slow Stripe call outlives its task and the step is taken again.",
+            id="konnectify.E005",
+        )
+    ]
+
+
 @register(Tags.database)
 def check_sqlite_in_production(app_configs, **kwargs) -> list:
     engine = settings.DATABASES["default"]["ENGINE"]

@@ -97,3 +97,42 @@ def test_an_inline_retry_wait_near_the_task_timeout_is_an_error(tmp_path):
     result = django_check(tmp_path, Q_TIMEOUT="20", WORKFLOW_RETRY_INLINE_SECONDS="10")
     assert result.returncode != 0
     assert "konnectify.E004" in result.stderr
+
+
+def test_a_task_timeout_shorter_than_one_stripe_attempt_is_an_error(tmp_path):
+    # The defaults: 10 s to connect + 80 s to read + 5 s rate limiter + 15 s inline + 5 s.
+    result = django_check(tmp_path, Q_TIMEOUT="60")
+    assert result.returncode != 0
+    assert "konnectify.E005" in result.stderr
+    assert "Q_TIMEOUT (60s) must be at least 115s" in result.stderr
+
+
+def test_shorter_stripe_timeouts_let_a_shorter_task_timeout_pass(tmp_path):
+    result = django_check(
+        tmp_path, Q_TIMEOUT="60", STRIPE_CONNECT_TIMEOUT="5", STRIPE_READ_TIMEOUT="30"
+    )
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize(
+    ("timeout", "connect", "read", "inline", "refused"),
+    [
+        (120, 10, 80, 15, False),  # the defaults
+        (114, 10, 80, 15, True),
+        (115, 10, 80, 15, False),  # exactly one attempt fits
+        (115, 10, 81, 15, True),  # a longer read timeout
+        (115, 11, 80, 15, True),  # a longer connect timeout
+        (115, 10, 80, 16, True),  # a longer inline retry wait
+    ],
+)
+def test_the_task_timeout_must_hold_one_whole_attempt(
+    settings, timeout, connect, read, inline, refused
+):
+    from konnectify.checks import check_attempt_fits_the_task
+
+    settings.Q_CLUSTER = {**settings.Q_CLUSTER, "timeout": timeout}
+    settings.STRIPE_CONNECT_TIMEOUT, settings.STRIPE_READ_TIMEOUT = connect, read
+    settings.WORKFLOW_RETRY_INLINE_SECONDS = inline
+
+    ids = [error.id for error in check_attempt_fits_the_task(None)]
+    assert ids == (["konnectify.E005"] if refused else [])

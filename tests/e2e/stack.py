@@ -43,10 +43,14 @@ LOGS = BASE_DIR / "test-artifacts" / "e2e"
 SECRET_KEY = "sk_test_e2eLocalstripe0000000000000000000000000000000000000e2e1"
 LOG_TAIL_LINES = 80
 # Short task timeout (the sweeper's lease is Q_TIMEOUT + 30 s) and fast backoff,
-# so that recovery and retries happen within seconds in these tests.
+# so that recovery and retries happen within seconds in these tests. Short Stripe
+# timeouts too: one attempt must fit in the task (system check E005: 2 + 8 + 5 s
+# of rate limiter + 2 + 5 = 22 s); the read timeout outlasts localstripe's 5 s delay.
 WORKER_ENV = {
-    "Q_TIMEOUT": "6",
-    "Q_RETRY": "8",
+    "Q_TIMEOUT": "22",
+    "Q_RETRY": "26",
+    "STRIPE_CONNECT_TIMEOUT": "2",
+    "STRIPE_READ_TIMEOUT": "8",
     "Q_WORKERS": "2",
     "WORKFLOW_RETRY_BASE_SECONDS": "1",
     "WORKFLOW_RETRY_CAP_SECONDS": "2",
