@@ -67,6 +67,11 @@ WORKFLOW_RETRY_MAX_ATTEMPTS = env.int("WORKFLOW_RETRY_MAX_ATTEMPTS", 8, minimum=
 # A retry due within this many seconds is waited for by the worker itself;
 # longer backoffs go to the sweeper (about once a minute).
 WORKFLOW_RETRY_INLINE_SECONDS = env.int("WORKFLOW_RETRY_INLINE_SECONDS", 15, minimum=0)
+# The hard ceiling of attempts of one step, counted when a worker claims it (so an
+# attempt whose outcome was lost, a killed worker or a failed save, counts too).
+# Past it the step fails and nothing is sent again. A little above the retry
+# policy's own maximum, which only counts attempts whose failure was recorded.
+WORKFLOW_MAX_ATTEMPTS = env.int("WORKFLOW_MAX_ATTEMPTS", 10, minimum=1)
 
 INSTALLED_APPS = [
     "django.contrib.admin",

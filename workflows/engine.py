@@ -232,6 +232,10 @@ def run_steps(run_id: int, preloaded: Run | None = None) -> float | None:
             return None  # another worker has it
         if step_run.status == RunStatus.RETRYING and step_run.next_attempt_at > clock.now():
             return seconds_until(step_run.next_attempt_at)
+        if not ours and step_run.attempts >= max_attempts():
+            if not give_up(step_run):
+                return None
+            continue
         if not ours and not claim(step_run, run):
             return None
         if not attempt(step_run, run, outputs_before(step_runs[:position])):
@@ -261,11 +265,24 @@ def outputs_before(step_runs: list[StepRun]) -> dict[str, Any]:
     return {s.step_name: s.output for s in step_runs if s.status == RunStatus.SUCCEEDED}
 
 
+def max_attempts() -> int:
+    """The hard ceiling of attempts of one step (``WORKFLOW_MAX_ATTEMPTS``).
+
+    Attempts are counted when a step is claimed, before Stripe is called, so an
+    attempt whose outcome was lost (a killed worker, a failed save) counts too.
+    """
+    return int(settings.WORKFLOW_MAX_ATTEMPTS)
+
+
 def claim(step_run: StepRun, run: Run) -> bool:
-    """Take the step with a conditional UPDATE; False if another worker got it first."""
+    """Take the step with a conditional UPDATE; False if another worker got it first.
+
+    The UPDATE also refuses a step that has used its attempts: a stale read
+    cannot take it past the ceiling.
+    """
     now = clock.now()
     due = Q(status=RunStatus.PENDING) | Q(status=RunStatus.RETRYING, next_attempt_at__lte=now)
-    claimed = StepRun.objects.filter(due, pk=step_run.pk).update(
+    claimed = StepRun.objects.filter(due, pk=step_run.pk, attempts__lt=max_attempts()).update(
         status=RunStatus.RUNNING,
         claimed_at=now,
         attempts=F("attempts") + 1,
@@ -412,6 +429,11 @@ def fail(step_run: StepRun, error: dict, started: float) -> bool:
     if not updated:
         return False
     step_run.status = RunStatus.FAILED
+    return after_failure(step_run, now)
+
+
+def after_failure(step_run: StepRun, now: datetime) -> bool:
+    """The run after a failed step: True when it goes on (on_failure == continue)."""
     if step_run.on_failure == Step.OnFailure.CONTINUE:
         return True
     StepRun.objects.filter(run_id=step_run.run_id, status=RunStatus.PENDING).update(
@@ -419,6 +441,30 @@ def fail(step_run: StepRun, error: dict, started: float) -> bool:
     )
     finish_run(step_run.run_id)
     return False
+
+
+def give_up(step_run: StepRun) -> bool:
+    """Fail a step that has used ``max_attempts()`` attempts, sending nothing again.
+
+    True when the run goes on. The error keeps the last attempt's (often
+    ``worker_lost``: its outcome is unknown, Stripe may have applied it).
+    """
+    now = clock.now()
+    last = (step_run.error or {}).get("message", "")
+    error = {
+        "type": "attempts_exhausted",
+        "message": f"Stopped after {step_run.attempts} attempts (WORKFLOW_MAX_ATTEMPTS); "
+        "no request is sent again." + (f" Last attempt: {last}" if last else ""),
+    }
+    updated = StepRun.objects.filter(
+        pk=step_run.pk,
+        status__in=[RunStatus.PENDING, RunStatus.RETRYING],
+        attempts__gte=max_attempts(),
+    ).update(status=RunStatus.FAILED, error=error, next_attempt_at=None, finished_at=now)
+    if not updated:
+        return False
+    step_run.status, step_run.error = RunStatus.FAILED, error
+    return after_failure(step_run, now)
 
 
 def finish_run(run_id: int, failed: list[StepRun] | None = None) -> None:
@@ -464,7 +510,11 @@ def sweep() -> dict[str, int]:
 
 
 def recover_stale_claims(now: datetime) -> int:
-    """Hand steps claimed by a dead worker back for a retry with the same key."""
+    """Hand steps claimed by a dead worker back for a retry with the same key.
+
+    The lost attempt was counted when it was claimed: a step at the ceiling is
+    handed back only to be failed by ``give_up``, with no request.
+    """
     stale = StepRun.objects.filter(status=RunStatus.RUNNING, claimed_at__lt=now - claim_lease())
     recovered = 0
     for step_run in stale.only("id", "claimed_at")[:1000]:
