@@ -30,45 +30,88 @@ logger = logging.getLogger(__name__)
 LAST_EVENT_RESOLUTION = timedelta(minutes=1)
 
 
+# Stripe's events nest about ten levels (event, data, object, a list, an expanded
+# object, its metadata...). Far deeper is not Stripe's, and recursive code (JSON
+# encoders, the mapping renderer) fails on it: refused, with this bound in the answer.
+MAX_EVENT_DEPTH = 64
+
+# 10000-01-01T00:00:00Z: datetime cannot go further; a later "created" is nonsense.
+_MAX_TIMESTAMP = 253_402_300_800
+
+
 class NotAnEvent(ValueError):
     """The payload is not a Stripe event envelope."""
 
 
-def check_envelope(payload: Any) -> None:
-    """Raise NotAnEvent unless ``payload`` looks like a Stripe event (``evt_`` id, a type).
+class ConnectionGone(Exception):
+    """The connection was deleted (by another process) before its event could be stored."""
 
-    Also refuse what no database can store (U+0000, lone surrogates): otherwise the
-    INSERT fails, the answer is 503 and Stripe delivers it again for days.
+
+def check_envelope(payload: Any) -> None:
+    """Raise NotAnEvent, naming the field, unless ``payload`` is shaped like a Stripe event.
+
+    Required: ``id`` (``evt_...``) and ``type``. The others, when present, must have
+    the type Stripe gives them (https://docs.stripe.com/api/events/object):
+    ``object`` "event", ``created`` a Unix timestamp, ``livemode`` a boolean,
+    ``api_version`` a string or null, ``data`` an object holding an ``object``.
+    Also refuse what no database can store (U+0000, lone surrogates) and nesting
+    deeper than MAX_EVENT_DEPTH: otherwise the INSERT fails, the answer is 503 and
+    Stripe delivers it again for days.
     """
     if not isinstance(payload, dict):
         raise NotAnEvent("The body is not a JSON object.")
-    if _unstorable(payload):
-        raise NotAnEvent("The event holds text a database cannot store (U+0000 or a surrogate).")
+    _check_contents(payload)
     event_id = payload.get("id")
     if not isinstance(event_id, str) or not event_id.startswith("evt_") or len(event_id) > 255:
         raise NotAnEvent("The event has no evt_ id.")
     event_type = payload.get("type")
     if not isinstance(event_type, str) or not event_type or len(event_type) > 255:
         raise NotAnEvent("The event has no type.")
+    for field, (fits, expected) in _OPTIONAL_FIELDS.items():
+        if field in payload and not fits(payload[field]):
+            raise NotAnEvent(f"The event's {field} is not {expected}.")
 
+
+def _is_timestamp(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 < value < _MAX_TIMESTAMP
+
+
+def _is_data(value: Any) -> bool:
+    return isinstance(value, dict) and isinstance(value.get("object"), dict)
+
+
+_OPTIONAL_FIELDS = {
+    "object": (lambda value: value == "event", '"event"'),
+    "created": (_is_timestamp, "a Unix timestamp in seconds"),
+    "livemode": (lambda value: isinstance(value, bool), "a JSON boolean"),
+    "api_version": (lambda value: value is None or isinstance(value, str), "a string or null"),
+    "data": (_is_data, "an object whose data.object is an object"),
+}
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
-def _unstorable(value: Any) -> bool:
-    """True when any key or string inside ``value`` holds U+0000 or a lone surrogate."""
-    stack = [value]
+def _check_contents(payload: dict) -> None:
+    """NotAnEvent when any key or string holds U+0000 or a lone surrogate, or when
+    ``payload`` nests deeper than MAX_EVENT_DEPTH (the envelope itself is level 1).
+
+    Iterative, so that no depth can exhaust the stack here.
+    """
+    stack: list[tuple[Any, int]] = [(payload, 1)]
     while stack:
-        item = stack.pop()
+        item, depth = stack.pop()
         if isinstance(item, str):
             if "\x00" in item or _SURROGATE.search(item):
-                return True
-        elif isinstance(item, dict):
-            stack.extend(item.keys())
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-    return False
+                raise NotAnEvent(
+                    "The event holds text a database cannot store (U+0000 or a surrogate)."
+                )
+        elif isinstance(item, dict | list):
+            if depth > MAX_EVENT_DEPTH:
+                raise NotAnEvent(f"The event is nested deeper than {MAX_EVENT_DEPTH} levels.")
+            if isinstance(item, dict):
+                stack.extend((key, depth) for key in item)
+                item = item.values()
+            stack.extend((child, depth + 1) for child in item)
 
 
 def ingest(
@@ -80,7 +123,9 @@ def ingest(
     mode mismatch and not dispatched; any other new row is dispatched by
     ``settings.EVENT_DISPATCH_TASK`` after the surrounding transaction commits.
     A duplicate changes nothing. Database errors other than the duplicate
-    propagate (the webhook view turns them into 503 so that Stripe retries).
+    propagate (the webhook view turns them into 503 so that Stripe retries);
+    ConnectionGone when the connection was deleted meanwhile (NotAnEvent, see
+    ``check_envelope``, when the payload is not an event).
     """
     check_envelope(payload)
     event = _new_event(connection, payload, source)
@@ -93,6 +138,9 @@ def ingest(
                 schedule_dispatch(event.pk)
     except IntegrityError:
         existing = _existing(connection, payload["id"])
+        if existing is None and not Connection.objects.filter(pk=connection.pk).exists():
+            # The foreign key, not the database: deleted while a cache still held it.
+            raise ConnectionGone(f"Connection {connection.pk} no longer exists.") from None
         if existing is None:  # not the unique constraint: a real problem
             raise
         return existing, False
@@ -102,9 +150,7 @@ def ingest(
 
 def _new_event(connection: Connection, payload: dict, source: str) -> InboxEvent:
     """An unsaved InboxEvent from the envelope (missing optional fields get safe values)."""
-    livemode = payload.get("livemode")
-    if not isinstance(livemode, bool):
-        livemode = connection.mode == Connection.Mode.LIVE
+    livemode = payload.get("livemode", connection.mode == Connection.Mode.LIVE)
     status, detail = InboxEvent.Status.RECEIVED, ""
     if connection.mode and livemode != (connection.mode == Connection.Mode.LIVE):
         status = InboxEvent.Status.MODE_MISMATCH
@@ -117,7 +163,7 @@ def _new_event(connection: Connection, payload: dict, source: str) -> InboxEvent
         connection_id=connection.pk,
         stripe_event_id=payload["id"],
         type=payload["type"],
-        created=_created(payload.get("created"), now),
+        created=datetime.fromtimestamp(payload["created"], tz=UTC) if "created" in payload else now,
         livemode=livemode,
         api_version=str(payload.get("api_version") or "")[:40],
         payload=payload,
@@ -126,16 +172,6 @@ def _new_event(connection: Connection, payload: dict, source: str) -> InboxEvent
         status=status,
         status_detail=detail,
     )
-
-
-# 10000-01-01T00:00:00Z: datetime cannot go further; a later "created" is nonsense.
-_MAX_TIMESTAMP = 253_402_300_800
-
-
-def _created(value: Any, default: datetime) -> datetime:
-    if isinstance(value, int) and not isinstance(value, bool) and 0 < value < _MAX_TIMESTAMP:
-        return datetime.fromtimestamp(value, tz=UTC)
-    return default
 
 
 def _existing(connection: Connection, stripe_event_id: str) -> InboxEvent | None:
@@ -185,11 +221,12 @@ def enqueue_dispatch(event_id: int) -> None:
 def dispatch_again(events: Iterable[InboxEvent]) -> tuple[int, int]:
     """Mark events received again and enqueue their dispatch; returns (queued, skipped).
 
-    Mode-mismatch events are skipped: they belong to the other mode's connection.
+    Mode-mismatch events are skipped: they belong to the other mode's connection;
+    so are pruned events (``payload_pruned_at``): only their id is left.
     """
     queued = skipped = 0
     for event in events:
-        if event.status == InboxEvent.Status.MODE_MISMATCH:
+        if event.status == InboxEvent.Status.MODE_MISMATCH or event.payload_pruned_at:
             skipped += 1
             continue
         InboxEvent.objects.filter(pk=event.pk).update(

@@ -20,7 +20,13 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from connections import receiver_cache
-from connections.inbox import NotAnEvent, check_envelope, ingest
+from connections.inbox import (
+    MAX_EVENT_DEPTH,
+    ConnectionGone,
+    NotAnEvent,
+    check_envelope,
+    ingest,
+)
 from connections.models import Connection
 from stripe_connector.signature import SignatureError, verify_signature
 
@@ -102,7 +108,12 @@ class StripeWebhookView(APIView):
         connection = find_connection(connection_id)
         verify(connection, body, header)
         payload = parse_event(body)
-        event, created = ingest(connection, payload)
+        try:
+            event, created = ingest(connection, payload)
+        except ConnectionGone:
+            # Deleted by another process while this one still remembered it.
+            receiver_cache.forget(connection_id)
+            raise Rejected(404, "Unknown connection.") from None
         return Response({"received": event.stripe_event_id, "duplicate": not created})
 
 
@@ -154,12 +165,18 @@ def _refuse_constant(name: str):
 
 
 def parse_event(body: bytes) -> dict:
-    """The event envelope, or 400 when the body is not JSON or not a Stripe event."""
+    """The event envelope, or 400 when the body is not JSON or not a Stripe event.
+
+    Nesting deeper than MAX_EVENT_DEPTH is a 400 too: ``check_envelope`` counts it, and
+    a body too deep for the JSON parser itself (about 1,000 levels) fails earlier.
+    """
     try:
         # NaN and Infinity are not JSON (RFC 8259) and no database column takes them.
         payload = json.loads(body, parse_constant=_refuse_constant)
     except ValueError:
         raise Rejected(400, "The body is not JSON.") from None
+    except RecursionError:
+        raise Rejected(400, f"The body is nested deeper than {MAX_EVENT_DEPTH} levels.") from None
     try:
         check_envelope(payload)
     except NotAnEvent as exc:

@@ -2,6 +2,7 @@
 
 import pytest
 
+from connections.inbox import MAX_EVENT_DEPTH, NotAnEvent, ingest
 from connections.models import InboxEvent
 from connections.views import MAX_BODY_BYTES
 
@@ -62,3 +63,89 @@ def test_it_stores_ordinary_unicode(connection, deliver, enqueued):
     event["data"]["object"]["name"] = "Zoë 😀 \\u0000 as text"
     assert deliver(connection, event).status_code == 200
     assert InboxEvent.objects.get().payload["data"]["object"]["name"] == "Zoë 😀 \\u0000 as text"
+
+
+def nested(depth: int) -> dict:
+    """A value ``depth`` JSON levels deep: a dict holding a list holding a dict ..."""
+    value: object = {}
+    for level in range(depth - 1):
+        value = [value] if level % 2 else {"inner": value}
+    return value
+
+
+def test_it_answers_400_to_a_signed_body_nested_a_thousand_levels_deep(connection, deliver):
+    body = b'{"id": "evt_deep", "type": "customer.created", "data": {"object": '
+    body += b'{"a": ' * 1000 + b"1" + b"}" * 1000 + b"}}"
+    response = deliver(connection, body)
+    assert response.status_code == 400
+    assert "nested" in response.json()["error"]
+    assert not InboxEvent.objects.exists()
+
+
+def test_it_answers_400_to_an_event_nested_deeper_than_the_maximum(connection, deliver):
+    # Deep enough to refuse, shallow enough for any JSON parser: the bound is ours.
+    event = make_event(data={"object": nested(MAX_EVENT_DEPTH - 1)})
+    response = deliver(connection, event)
+    assert response.status_code == 400
+    assert str(MAX_EVENT_DEPTH) in response.json()["error"]
+    assert not InboxEvent.objects.exists()
+
+
+def test_it_stores_an_event_nested_exactly_to_the_maximum(connection, deliver, enqueued):
+    # The envelope is level 1 and data level 2: data.object may hold the rest.
+    event = make_event(data={"object": nested(MAX_EVENT_DEPTH - 2)})
+    assert deliver(connection, event).status_code == 200
+    assert InboxEvent.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("livemode", "true"),
+        ("livemode", "false"),
+        ("livemode", 1),
+        ("livemode", 0),
+        ("livemode", None),
+        ("livemode", {}),
+        ("id", 123),
+        ("type", ["customer.created"]),
+        ("object", "customer"),
+        ("created", "1700000000"),
+        ("created", 1.5),
+        ("created", True),
+        ("created", -1),
+        ("created", 10**12),
+        ("api_version", 2026),
+        ("data", []),
+        ("data", {"previous_attributes": {}}),
+        ("data", {"object": "cus_123"}),
+        ("data", {"object": None}),
+    ],
+)
+def test_it_answers_400_naming_an_envelope_field_of_the_wrong_type(
+    connection, deliver, enqueued, field, value
+):
+    response = deliver(connection, make_event(**{field: value}))
+    assert response.status_code == 400
+    assert field in response.json()["error"]
+    assert not InboxEvent.objects.exists()
+    assert enqueued == []
+
+
+def test_a_string_livemode_is_never_taken_as_the_connections_mode(connection, enqueued):
+    # "false" is truthy: taken as a mode it would dispatch a live event as a test one.
+    with pytest.raises(NotAnEvent, match="livemode"):
+        ingest(connection, make_event(livemode="false"))
+    assert not InboxEvent.objects.exists()
+
+
+def test_optional_envelope_fields_may_be_absent_or_null_where_stripe_allows(
+    connection, deliver, enqueued
+):
+    event = make_event(api_version=None)
+    for field in ("livemode", "created", "object", "request"):
+        del event[field]
+    assert deliver(connection, event).status_code == 200
+    stored = InboxEvent.objects.get()
+    assert stored.livemode is False  # the connection's mode
+    assert stored.api_version == ""

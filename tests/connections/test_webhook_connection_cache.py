@@ -4,7 +4,8 @@ import pytest
 from django.db import connection as db
 from django.test.utils import CaptureQueriesContext
 
-from connections.models import Connection
+from connections import receiver_cache
+from connections.models import Connection, InboxEvent
 
 from .conftest import make_event
 
@@ -49,3 +50,31 @@ def test_saving_a_connection_takes_effect_at_once_in_this_process(
     connection.status = Connection.Status.DISABLED
     connection.save()
     assert deliver(connection, make_event(), secret=NEW_SECRET).status_code == 404
+
+
+@pytest.mark.django_db(transaction=True)  # the missing row is found when the insert commits
+def test_a_connection_deleted_by_another_process_answers_404_at_once(
+    connection, deliver, enqueued, settings
+):
+    settings.WEBHOOK_CONNECTION_CACHE_SECONDS = 60
+    assert deliver(connection, make_event()).status_code == 200
+    deleted = Connection.objects.get(pk=connection.pk)
+    deleted.delete()
+    # Another web process deleted it: this one still remembers the connection.
+    receiver_cache.get(connection.pk, lambda _: connection)
+
+    response = deliver(connection, make_event())
+    assert response.status_code == 404
+    assert response.json() == {"error": "Unknown connection."}
+    assert not InboxEvent.objects.exists()
+    # Forgotten: the next delivery is refused without trying the insert again.
+    with CaptureQueriesContext(db) as captured:
+        assert deliver(connection, make_event()).status_code == 404
+    assert not any(q["sql"].startswith("INSERT") for q in captured.captured_queries)
+
+
+def test_a_connection_deleted_in_this_process_answers_404(connection, deliver, enqueued, settings):
+    settings.WEBHOOK_CONNECTION_CACHE_SECONDS = 60
+    assert deliver(connection, make_event()).status_code == 200
+    Connection.objects.get(pk=connection.pk).delete()
+    assert deliver(connection, make_event()).status_code == 404

@@ -69,10 +69,25 @@ def as_bytes(value) -> bytes:
     return json.dumps(value).encode()
 
 
+def nested_envelope(depth: int, opener: bytes) -> bytes:
+    """An event whose data.object nests ``depth`` levels of ``opener`` (``[`` or ``{"k": ``).
+
+    Built as bytes: json.dumps itself cannot write the deepest of these.
+    """
+    closer = b"]" if opener == b"[" else b"}"
+    inner = opener * depth + b"1" + closer * depth
+    head = b'{"id": "evt_fuzz_deep", "type": "customer.created", "data": {"object": {"v": '
+    return head + inner + b"}}}"
+
+
+# From within MAX_EVENT_DEPTH to far past what the JSON parser itself can take.
+DEEP = st.builds(nested_envelope, st.integers(1, 5_000), st.sampled_from([b"[", b'{"k": ']))
+
 BODIES = st.one_of(
     st.binary(max_size=1000),
     JSON.map(as_bytes),
     envelopes().map(as_bytes),
+    DEEP,
     envelopes().map(as_bytes).map(lambda body: body + b"\x00"),
 )
 HEX = st.text("0123456789abcdef", min_size=0, max_size=80)
