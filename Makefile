@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: install run test lint format demo
+.PHONY: install run test lint format demo chromium
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -29,8 +29,15 @@ demo: install
 	$(DEMO_ENV) $(PY) manage.py bootstrap
 	$(DEMO_ENV) $(PY) manage.py demo
 
+# The browser tests drive Debian's Chromium; Playwright never downloads a browser.
+# As root it is installed with apt-get; anyone else is told the one command to run.
+chromium:
+	@command -v chromium >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update && apt-get install -y chromium; \
+	  else echo "The browser tests need Debian's Chromium: sudo apt-get install chromium" >&2; exit 1; fi; }
+
 # The whole suite: lint, format check, tests (SQLite unless DATABASE_URL says otherwise).
-test: install
+test: install chromium
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
