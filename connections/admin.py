@@ -225,6 +225,7 @@ class InboxEventAdmin(admin.ModelAdmin):
         "source",
         "created",
         "received_at",
+        "payload_pruned_at",
         "payload_pretty",
     ]
     readonly_fields = fields
@@ -261,6 +262,7 @@ class InboxEventAdmin(admin.ModelAdmin):
         if skipped:
             self.message_user(
                 request,
-                f"{skipped} mode-mismatch event(s) skipped: they belong to the other mode.",
+                f"{skipped} event(s) skipped: mode-mismatch events belong to the other mode, "
+                "pruned events have only their id left.",
                 messages.WARNING,
             )

@@ -481,6 +481,7 @@ class InboxEventSerializer(serializers.ModelSerializer):
             "source",
             "created",
             "received_at",
+            "payload_pruned_at",
         ]
         read_only_fields = fields
 
@@ -543,7 +544,11 @@ class InboxEventViewSet(
         request=None,
         responses={
             202: DispatchSerializer,
-            **errors(409, _409="A mode-mismatch event belongs to the other mode's connection."),
+            **errors(
+                409,
+                _409="A mode-mismatch event belongs to the other mode's connection; a pruned "
+                "event (payload_pruned_at) has only its id left.",
+            ),
         },
     )
     @action(
@@ -554,6 +559,10 @@ class InboxEventViewSet(
     )
     def dispatch_again(self, request, pk=None) -> Response:
         event = self.get_object()
+        if event.payload_pruned_at:
+            return conflict(
+                "This event's payload was pruned (RETENTION_DAYS); it cannot be dispatched again."
+            )
         queued, skipped = dispatch_again([event])
         if skipped:
             return conflict(

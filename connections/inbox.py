@@ -221,11 +221,12 @@ def enqueue_dispatch(event_id: int) -> None:
 def dispatch_again(events: Iterable[InboxEvent]) -> tuple[int, int]:
     """Mark events received again and enqueue their dispatch; returns (queued, skipped).
 
-    Mode-mismatch events are skipped: they belong to the other mode's connection.
+    Mode-mismatch events are skipped: they belong to the other mode's connection;
+    so are pruned events (``payload_pruned_at``): only their id is left.
     """
     queued = skipped = 0
     for event in events:
-        if event.status == InboxEvent.Status.MODE_MISMATCH:
+        if event.status == InboxEvent.Status.MODE_MISMATCH or event.payload_pruned_at:
             skipped += 1
             continue
         InboxEvent.objects.filter(pk=event.pk).update(

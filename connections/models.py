@@ -181,8 +181,22 @@ class Connection(models.Model):
         return self.status != self.Status.DISABLED
 
 
+# How long an event's id is remembered after Stripe created it, whatever RETENTION_DAYS
+# says of its payload: Stripe lists events for 30 days (GET /v1/events, what
+# reconciliation and backfill_events read) and retries a delivery for 3 days.
+# One day more absorbs clock differences between Stripe and us.
+# Source: https://docs.stripe.com/api/events and https://docs.stripe.com/webhooks#retries
+EVENT_ID_MEMORY = timedelta(days=31)
+
+
 class InboxEvent(models.Model):
-    """One Stripe event as received, stored once per connection however often it arrives."""
+    """One Stripe event as received, stored once per connection however often it arrives.
+
+    Pruning first clears the payload (``payload_pruned_at``) and keeps the row, whose
+    unique (connection, event id) turns any later delivery, reconciliation or backfill
+    of the event into a duplicate; the row itself goes ``EVENT_ID_MEMORY`` after the
+    event's ``created``.
+    """
 
     class Status(models.TextChoices):
         RECEIVED = "received", "Received"
@@ -209,6 +223,12 @@ class InboxEvent(models.Model):
     source = models.CharField(max_length=20, choices=Source.choices, default=Source.WEBHOOK)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.RECEIVED)
     status_detail = models.TextField(blank=True)
+    payload_pruned_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When the payload was pruned (RETENTION_DAYS). The row stays, without it, "
+        "until Stripe can no longer send the event, so it is never processed twice.",
+    )
 
     class Meta:
         ordering = ["-received_at", "-id"]

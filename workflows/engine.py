@@ -63,6 +63,9 @@ def dispatch(event_id: int, *, run_first_inline: bool = False) -> list[int]:
     event = InboxEvent.objects.filter(pk=event_id).first()
     if event is None or event.status == InboxEvent.Status.MODE_MISMATCH:
         return []
+    if event.payload_pruned_at is not None:
+        # Only its id is left, kept so that it never runs twice: nothing to run on.
+        return []
     # The one indexed query (workflow_dispatch_idx): its cost does not grow with
     # the number of workflows on other connections or event types.
     workflows = list(

@@ -50,17 +50,30 @@ def check_endpoints() -> int:
 
 
 def prune() -> dict[str, int]:
-    """Periodic: delete runs and inbox events older than settings.RETENTION_DAYS."""
-    from connections.models import InboxEvent
+    """Periodic: delete runs older than settings.RETENTION_DAYS and prune the inbox.
+
+    An inbox event older than RETENTION_DAYS without runs loses its payload but
+    keeps its row (its id) until ``EVENT_ID_MEMORY`` after Stripe created it: until
+    then Stripe may still list or deliver it, and the row makes that a duplicate
+    instead of a second run. Returns counts: runs and inbox events deleted,
+    payloads pruned.
+    """
+    from connections.models import EVENT_ID_MEMORY, InboxEvent
     from workflows.models import Run
 
-    cutoff = clock.now() - timedelta(days=settings.RETENTION_DAYS)
+    now = clock.now()
+    cutoff = now - timedelta(days=settings.RETENTION_DAYS)
     # Runs first (with their step runs); an old event's runs go with it anyway.
     _, runs = Run.objects.filter(created_at__lt=cutoff).exclude(status__in=_unfinished()).delete()
-    _, events = InboxEvent.objects.filter(received_at__lt=cutoff, runs__isnull=True).delete()
+    old_events = InboxEvent.objects.filter(received_at__lt=cutoff, runs__isnull=True)
+    _, events = old_events.filter(created__lt=now - EVENT_ID_MEMORY).delete()
+    payloads = old_events.filter(payload_pruned_at__isnull=True).update(
+        payload={}, payload_pruned_at=now
+    )
     return {
         "runs": runs.get("workflows.Run", 0),
         "inbox_events": events.get("connections.InboxEvent", 0),
+        "inbox_payloads": payloads,
     }
 
 
