@@ -27,7 +27,8 @@ from jinja2 import StrictUndefined, TemplateSyntaxError, UndefinedError, nodes
 from jinja2.exceptions import SecurityError
 from jinja2.runtime import Undefined
 from jinja2.sandbox import SandboxedEnvironment
-from jsonschema import Draft202012Validator
+
+from stripe_connector.catalog.base import field_path, literal_errors, value_type_problem
 
 _SINGLE_EXPRESSION = re.compile(r"^\s*\{\{(?P<expr>.*?)\}\}\s*$", re.DOTALL)
 _MISSING = object()
@@ -281,7 +282,9 @@ def check_mapping(
 
     Errors: not an object, unknown fields, missing required fields, literals of
     the wrong type, template syntax errors, references to steps that are not
-    earlier. Warnings: trigger paths absent from the sample event.
+    earlier, literals Stripe would refuse (converted as at run time: bracketed
+    metadata keys, exclusive fields, missing companions). Warnings: trigger paths
+    absent from the sample event, sample values of a type the field cannot take.
     """
     report = MappingReport()
     if not isinstance(mapping, dict):
@@ -291,6 +294,8 @@ def check_mapping(
     context = build_context(sample_trigger, {name: AnyValue() for name in earlier_steps})
     for path, text in _template_strings(mapping):
         _check_template(path, text, context, sample_trigger is not None, report)
+    if sample_trigger is not None:
+        _warn_sample_types(mapping, input_schema, context, report)
     return report
 
 
@@ -303,11 +308,54 @@ def _check_schema(mapping: dict, schema: Mapping[str, Any], report: MappingRepor
     for key in schema.get("required", []):
         if key not in mapping or mapping[key] in (None, ""):
             report.error(key, f"{key!r} is required.")
-    for key, value in mapping.items():
-        if key in properties and not contains_template(value):
-            for problem in Draft202012Validator(properties[key]).iter_errors(value):
-                where = "".join(f"[{part}]" for part in problem.absolute_path)
-                report.error(f"{key}{where}", problem.message)
+    # Literals are converted and checked as a run would (the catalog's one rule
+    # for values), so what a run would refuse is refused here already.
+    templated = [key for key, value in mapping.items() if contains_template(value)]
+    literals = {k: v for k, v in mapping.items() if k in properties and k not in templated}
+    for problem in literal_errors(dict(schema), literals, templated=templated):
+        report.error(problem["field"], problem["message"])
+
+
+def _warn_sample_types(
+    mapping: dict, schema: Mapping[str, Any], context: dict, report: MappingReport
+) -> None:
+    """Warn when a single reference's sample value is of a type its field cannot take.
+
+    Only references with a known sample value count (the trigger's sample event);
+    the value is converted first, as a run would (1099 into a text field is fine).
+    """
+    for parts, text in _template_parts(mapping):
+        expr = _single_expression(text)
+        value = _sample_value(expr, context) if expr else _MISSING
+        if value is _MISSING or value is None:
+            continue
+        problem = value_type_problem(dict(schema), parts, value)
+        if problem:
+            kind = type(value).__name__
+            report.warn(
+                field_path(parts), f"{{{{ {expr} }}}} is a {kind} in the sample: {problem}."
+            )
+
+
+def _sample_value(expr: str, context: dict) -> Any:
+    """The expression's value against the sample, or _MISSING when it has none yet."""
+    try:
+        value = _expression(expr)(**context)
+    except Exception:  # a broken or unresolvable reference is reported elsewhere
+        return _MISSING
+    return _MISSING if isinstance(value, (Undefined, AnyValue)) else value
+
+
+def _template_parts(value: Any, parts: tuple = ()) -> Iterator[tuple[list, str]]:
+    """(path parts, text) of each template string, e.g. (["items", 0, "price"], "{{ x }}")."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from _template_parts(item, (*parts, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _template_parts(item, (*parts, index))
+    elif is_template(value):
+        yield list(parts), value
 
 
 def _template_strings(value: Any, path: str = "") -> Iterator[tuple[str, str]]:

@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import copy
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from jsonschema import ValidationError
-from jsonschema.validators import validator_for
 
 from stripe_connector.catalog import schema as s
+from stripe_connector.catalog.values import Validator, field_schema, prepare, unsendable
 from stripe_connector.errors import ActionInputError, InvalidRequestError, StripeError
 
 if TYPE_CHECKING:
@@ -102,16 +102,20 @@ class Action:
         return f"{self.method} {self.path}{note}"
 
     def validate(self, input: dict[str, Any]) -> dict[str, Any]:
-        """Check ``input`` against the schema and rules; return it without ``None`` values.
+        """Convert ``input`` as Stripe reads it, check it; return what will be sent.
 
-        ``None`` means "not given" (a field mapping that rendered nothing), as in
-        the encoder, which leaves ``None`` out. Raises ActionInputError naming
-        every offending field.
+        Every entry point (workflow steps, Test a step, the API, ``stripe_action``)
+        goes through here. ``None`` means "not given" (a field mapping that
+        rendered nothing), as in the encoder, which leaves ``None`` out. Values
+        are converted by ``values.prepare`` (numbers as text in text fields, an
+        expanded object's id, ``""`` to clear), then checked against the schema,
+        the form encoding and the rules. Raises ActionInputError naming every
+        offending field; nothing is sent then.
         """
         if not isinstance(input, Mapping):
             raise ActionInputError([{"field": "", "message": "the input must be an object"}])
-        cleaned = _drop_none(dict(input))
-        errors = schema_errors(self.input_schema, cleaned)
+        cleaned = prepare(self.input_schema, _drop_none(dict(input)))
+        errors = schema_errors(self.input_schema, cleaned) or encoding_errors(cleaned)
         if not errors:
             errors = [error for rule in self.rules for error in rule(cleaned)]
         if errors:
@@ -213,13 +217,56 @@ class ObjectNotFound(InvalidRequestError):
 
 
 def schema_errors(schema: dict[str, Any], data: Any) -> list[dict[str, str]]:
-    """Every JSON Schema error as ``{"field": "items[0].price", "message": ...}``, sorted."""
-    validator = validator_for(schema)(schema)
+    """Every JSON Schema error as ``{"field": "items[0].price", "message": ...}``, sorted.
+
+    The schema's ``x-stripe-*`` keywords count (values.Validator): exclusive
+    fields, required companions, ``""`` on clearable fields.
+    """
+    validator = Validator(schema)
     errors: dict[str, dict[str, str]] = {}
     for error in validator.iter_errors(data):
         for described in _describe(error):
             errors.setdefault(described["field"], described)
     return [errors[name] for name in sorted(errors)]
+
+
+def encoding_errors(data: Any) -> list[dict[str, str]]:
+    """What Stripe's form encoding cannot carry (free-form params too), as field errors."""
+    errors = {field_path(parts): message for parts, message in unsendable(data)}
+    return [{"field": name, "message": errors[name]} for name in sorted(errors)]
+
+
+def literal_errors(
+    schema: dict[str, Any], literals: Mapping[str, Any], *, templated: Iterable[str] = ()
+) -> list[dict[str, str]]:
+    """Errors in the values known at save time (a mapping's literals), converted as at run time.
+
+    ``templated`` names the top-level fields whose value is only known at run
+    time: a problem about them (a missing companion) is left to the run. Top-level
+    ``required`` is left out: the caller checks it against the whole mapping.
+    """
+    unknown = set(templated)
+    data = prepare(schema, _drop_none(dict(literals)))
+    partial = {key: value for key, value in schema.items() if key != "required"}
+    errors = schema_errors(partial, data) or encoding_errors(data)
+    return [error for error in errors if _top(error["field"]) not in unknown]
+
+
+def value_type_problem(schema: dict[str, Any], parts: list[str | int], value: Any) -> str | None:
+    """Why the field at ``parts`` cannot take ``value``, even converted (its type), or None."""
+    spec = field_schema(schema, parts)
+    if not isinstance(spec, Mapping):
+        return None
+    for error in Validator(spec).iter_errors(prepare(spec, value)):
+        if error.validator == "type":
+            where = field_path([*parts, *error.absolute_path])
+            return f"{where} {_message(error)}"
+    return None
+
+
+def _top(name: str) -> str:
+    """The top-level field of ``items[0].price`` (``items``)."""
+    return re.split(r"[.\[]", name, maxsplit=1)[0]
 
 
 def field_path(parts: Any) -> str:
@@ -237,6 +284,14 @@ def _describe(error: ValidationError) -> list[dict[str, str]]:
     if error.validator == "required":
         missing = [name for name in error.validator_value if name not in instance]
         return [{"field": field_path([*path, name]), "message": "is required"} for name in missing]
+    if error.validator == "dependentRequired":
+        return [
+            {"field": field_path([*path, other]), "message": f"is required with {name}"}
+            for name, others in error.validator_value.items()
+            if name in instance
+            for other in others
+            if other not in instance
+        ]
     if error.validator == "additionalProperties" and error.validator_value is False:
         known = error.schema.get("properties", {})
         return [
@@ -249,12 +304,31 @@ def _describe(error: ValidationError) -> list[dict[str, str]]:
 
 def _message(error: ValidationError) -> str:
     """Short messages for the common cases; jsonschema's own text otherwise."""
+    if "propertyNames" in error.schema_path:
+        return f"key {error.instance!r} {_key_problem(error)}"
+    if error.validator == "type" and error.validator_value == "integer" and _fraction(error):
+        return f"must be a whole number, got {error.instance!r}"
     if error.validator == "type":
         return f"must be of type {error.validator_value}, got {type(error.instance).__name__}"
     if error.validator == "enum":
         return "must be one of: " + ", ".join(str(value) for value in error.validator_value)
     if error.validator == "pattern":
         return f"has an invalid format (expected to match {error.validator_value})"
+    return error.message
+
+
+def _fraction(error: ValidationError) -> bool:
+    return isinstance(error.instance, float)
+
+
+def _key_problem(error: ValidationError) -> str:
+    """What is wrong with a key of an object (Stripe's metadata key rules)."""
+    if error.validator == "pattern":
+        return "must not contain [ or ]"
+    if error.validator == "maxLength":
+        return f"is longer than {error.validator_value} characters"
+    if error.validator == "minLength":
+        return "must not be empty"
     return error.message
 
 
@@ -277,18 +351,6 @@ def exactly_one(*names: str) -> Rule:
         problem = "only one of" if given else "one of"
         field_name = given[1] if len(given) > 1 else names[0]
         return [{"field": field_name, "message": f"give {problem}: {', '.join(names)}"}]
-
-    return rule
-
-
-def at_most_one(*names: str) -> Rule:
-    """A rule: these fields exclude each other."""
-
-    def rule(data: dict[str, Any]) -> list[dict[str, str]]:
-        given = [name for name in names if name in data]
-        if len(given) <= 1:
-            return []
-        return [{"field": given[1], "message": f"give only one of: {', '.join(names)}"}]
 
     return rule
 

@@ -13,16 +13,14 @@ COUPON_ID = s.stripe_id(None, "Coupon id (the code, e.g. SUMMER25)")
 
 
 def _duration_rule(data: dict[str, Any]) -> list[dict[str, str]]:
-    """Stripe's rules tying the discount and its duration together."""
-    errors = []
-    if "amount_off" in data and "currency" not in data:
-        errors.append({"field": "currency", "message": "is required with amount_off"})
-    repeating = data.get("duration") == "repeating"
-    if repeating and "duration_in_months" not in data:
-        errors.append({"field": "duration_in_months", "message": "is required when repeating"})
-    if not repeating and "duration_in_months" in data:
-        errors.append({"field": "duration_in_months", "message": "only with duration repeating"})
-    return errors
+    """duration_in_months only means something with duration repeating.
+
+    (The companions, amount_off -> currency and repeating -> duration_in_months,
+    are declared in the schema.)
+    """
+    if data.get("duration") != "repeating" and "duration_in_months" in data:
+        return [{"field": "duration_in_months", "message": "only with duration repeating"}]
+    return []
 
 
 ACTIONS = [
@@ -47,11 +45,17 @@ ACTIONS = [
                 "max_redemptions": s.integer("How many times it can be redeemed", minimum=1),
                 "redeem_by": s.timestamp("Last time it can be redeemed"),
                 "applies_to": s.obj(
-                    {"products": s.array(s.string("Product id"), "Products it applies to")},
+                    {
+                        "products": s.array(
+                            s.expandable(s.string("Product id")), "Products it applies to"
+                        )
+                    },
                     "Limit the coupon to some products",
                 ),
                 "metadata": s.metadata(),
-            }
+            },
+            companions={"amount_off": ["currency"]},
+            required_when={"duration_in_months": {"duration": "repeating"}},
         ),
         rules=(exactly_one("percent_off", "amount_off"), _duration_rule),
     ),
@@ -66,7 +70,7 @@ ACTIONS = [
             {
                 "id": COUPON_ID,
                 "name": s.string("Name shown to customers", max_length=40),
-                "metadata": s.metadata(),
+                "metadata": s.clearable(s.metadata()),
             },
             required=["id"],
         ),

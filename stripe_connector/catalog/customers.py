@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
 GROUP = "Customers"
 CUSTOMER_ID = s.stripe_id("cus", "Customer id (cus_...)")
+CLEARABLE_ON_UPDATE = ("metadata", "address", "shipping", "tax_exempt")
 
 
 def _fields() -> dict[str, s.Schema]:
@@ -42,7 +43,11 @@ def _fields() -> dict[str, s.Schema]:
         "preferred_locales": s.array(s.string("Locale, e.g. en or fr-FR"), "Preferred languages"),
         "tax_exempt": s.enum("Tax exemption status", "none", "exempt", "reverse"),
         "invoice_settings": s.obj(
-            {"default_payment_method": s.string("Payment method id (pm_...) used for invoices")},
+            {
+                "default_payment_method": s.expandable(
+                    s.string("Payment method id (pm_...) used for invoices")
+                )
+            },
             "Invoice defaults",
         ),
         "expand": s.expand(),
@@ -100,7 +105,10 @@ ACTIONS = [
         method="POST",
         path="/v1/customers",
         input_schema=s.input_schema(
-            {**_fields(), "payment_method": s.string("Payment method id (pm_...) to attach")}
+            {
+                **_fields(),
+                "payment_method": s.expandable(s.string("Payment method id (pm_...) to attach")),
+            }
         ),
     ),
     Action(
@@ -110,7 +118,10 @@ ACTIONS = [
         description="Change a customer's details; metadata merges, an empty value removes a key.",
         method="POST",
         path="/v1/customers/{id}",
-        input_schema=s.input_schema({"id": CUSTOMER_ID, **_fields()}, required=["id"]),
+        # Unsettable with "" (docs.stripe.com/api/customers/update).
+        input_schema=s.input_schema(
+            {"id": CUSTOMER_ID, **s.clearing(_fields(), *CLEARABLE_ON_UPDATE)}, required=["id"]
+        ),
     ),
     Action(
         key="find_customer",

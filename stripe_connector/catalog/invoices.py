@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from stripe_connector.catalog import schema as s
-from stripe_connector.catalog.base import Action, at_most_one, exactly_one, object_operation
+from stripe_connector.catalog.base import Action, exactly_one, object_operation
 from stripe_connector.catalog.search import SearchField, search_action
 
 GROUP = "Invoices"
 INVOICE_ID = s.stripe_id("in", "Invoice id (in_...)")
+# A payment term is a number of days or a date, not both.
+DUE = ("days_until_due", "due_date")
 
 
 def _by_id(**extra: s.Schema) -> s.Schema:
@@ -30,7 +32,7 @@ def _editable() -> dict[str, s.Schema]:
         "description": s.string("Memo shown on the invoice"),
         "footer": s.string("Footer shown on the invoice"),
         "metadata": s.metadata(),
-        "default_payment_method": s.string("Payment method id (pm_...) to charge"),
+        "default_payment_method": s.expandable(s.string("Payment method id (pm_...) to charge")),
         "expand": s.expand(),
     }
 
@@ -87,8 +89,8 @@ ACTIONS = [
                 **_editable(),
             },
             required=["customer"],
+            exclusive=[DUE],
         ),
-        rules=(at_most_one("days_until_due", "due_date"),),
     ),
     Action(
         key="update_invoice",
@@ -97,8 +99,11 @@ ACTIONS = [
         description="Change an invoice; most fields only while it is a draft.",
         method="POST",
         path="/v1/invoices/{id}",
-        input_schema=_by_id(**_editable()),
-        rules=(at_most_one("days_until_due", "due_date"),),
+        input_schema=s.input_schema(
+            {"id": INVOICE_ID, **s.clearing(_editable(), "metadata")},
+            required=["id"],
+            exclusive=[DUE],
+        ),
     ),
     Action(
         key="find_invoice",
@@ -138,8 +143,8 @@ ACTIONS = [
         "pay",
         "Pay an open invoice now, or record that it was paid outside Stripe.",
         paid_out_of_band=s.boolean("Record a payment made outside Stripe (no charge)"),
-        payment_method=s.string("Payment method id (pm_...) to charge"),
-        source=s.string("Legacy payment source id to charge"),
+        payment_method=s.expandable(s.string("Payment method id (pm_...) to charge")),
+        source=s.expandable(s.string("Legacy payment source id to charge")),
         forgive=s.boolean("Accept a partial payment and forgive the rest"),
         off_session=s.boolean("The customer is not present (default true)"),
     ),
@@ -160,7 +165,7 @@ ACTIONS = [
                 "amount": _line_amount(),
                 "currency": s.currency(),
                 "pricing": s.obj(
-                    {"price": s.string("Price id (price_...)", min_length=1)},
+                    {"price": s.expandable(s.string("Price id (price_...)", min_length=1))},
                     "Charge an existing price instead of an amount",
                     required=("price",),
                 ),

@@ -28,7 +28,7 @@ def _changeable() -> dict[str, s.Schema]:
         "customer": s.stripe_id("cus", "Customer id (cus_...)"),
         "description": s.string("Description shown in the Dashboard"),
         "metadata": s.metadata(),
-        "payment_method": s.string("Payment method id (pm_...)"),
+        "payment_method": s.expandable(s.string("Payment method id (pm_...)")),
         "receipt_email": s.string("Where to send the receipt"),
         "statement_descriptor_suffix": s.string("Suffix on the card statement", max_length=22),
         "setup_future_usage": SETUP_FUTURE_USAGE,
@@ -78,6 +78,7 @@ ACTIONS = [
                 "return_url": s.string("Where to send the customer after a redirect"),
             },
             required=["amount", "currency"],
+            exclusive=[("automatic_payment_methods", "payment_method_types")],
         ),
     ),
     Action(
@@ -87,7 +88,14 @@ ACTIONS = [
         description="Change an intent; what can change depends on its status.",
         method="POST",
         path="/v1/payment_intents/{id}",
-        input_schema=s.input_schema({"id": PAYMENT_INTENT_ID, **_changeable()}, required=["id"]),
+        # Unsettable with "" (docs.stripe.com/api/payment_intents/update).
+        input_schema=s.input_schema(
+            {
+                "id": PAYMENT_INTENT_ID,
+                **s.clearing(_changeable(), "metadata", "setup_future_usage"),
+            },
+            required=["id"],
+        ),
     ),
     Action(
         key="find_payment_intent",
@@ -119,7 +127,7 @@ ACTIONS = [
         "Confirm Payment Intent",
         "confirm",
         "Confirm that the customer wants to pay; Stripe then attempts the payment.",
-        payment_method=s.string("Payment method id (pm_...) to pay with"),
+        payment_method=s.expandable(s.string("Payment method id (pm_...) to pay with")),
         return_url=s.string("Where to send the customer after a redirect"),
         off_session=s.boolean("The customer is not present"),
         receipt_email=s.string("Where to send the receipt"),

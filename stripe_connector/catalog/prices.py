@@ -33,9 +33,13 @@ _RECURRING = s.obj(
             "licensed: per seat; metered: by reported usage", "licensed", "metered"
         ),
         "trial_period_days": s.integer("Default trial length in days", minimum=0),
+        "meter": s.string("Billing meter id (mtr_...) that reports the usage (metered prices)"),
     },
     "Makes it a subscription price",
     required=("interval",),
+    # Since API version 2025-03-31 Stripe refuses a metered price without a meter
+    # (docs.stripe.com/changelog/basil/2025-03-31/deprecate-legacy-usage-based-billing).
+    required_when={"meter": {"usage_type": "metered"}},
 )
 
 _PRODUCT_DATA = s.obj(
@@ -83,7 +87,7 @@ ACTIONS = [
         input_schema=s.input_schema(
             {
                 "currency": s.currency(),
-                "product": s.string("Product id (prod_...) the price belongs to"),
+                "product": s.expandable(s.string("Product id (prod_...) the price belongs to")),
                 "product_data": _PRODUCT_DATA,
                 "unit_amount": s.amount("Price per unit"),
                 "unit_amount_decimal": s.string(
@@ -108,7 +112,9 @@ ACTIONS = [
         description="Change the mutable fields of a price (amounts and currency never change).",
         method="POST",
         path="/v1/prices/{id}",
-        input_schema=s.input_schema({"id": PRICE_ID, **_mutable()}, required=["id"]),
+        input_schema=s.input_schema(
+            {"id": PRICE_ID, **s.clearing(_mutable(), "metadata")}, required=["id"]
+        ),
     ),
     Action(
         key="find_price",

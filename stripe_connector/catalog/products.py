@@ -32,7 +32,7 @@ def _fields() -> dict[str, s.Schema]:
         "url": s.string("Public web page of the product"),
         "shippable": s.boolean("Whether the product is shipped (physical goods)"),
         "statement_descriptor": s.string("Text on the card statement", max_length=22),
-        "tax_code": s.string("Stripe tax code id (txcd_...)"),
+        "tax_code": s.expandable(s.string("Stripe tax code id (txcd_...)")),
         "unit_label": s.string("Unit shown on invoices, e.g. seat", max_length=12),
         "expand": s.expand(),
     }
@@ -104,8 +104,9 @@ ACTIONS = [
         input_schema=s.input_schema(
             {
                 "id": PRODUCT_ID,
-                **_fields(),
-                "default_price": s.string("Price id (price_...) to make the default"),
+                # Unsettable with "" (docs.stripe.com/api/products/update).
+                **s.clearing(_fields(), "metadata", "images"),
+                "default_price": s.expandable(s.string("Price id (price_...) to make the default")),
             },
             required=["id"],
         ),

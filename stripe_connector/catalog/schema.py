@@ -15,6 +15,17 @@ Schema = dict[str, Any]
 
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
 
+# Our own keywords (JSON Schema ignores unknown "x-" keywords; values.py reads them):
+# STRIPE_ID: the field takes an id, or the expanded object with that id ("an id or
+# the object", as Stripe's expandable fields are); CLEARABLE: "" unsets the field
+# (``metadata=``); EXCLUSIVE: groups of fields Stripe takes only one of ("You may only
+# specify one of these parameters"); REQUIRED_WHEN: {field: {other: value}}, a field
+# Stripe requires when another has a given value.
+STRIPE_ID = "x-stripe-id"
+CLEARABLE = "x-stripe-clearable"
+EXCLUSIVE = "x-stripe-exclusive"
+REQUIRED_WHEN = "x-stripe-required-when"
+
 # Stripe's documented limits for metadata: 50 keys, keys up to 40 characters,
 # values up to 500 characters.
 _METADATA_KEY_MAX = 40
@@ -85,9 +96,20 @@ def array(items: Schema, description: str, *, min_items: int | None = None) -> S
 
 
 def obj(
-    properties: Mapping[str, Schema], description: str, *, required: Iterable[str] = ()
+    properties: Mapping[str, Schema],
+    description: str,
+    *,
+    required: Iterable[str] = (),
+    exclusive: Iterable[Iterable[str]] = (),
+    companions: Mapping[str, Iterable[str]] | None = None,
+    required_when: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> Schema:
-    """A nested object; unknown keys are refused so typos surface before Stripe sees them."""
+    """A nested object; unknown keys are refused so typos surface before Stripe sees them.
+
+    ``exclusive``: groups of fields Stripe takes only one of; ``companions``: fields
+    that need others (``{"amount_off": ["currency"]}``, JSON Schema's
+    ``dependentRequired``); ``required_when``: ``{"meter": {"usage_type": "metered"}}``.
+    """
     schema: Schema = {
         "type": "object",
         "description": description,
@@ -96,13 +118,40 @@ def obj(
     }
     if required := list(required):
         schema["required"] = required
+    if groups := [list(group) for group in exclusive]:
+        schema[EXCLUSIVE] = groups
+    if companions:
+        schema["dependentRequired"] = {name: list(other) for name, other in companions.items()}
+    if required_when:
+        schema[REQUIRED_WHEN] = {name: dict(when) for name, when in required_when.items()}
     return schema
 
 
-def input_schema(properties: Mapping[str, Schema], *, required: Iterable[str] = ()) -> Schema:
-    """The top-level input schema of an action."""
-    schema = obj(properties, "Input of the action", required=required)
+def input_schema(
+    properties: Mapping[str, Schema], *, required: Iterable[str] = (), **rules: Any
+) -> Schema:
+    """The top-level input schema of an action (``rules``: obj's exclusive, companions, ...)."""
+    schema = obj(properties, "Input of the action", required=required, **rules)
     return {"$schema": DRAFT, **schema}
+
+
+def expandable(schema: Schema) -> Schema:
+    """Mark a field that takes an id: an expanded object given there is sent as its ``id``."""
+    return {**schema, STRIPE_ID: True}
+
+
+def clearable(schema: Schema) -> Schema:
+    """Mark a field Stripe lets you unset with an empty value (``metadata=``, ``address=``).
+
+    Whether a field can be unset is in its entry of Stripe's API reference
+    (https://docs.stripe.com/api), shown there as "pass an empty string".
+    """
+    return {**schema, CLEARABLE: True}
+
+
+def clearing(fields: Mapping[str, Schema], *names: str) -> dict[str, Schema]:
+    """``fields`` with ``names`` marked clearable (the update action of shared fields)."""
+    return {name: clearable(spec) if name in names else spec for name, spec in fields.items()}
 
 
 def stripe_id(prefixes: str | tuple[str, ...] | None, description: str) -> Schema:
@@ -112,9 +161,10 @@ def stripe_id(prefixes: str | tuple[str, ...] | None, description: str) -> Schem
     and coupons may carry ids chosen by the user.
     """
     if prefixes is None:
-        return string(description, min_length=1, max_length=255)
+        return expandable(string(description, min_length=1, max_length=255))
     names = (prefixes,) if isinstance(prefixes, str) else prefixes
-    return string(description, pattern=f"^({'|'.join(names)})_[A-Za-z0-9]+$", max_length=255)
+    pattern = f"^({'|'.join(names)})_[A-Za-z0-9]+$"
+    return expandable(string(description, pattern=pattern, max_length=255))
 
 
 def metadata(description: str = "Key-value pairs stored on the object") -> Schema:
@@ -122,7 +172,12 @@ def metadata(description: str = "Key-value pairs stored on the object") -> Schem
     return {
         "type": "object",
         "description": f"{description}. On update, an empty value removes that key.",
-        "propertyNames": {"maxLength": _METADATA_KEY_MAX, "minLength": 1},
+        # Brackets in a key would change its nesting in the form body (metadata[a[1]]).
+        "propertyNames": {
+            "maxLength": _METADATA_KEY_MAX,
+            "minLength": 1,
+            "pattern": r"^[^\[\]]+$",
+        },
         "additionalProperties": {"type": "string", "maxLength": _METADATA_VALUE_MAX},
         "maxProperties": _METADATA_KEYS_MAX,
     }

@@ -33,7 +33,7 @@ def _common() -> dict[str, s.Schema]:
     return {
         "collection_method": s.collection_method(),
         "days_until_due": s.days_until_due(),
-        "default_payment_method": s.string("Payment method id (pm_...) to charge"),
+        "default_payment_method": s.expandable(s.string("Payment method id (pm_...) to charge")),
         "description": s.string("Description shown on invoices and in the Dashboard"),
         "metadata": s.metadata(),
         "cancel_at_period_end": s.boolean("Cancel when the current period ends"),
@@ -43,8 +43,8 @@ def _common() -> dict[str, s.Schema]:
         "discounts": s.array(
             s.obj(
                 {
-                    "coupon": s.string("Coupon id"),
-                    "promotion_code": s.string("Promotion code id (promo_...)"),
+                    "coupon": s.expandable(s.string("Coupon id")),
+                    "promotion_code": s.expandable(s.string("Promotion code id (promo_...)")),
                 },
                 "A coupon or a promotion code",
             ),
@@ -56,7 +56,7 @@ def _common() -> dict[str, s.Schema]:
 
 _NEW_ITEM = s.obj(
     {
-        "price": s.string("Price id (price_...)", min_length=1),
+        "price": s.expandable(s.string("Price id (price_...)", min_length=1)),
         "quantity": s.integer("Quantity, e.g. seats", minimum=0),
         "metadata": s.metadata(),
     },
@@ -67,10 +67,10 @@ _NEW_ITEM = s.obj(
 _CHANGED_ITEM = s.obj(
     {
         "id": s.stripe_id("si", "Existing subscription item id (si_...) to change"),
-        "price": s.string("Price id (price_...) to switch to or add"),
+        "price": s.expandable(s.string("Price id (price_...) to switch to or add")),
         "quantity": s.integer("New quantity", minimum=0),
         "deleted": s.boolean("Remove this item"),
-        "metadata": s.metadata(),
+        "metadata": s.clearable(s.metadata()),
     },
     "An item to change (with id) or add (with price)",
 )
@@ -147,6 +147,7 @@ ACTIONS = [
                 **_common(),
             },
             required=["customer", "items"],
+            exclusive=[("trial_end", "trial_period_days")],
         ),
     ),
     Action(
@@ -160,10 +161,12 @@ ACTIONS = [
             {
                 "id": SUBSCRIPTION_ID,
                 "items": s.array(_CHANGED_ITEM, "Items to change, add or remove"),
-                "cancel_at": s.timestamp("Cancel at this time"),
-                **_common(),
+                "cancel_at": s.clearable(s.timestamp("Cancel at this time")),
+                # Unsettable with "" (docs.stripe.com/api/subscriptions/update).
+                **s.clearing(_common(), "metadata", "discounts"),
             },
             required=["id"],
+            exclusive=[("cancel_at", "cancel_at_period_end")],
         ),
     ),
     Action(

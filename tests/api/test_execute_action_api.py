@@ -63,11 +63,12 @@ def test_it_creates_the_customer_with_the_callers_idempotency_key(api_user, conn
 def test_an_input_error_names_the_fields_under_input_and_sends_nothing(
     superuser_api, connection, stripe
 ):
-    response = run(superuser_api, connection, {"input": {"email": 5, "colour": "red"}})
+    # (A number would be sent as its text: a list cannot be.)
+    response = run(superuser_api, connection, {"input": {"email": [5], "colour": "red"}})
     assert response.status_code == 400
     assert field_errors(response) == {
         "input.colour": "is not a known field",
-        "input.email": "must be of type string, got int",
+        "input.email": "must be of type string, got list",
     }
     assert response.json()["message"] == "Invalid input: input.colour, input.email."
 
@@ -169,3 +170,21 @@ def test_our_own_rate_limit_is_a_503_with_retry_after(superuser_api, connection,
     assert response.status_code == 503
     assert response["Retry-After"] == "8"
     assert response.json()["stripe"]["type"] == "rate_limit_local"
+
+
+def test_fields_beside_input_are_refused_by_name_and_nothing_is_sent(api_user, connection, stripe):
+    # The case: the customer's fields at the top level, not under "input".
+    grant(api_user, "use_connection")
+    response = run(token_client(api_user), connection, {"email": "a@example.com"})
+    assert response.status_code == 400
+    errors = field_errors(response)
+    assert errors["email"].startswith("Unknown field")
+    assert errors["input"] == "This field is required."
+    assert len(stripe.calls) == 0
+
+
+def test_an_action_needs_input_even_when_it_takes_no_field(api_user, connection, stripe):
+    grant(api_user, "use_connection")
+    response = run(token_client(api_user), connection, {}, key="get_account")
+    assert response.status_code == 400
+    assert field_errors(response) == {"input": "This field is required."}

@@ -53,7 +53,7 @@ def test_invalid_input_prints_the_fields_and_exits_2_without_calling_stripe(
             "stripe_action",
             "create_customer",
             connection=connection.name,
-            input=json.dumps({"email": 42}),
+            input=json.dumps({"email": [42]}),
             stdout=out,
         )
     assert caught.value.returncode == 2

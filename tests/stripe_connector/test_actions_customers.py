@@ -213,10 +213,10 @@ def test_find_customer_refuses_bad_input_before_any_request(
 
 def test_create_customer_names_every_bad_field_and_sends_nothing(stripe_mock, stripe_client):
     given = {
-        "email": 42,
+        "email": ["ada@example.com"],
         "address": {"line1": "1 Main St", "country": "USA"},
         "shipping": {"name": "Jenny"},
-        "metadata": {"plan": 3},
+        "metadata": {"plan": {"tier": 3}},
         "nickname": "typo",
     }
     with pytest.raises(ActionInputError) as caught:
@@ -228,7 +228,7 @@ def test_create_customer_names_every_bad_field_and_sends_nothing(stripe_mock, st
         "nickname",
         "shipping.address",
     ]
-    assert caught.value.errors[1]["message"] == "must be of type string, got int"
+    assert caught.value.errors[1]["message"] == "must be of type string, got list"
     assert caught.value.errors[3]["message"] == "is not a known field"
     assert caught.value.errors[4]["message"] == "is required"
     assert len(stripe_mock.calls) == 0

@@ -178,7 +178,7 @@ def test_it_sends_the_exact_request_and_returns_stripes_object(
             "create_payment_intent",
             {"amount": 10.5, "currency": "dollars"},
             [
-                {"field": "amount", "message": "must be of type integer, got float"},
+                {"field": "amount", "message": "must be a whole number, got 10.5"},
                 {
                     "field": "currency",
                     "message": "has an invalid format (expected to match ^[A-Za-z]{3}$)",
@@ -206,7 +206,10 @@ def test_it_sends_the_exact_request_and_returns_stripes_object(
             {"amount_off": 500, "duration": "repeating"},
             [
                 {"field": "currency", "message": "is required with amount_off"},
-                {"field": "duration_in_months", "message": "is required when repeating"},
+                {
+                    "field": "duration_in_months",
+                    "message": "is required when duration is repeating",
+                },
             ],
         ),
         (
