@@ -120,3 +120,18 @@ def test_a_mode_mismatch_event_is_not_dispatched(superuser_api, connection):
     response = superuser_api.post(f"{LIST}{event.pk}/dispatch-again/")
     assert response.status_code == 409
     assert response.json()["type"] == "conflict"
+
+
+def test_a_pruned_event_shows_when_and_is_not_dispatched_again(superuser_api, connection):
+    pruned_at = timezone.now()
+    event = make_event(connection, 8, payload={}, payload_pruned_at=pruned_at)
+
+    shown = superuser_api.get(f"{LIST}{event.pk}/").json()
+    response = superuser_api.post(f"{LIST}{event.pk}/dispatch-again/")
+
+    assert shown["payload"] == {}
+    assert shown["payload_pruned_at"] is not None
+    assert response.status_code == 409
+    assert "payload was pruned" in response.json()["message"]
+    event.refresh_from_db()
+    assert event.status == InboxEvent.Status.DISPATCHED
