@@ -270,6 +270,7 @@ class StepRunInline(admin.TabularInline):
         "status",
         "attempts",
         "rendered_input",
+        "left_out",
         "rendered_output",
         "rendered_error",
         "request_id",
@@ -285,6 +286,10 @@ class StepRunInline(admin.TabularInline):
     @admin.display(description="Input")
     def rendered_input(self, step_run: StepRun) -> str:
         return pretty(step_run.input)
+
+    @admin.display(description="Left out (rendered empty)")
+    def left_out(self, step_run: StepRun) -> str:
+        return ", ".join(step_run.left_out_fields or []) or "-"
 
     @admin.display(description="Output")
     def rendered_output(self, step_run: StepRun) -> str:

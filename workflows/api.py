@@ -311,6 +311,11 @@ class WorkflowViewSet(IntegerIds, JsonOnly, viewsets.ModelViewSet):
 class StepRunSerializer(serializers.ModelSerializer):
     input_mapping = serializers.JSONField(help_text="The step's mapping, copied at creation.")
     input = serializers.JSONField(help_text="The rendered input, fixed at the first attempt.")
+    left_out_fields = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="Fields whose reference rendered null or empty and were left out of the "
+        'request (e.g. "metadata.source"); a literal "" is sent, to clear a field.',
+    )
     output = serializers.JSONField(help_text="What Stripe answered.")
     error = serializers.JSONField(
         help_text="Stripe's type, code, message, param, HTTP status and Request-Id."
@@ -331,6 +336,7 @@ class StepRunSerializer(serializers.ModelSerializer):
             "next_attempt_at",
             "idempotency_key",
             "input",
+            "left_out_fields",
             "output",
             "error",
             "request_id",

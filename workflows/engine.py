@@ -32,7 +32,7 @@ from connections.models import InboxEvent
 from stripe_connector.errors import ActionInputError, StripeError
 from workflows import clock
 from workflows.filters import matches
-from workflows.mapping import MappingError, build_context, render_mapping
+from workflows.mapping import MappingError, build_context, refuse_empty_write, render_input
 from workflows.models import Run, RunStatus, Step, StepRun, Workflow
 from workflows.retry import IDEMPOTENCY_WINDOW, WINDOW_MARGIN, RetryPolicy
 
@@ -334,14 +334,24 @@ def call_action(step_run: StepRun, run: Run, outputs: dict[str, Any]) -> tuple[d
     from stripe_connector.catalog import get_action
 
     check_window(step_run)
+    action = get_action(step_run.action_key)
     if step_run.input is None:
         context = build_context(run.trigger_data(), outputs)
-        step_run.input = json_safe(render_mapping(step_run.input_mapping, context))
-    action = get_action(step_run.action_key)
+        rendered = render_input(step_run.input_mapping, context)
+        step_run.input = json_safe(rendered.values)
+        record_left_out(step_run, rendered.left_out)
+        refuse_empty_write(action, rendered)
     cleaned = action.validate(step_run.input)
     client = run.workflow.connection.client()
     result = action.run(client, cleaned, idempotency_key=step_run.idempotency_key)
     return json_safe(result.output), result.request_id
+
+
+def record_left_out(step_run: StepRun, left_out: list[str]) -> None:
+    """Keep which fields rendered empty and were left out (while the claim is ours)."""
+    step_run.left_out_fields = left_out
+    if left_out:
+        _ours(step_run).update(left_out_fields=left_out)
 
 
 def check_window(step_run: StepRun) -> None:

@@ -3,6 +3,19 @@
 A filter is ``{"path": "data.object.status", "op": "equals", "value": "draft"}``;
 the path is dotted from the event envelope, with numbers for list positions
 (``data.object.lines.data.0.price.id``).
+
+A path is *absent* when some key on the way is missing, and *present* otherwise,
+also when its value is null. Stripe sends every field of an object, with null
+for "no value", and in ``data.previous_attributes`` a key with null means "it
+was null before": the key's presence is the whole signal. So:
+
+- ``exists`` / ``not_exists`` ask only whether the path is present (null counts
+  as present); ``is_null`` / ``is_not_null`` ask about the value of a present path;
+- ``equals`` / ``in`` need a present path; null is a value like any other
+  (``equals null`` holds for a present null); ``not_equals`` / ``not_in`` are
+  their exact negations, so they hold for an absent path;
+- ``contains`` and the orderings ``gt``, ``gte``, ``lt``, ``lte`` hold only for a
+  present, non-null value of a comparable type.
 """
 
 from __future__ import annotations
@@ -31,7 +44,10 @@ def _contains(actual: Any, expected: Any) -> bool:
     if isinstance(actual, str):
         return isinstance(expected, str) and expected in actual
     if isinstance(actual, (list, dict)):
-        return expected in actual
+        try:
+            return expected in actual
+        except TypeError:  # an unhashable value asked of an object's keys
+            return False
     return False
 
 
@@ -44,15 +60,29 @@ OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
     "not_equals": lambda actual, expected: actual is _ABSENT or actual != expected,
     "in": _in,
     "not_in": lambda actual, expected: not _in(actual, expected),
-    "exists": lambda actual, expected: actual is not _ABSENT and actual is not None,
-    "not_exists": lambda actual, expected: actual is _ABSENT or actual is None,
+    "exists": lambda actual, expected: actual is not _ABSENT,
+    "not_exists": lambda actual, expected: actual is _ABSENT,
+    "is_null": lambda actual, expected: actual is None,
+    "is_not_null": lambda actual, expected: actual is not _ABSENT and actual is not None,
     "contains": _contains,
     "gt": _compare(lambda a, b: a > b),
     "gte": _compare(lambda a, b: a >= b),
     "lt": _compare(lambda a, b: a < b),
     "lte": _compare(lambda a, b: a <= b),
 }
-UNARY = {"exists", "not_exists"}
+UNARY = {"exists", "not_exists", "is_null", "is_not_null"}
+
+# Shown in admin and in the API schema (the Workflow.filters field's help text).
+HELP_TEXT = (
+    "All must hold: "
+    '[{"path": "data.object.status", "op": "equals", "value": "draft"}]. Operators: '
+    "equals, not_equals, in, not_in, exists, not_exists, is_null, is_not_null, contains, "
+    "gt, gte, lt, lte. A path whose value is null is present: exists holds for it (in "
+    "data.previous_attributes a null means 'it was null'), is_null tells null from a "
+    "value. equals and in need a present path (equals null holds for a present null); "
+    "not_equals and not_in are their negations and hold for a missing path; contains, gt, "
+    "gte, lt and lte hold only for a present, non-null value."
+)
 
 
 def lookup(data: Any, path: str) -> Any:

@@ -9,7 +9,10 @@ Rules:
 - a string that is exactly one ``{{ expression }}`` keeps the expression's type
   (number, object, list, null);
 - any other string containing ``{{``/``{%`` renders to a string;
-- dicts and lists are rendered item by item; other values are literals.
+- dicts and lists are rendered item by item; other values are literals;
+- a templated value that renders null or empty is left out of the request
+  (``render_input``; see "values that render empty" below); a literal ``""``
+  is sent, to clear a field.
 
 ``render_mapping`` is what a run uses; ``check_mapping`` is what saving uses
 (errors block saving, warnings are doubtful references).
@@ -85,7 +88,14 @@ class _DataEnvironment(SandboxedEnvironment):
         return super().getattr(obj, attribute)
 
 
-ENV = _DataEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
+def _blank_none(value: Any) -> Any:
+    """Inside text a null prints as nothing, never as the word "None"."""
+    return "" if value is None else value
+
+
+ENV = _DataEnvironment(
+    undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True, finalize=_blank_none
+)
 
 
 # Compiling is most of the cost of rendering; a workflow's mappings repeat.
@@ -133,6 +143,88 @@ def render_mapping(mapping: Any, context: Mapping[str, Any], *, path: str = "") 
     if not is_template(mapping):
         return mapping
     return _render_string(mapping, context, path)
+
+
+# -- values that render empty ---------------------------------------------------
+#
+# The one rule: a templated value that renders null, or text that renders empty
+# (only whitespace), is LEFT OUT of the request, and the step run records its
+# path. A nested key (metadata.source) is left out on its own; an object or a
+# list left with nothing but left-out items is left out too. A literal "" written
+# in the mapping is sent as it is: that is how a field is cleared in Stripe. A
+# default comes from the mapping: {{ steps.find.email | default("unknown", true) }}
+# (``true``: null and "" take the default too, not only a missing path).
+
+_LEFT_OUT = object()
+
+
+@dataclass
+class RenderedInput:
+    """A rendered mapping: ``values`` for the action, ``left_out`` field paths in mapping order."""
+
+    values: Any
+    left_out: list[str] = field(default_factory=list)
+
+
+def render_input(mapping: Any, context: Mapping[str, Any]) -> RenderedInput:
+    """Render ``mapping`` and leave out what rendered empty; raises MappingError."""
+    left_out: list[str] = []
+    values = _leave_out_empty(mapping, render_mapping(mapping, context), "", left_out)
+    if values is _LEFT_OUT:
+        values = {} if isinstance(mapping, dict) else None
+    return RenderedInput(values, left_out)
+
+
+def _leave_out_empty(mapping: Any, rendered: Any, path: str, left_out: list[str]) -> Any:
+    """``rendered`` without its empty templated values (``_LEFT_OUT`` when all of it goes)."""
+    if isinstance(mapping, dict) and isinstance(rendered, dict):
+        kept = {}
+        for key, value in rendered.items():
+            item = _leave_out_empty(mapping.get(key), value, _join(path, key), left_out)
+            if item is not _LEFT_OUT:
+                kept[key] = item
+        return _LEFT_OUT if mapping and not kept and len(kept) < len(rendered) else kept
+    if isinstance(mapping, list) and isinstance(rendered, list):
+        items = [
+            _leave_out_empty(item, value, f"{path}[{index}]", left_out)
+            for index, (item, value) in enumerate(zip(mapping, rendered, strict=True))
+        ]
+        kept_items = [item for item in items if item is not _LEFT_OUT]
+        return _LEFT_OUT if mapping and not kept_items else kept_items
+    if is_template(mapping) and _is_empty(rendered):
+        left_out.append(path)
+        return _LEFT_OUT
+    return rendered
+
+
+def _is_empty(value: Any) -> bool:
+    """Null, or text with nothing but whitespace."""
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def refuse_empty_write(action: Any, rendered: RenderedInput) -> None:
+    """Raise MappingError when a write would send none of its mapped data.
+
+    For a POST action after fields were left out: when nothing is left but the
+    ids in the URL (``/v1/customers/{id}``) and ``expand``, the request would
+    write nothing and Stripe would still answer 200. ``action`` is a catalog
+    Action (``method``, ``path``, ``fixed_params``, ``mutates``).
+    """
+    if not rendered.left_out or action.method != "POST" or not action.mutates:
+        return
+    if action.fixed_params:
+        return
+    not_data = {*re.findall(r"\{(\w+)\}", action.path), "expand"}
+    values = rendered.values if isinstance(rendered.values, dict) else {}
+    if any(value is not None for key, value in values.items() if key not in not_data):
+        return
+    fields = ", ".join(rendered.left_out)
+    raise MappingError(
+        f"Nothing to write: every mapped field rendered null or empty and was left out "
+        f"({fields}). Give a default in the mapping ({{{{ ... | default('value', true) }}}}) "
+        'or write "" to clear a field.',
+        field=rendered.left_out[0],
+    )
 
 
 def _join(path: str, key: str) -> str:

@@ -16,6 +16,7 @@ from django.db import models
 from django.db.models import Q
 
 from connections.models import Connection, InboxEvent
+from workflows.filters import HELP_TEXT as FILTERS_HELP_TEXT
 
 SCHEDULE_TRIGGER = "schedule"
 STEP_NAME = RegexValidator(
@@ -63,9 +64,7 @@ class Workflow(models.Model):
     filters = models.JSONField(
         default=list,
         blank=True,
-        help_text="All must hold: "
-        '[{"path": "data.object.status", "op": "equals", "value": "draft"}]. Operators: '
-        "equals, not_equals, in, not_in, exists, not_exists, contains, gt, gte, lt, lte.",
+        help_text=FILTERS_HELP_TEXT,
     )
     active = models.BooleanField(default=False)
     sample_event = models.JSONField(
@@ -298,6 +297,12 @@ class StepRun(models.Model):
     )
     input = models.JSONField(
         null=True, blank=True, help_text="The rendered input, fixed at the first attempt."
+    )
+    left_out_fields = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Fields of the mapping whose reference rendered null or empty, left out of "
+        "the request (e.g. metadata.source).",
     )
     output = models.JSONField(null=True, blank=True)
     error = models.JSONField(

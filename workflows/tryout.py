@@ -8,7 +8,7 @@ from typing import Any
 
 from stripe_connector.errors import ActionInputError, StripeError
 from workflows.engine import json_safe
-from workflows.mapping import MappingError, build_context, render_mapping
+from workflows.mapping import MappingError, build_context, refuse_empty_write, render_input
 from workflows.models import RunStatus, Step, StepRun, Workflow
 
 logger = logging.getLogger(__name__)
@@ -68,12 +68,18 @@ def test_step(step: Step) -> dict[str, Any]:
 
     workflow = step.workflow
     outputs = {k: v for k, v in latest_outputs(workflow).items() if k != step.name}
-    result: dict[str, Any] = {"input": None, "output": None, "error": None, "request_id": None}
+    result: dict[str, Any] = {
+        "input": None,
+        "left_out_fields": [],
+        "output": None,
+        "error": None,
+        "request_id": None,
+    }
     try:
-        result["input"] = json_safe(
-            render_mapping(step.input_mapping, build_context(workflow.sample(), outputs))
-        )
         action = get_action(step.action_key)
+        rendered = render_input(step.input_mapping, build_context(workflow.sample(), outputs))
+        result["input"], result["left_out_fields"] = json_safe(rendered.values), rendered.left_out
+        refuse_empty_write(action, rendered)
         done = action.run(
             workflow.connection.client(),
             action.validate(result["input"]),

@@ -174,3 +174,13 @@ def test_a_run_that_did_not_fail_cannot_be_resumed(superuser_api, failed_run):
     assert response.status_code == 409
     assert response.json()["message"] == "A run still in progress cannot be re-run."
     assert superuser_api.post(f"{LIST}424242/rerun/").status_code == 404
+
+
+def test_a_step_run_shows_the_fields_left_out_because_they_rendered_empty(
+    superuser_api, failed_run
+):
+    StepRun.objects.filter(run=failed_run).update(left_out_fields=["email", "metadata.source"])
+
+    [step] = superuser_api.get(f"{LIST}{failed_run.pk}/").json()["step_runs"]
+
+    assert step["left_out_fields"] == ["email", "metadata.source"]

@@ -59,3 +59,14 @@ def test_the_run_pages_render_with_step_details(staff_client, runs):
     html = page.content.decode()
     assert "Resume from failed step" in html and "Re-run from the start" in html
     assert run.step_runs.get().idempotency_key in html
+
+
+def test_the_run_page_shows_the_fields_left_out_because_they_rendered_empty(staff_client, runs):
+    run = Run.objects.filter(status=RunStatus.FAILED).get()
+    run.step_runs.update(left_out_fields=["email", "metadata.source"])
+
+    page = staff_client.get(reverse("admin:workflows_run_change", args=[run.pk]))
+
+    html = page.content.decode()
+    assert "Left out (rendered empty)" in html
+    assert "email, metadata.source" in html
