@@ -39,6 +39,7 @@ from connections.webhooks import event_types_in_use, store_manual_secret, sync_w
 from konnectify.api.base import (
     IntegerIds,
     JsonOnly,
+    StrictFields,
     conflict,
     date_range_parameters,
     error_response,
@@ -81,7 +82,7 @@ class SigningSecretField(serializers.CharField):
     """A webhook signing secret; checked by ``store_manual_secret`` (as in admin)."""
 
 
-class ConnectionSerializer(serializers.ModelSerializer):
+class ConnectionSerializer(StrictFields, serializers.ModelSerializer):
     """A connection; ``secret_key`` and ``webhook_secret`` are accepted, never returned."""
 
     secret_key = StripeKeyField(
@@ -245,11 +246,10 @@ class DeletedSerializer(serializers.Serializer):
     )
 
 
-class ExecuteSerializer(serializers.Serializer):
+class ExecuteSerializer(StrictFields, serializers.Serializer):
     input = serializers.DictField(
-        required=False,
-        default=dict,
-        help_text="The action's input; see its input_schema in /api/v1/catalog/actions/.",
+        help_text="The action's input (`{}` when it takes none); see its input_schema in "
+        "/api/v1/catalog/actions/.",
     )
     idempotency_key = serializers.CharField(
         required=False,
@@ -329,6 +329,7 @@ class ConnectionViewSet(JsonOnly, viewsets.ModelViewSet):
 
     queryset = Connection.objects.all()
     serializer_class = ConnectionSerializer
+    body_actions = ("execute",)  # ExecuteSerializer; the other actions take no body
 
     def get_queryset(self):
         queryset = super().get_queryset()

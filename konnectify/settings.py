@@ -7,6 +7,7 @@ provides SECRET_KEY, FIELD_ENCRYPTION_KEYS and a PostgreSQL DATABASE_URL.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
@@ -80,6 +81,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "axes",
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -99,6 +101,10 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Outside the view's transaction, which a 401 rolls back (see its docstring).
+    "konnectify.api.authentication.FailedTokenMiddleware",
+    # Last, as django-axes asks: it answers a locked-out login with the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "konnectify.urls"
@@ -193,6 +199,29 @@ WHITENOISE_USE_FINDERS = DEBUG
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# --- throttling failed logins and API tokens ---------------------------------------------
+# Reverse proxies in front that append the client's address to X-Forwarded-For (nginx:
+# proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for). 0: clients connect to
+# gunicorn directly and REMOTE_ADDR is theirs. konnectify.client_ip reads it for every throttle.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", 0, minimum=0)
+# Admin logins (django-axes): this many failures for one username from one address lock
+# that pair out for LOGIN_LOCKOUT_MINUTES (the right password included); each failure
+# while locked starts the wait again; a successful login clears the count.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", 10, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", 15, minimum=1))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "konnectify.client_ip.client_ip"
+AXES_LOCKOUT_CALLABLE = "konnectify.lockout.lockout_page"
+# API tokens: this many failed bearer tokens from one address within the window answer
+# 429 with Retry-After to that address's bearer requests (konnectify.api.authentication).
+API_TOKEN_FAILURE_LIMIT = env.int("API_TOKEN_FAILURE_LIMIT", 20, minimum=1)
+API_TOKEN_FAILURE_WINDOW_SECONDS = env.int("API_TOKEN_FAILURE_WINDOW_SECONDS", 600, minimum=1)
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "konnectify.api.authentication.TokenAuthentication",
@@ -207,6 +236,8 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "konnectify.api.errors.api_exception_handler",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
+    # Only for DRF's own throttles; ours read konnectify.client_ip (the same rule).
+    "NUM_PROXIES": TRUSTED_PROXY_COUNT,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Konnectify API",

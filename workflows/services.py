@@ -212,6 +212,34 @@ def rerun(run: Run) -> Run:
     return new
 
 
+# -- who a workflow acts for --------------------------------------------------------
+
+
+def acts_with_key(workflow: Workflow, has_steps: bool) -> bool:
+    """Whether saving ``workflow`` arranges Stripe calls with its connection's key.
+
+    It does when the workflow has steps (each run calls Stripe) or is active
+    (its trigger joins the connection's webhook endpoint, or its schedule runs).
+    """
+    return has_steps or workflow.active
+
+
+def authorize_save(user, workflow: Workflow, *, has_steps: bool) -> None:
+    """Before saving in admin or the API: may ``user`` make the workflow act with the key?
+
+    When the save acts with the key (``acts_with_key``), ``user`` must be allowed
+    to use the connection (``connections.permissions.require_use``, raising
+    PermissionDenied) and becomes the workflow's ``owner`` (set, not saved): the
+    engine checks before every Stripe call that the owner still may.
+    """
+    from connections.permissions import require_use
+
+    if not acts_with_key(workflow, has_steps):
+        return
+    require_use(user, workflow.connection)
+    workflow.owner = user
+
+
 # -- checking a workflow ----------------------------------------------------------
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,11 +18,72 @@ from rest_framework.views import APIView, set_rollback
 
 from konnectify.api.errors import error_body
 
+# Write actions whose body is the viewset's own (StrictFields) serializer.
+SERIALIZER_BODY_ACTIONS = ("create", "update", "partial_update")
+WRITE_METHODS = ("POST", "PUT", "PATCH")
+
 
 class JsonOnly:
-    """Request bodies are JSON objects only (no form encoding of nested data)."""
+    """Request bodies are JSON objects only (no form encoding of nested data), and strict.
+
+    Create and update bodies go through the viewset's serializer, which should be a
+    ``StrictFields`` one. Other write actions take no body unless listed in
+    ``body_actions`` (then they validate it with a ``StrictFields`` serializer of
+    their own): any field sent to them is refused by name, as nothing reads it.
+    """
 
     parser_classes = [JSONParser]
+    body_actions: tuple[str, ...] = ()
+
+    def initial(self, request, *args, **kwargs) -> None:
+        super().initial(request, *args, **kwargs)
+        reads_body = self.action in (*SERIALIZER_BODY_ACTIONS, *self.body_actions)
+        if request.method in WRITE_METHODS and not reads_body:
+            refuse_body(request.data)
+
+
+def refuse_body(data: Any) -> None:
+    """400 unless ``data`` (a parsed body) is empty: ``{}`` or no body at all."""
+    if isinstance(data, Mapping):
+        unknown = {name: ["Unknown field: this action takes no body."] for name in data}
+        if unknown:
+            raise exceptions.ValidationError(unknown)
+    elif data not in (None, ""):
+        raise exceptions.ValidationError(["This action takes no body (or an empty object)."])
+
+
+class StrictFields:
+    """Serializer mixin: a field the serializer does not have is a 400 naming it.
+
+    DRF silently drops unknown keys, so a typo (``emial``) or a field at the wrong
+    level (``email`` beside ``input`` instead of inside it) would be accepted and
+    ignored. Read-only fields are known: sending back what was read is harmless.
+    Nested StrictFields serializers check their own level (``steps[0].nmae``).
+    """
+
+    def to_internal_value(self, data):
+        unknown = unknown_fields(data, self.fields)
+        try:
+            value = super().to_internal_value(data)
+        except exceptions.ValidationError as exc:
+            if unknown and isinstance(exc.detail, Mapping):
+                raise exceptions.ValidationError({**exc.detail, **unknown}) from None
+            raise
+        if unknown:
+            raise exceptions.ValidationError(unknown)
+        return value
+
+
+def unknown_fields(data: Any, fields: Mapping[str, Any]) -> dict[str, list[str]]:
+    """``{name: [message]}`` for each key of ``data`` that is not one of ``fields``."""
+    if not isinstance(data, Mapping):
+        return {}  # the serializer itself refuses a body that is not an object
+    known = ", ".join(name for name, field in fields.items() if not field.read_only)
+    return {
+        name: [f"Unknown field; this body takes: {known}."]
+        for name in sorted(data, key=str)
+        if name not in fields
+    }
 
 
 def error_response(

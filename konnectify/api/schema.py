@@ -20,6 +20,7 @@ DESCRIPTIONS = {
     404: "No such object (or page).",
     409: "The object's state does not allow this now.",
     415: "The body is not JSON (the only media type accepted).",
+    429: "Too many failed API tokens from this address: retry after Retry-After seconds.",
 }
 
 
@@ -80,7 +81,20 @@ def errors(*codes: int, serializer=ErrorSerializer, **described: str) -> dict:
 
 
 class AutoSchema(openapi.AutoSchema):
-    """drf-spectacular's schema, plus the error responses every operation can give."""
+    """drf-spectacular's schema, plus the error responses every operation can give.
+
+    Request bodies of ``StrictFields`` serializers say ``additionalProperties: false``,
+    as the API answers 400 to a field they do not have.
+    """
+
+    def _map_serializer(self, serializer, direction, bypass_extensions=False) -> dict:
+        # Imported here: konnectify.api.base's decorators load this module as a DRF setting.
+        from konnectify.api.base import StrictFields
+
+        mapped = super()._map_serializer(serializer, direction, bypass_extensions)
+        if direction == "request" and isinstance(serializer, StrictFields):
+            mapped["additionalProperties"] = False
+        return mapped
 
     def _get_response_bodies(self, direction="response") -> dict:
         bodies = super()._get_response_bodies(direction)
@@ -93,7 +107,7 @@ class AutoSchema(openapi.AutoSchema):
         return bodies
 
     def _error_codes(self) -> list[int]:
-        codes = [401, 403]
+        codes = [401, 403, 429]  # 429: any bearer request, after repeated failed tokens
         if self.method in ("POST", "PUT", "PATCH") or self._is_list_view():
             codes.append(400)  # a body, or query filters and paging
         if self.method in ("POST", "PUT", "PATCH"):

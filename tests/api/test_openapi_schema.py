@@ -102,3 +102,12 @@ def test_the_suite_wide_check_flags_a_response_unlike_the_schema(connection):
     undocumented = JsonResponse({"type": "conflict", "message": "No."}, status=409)
     assert schema_problem("GET", path, undocumented)
     assert schema_problem("GET", "/api/v1/no-such-thing/", wrong) is None
+
+
+def test_the_schema_says_request_bodies_take_no_other_field(schema):
+    components = schema["components"]["schemas"]
+    for name in ("ConnectionRequest", "PatchedConnectionRequest", "ExecuteRequest"):
+        assert components[name]["additionalProperties"] is False, name
+    for name in ("WorkflowRequest", "PatchedWorkflowRequest", "StepRequest"):
+        assert components[name]["additionalProperties"] is False, name
+    assert "input" in components["ExecuteRequest"]["required"]
