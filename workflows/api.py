@@ -30,6 +30,7 @@ from connections.models import Connection
 from konnectify.api.base import (
     IntegerIds,
     JsonOnly,
+    StrictFields,
     conflict,
     date_range_parameters,
     filter_choice,
@@ -45,7 +46,7 @@ from workflows.models import SCHEDULE_TRIGGER, Run, RunStatus, Step, StepRun, Wo
 # --- workflows and steps -------------------------------------------------------------
 
 
-class StepSerializer(serializers.ModelSerializer):
+class StepSerializer(StrictFields, serializers.ModelSerializer):
     """One step; its position in ``steps`` is its order."""
 
     action_key = serializers.ChoiceField(
@@ -83,7 +84,7 @@ class WarningsField(serializers.SerializerMethodField):
     """Doubtful references found while saving (only in create/update answers)."""
 
 
-class WorkflowSerializer(serializers.ModelSerializer):
+class WorkflowSerializer(StrictFields, serializers.ModelSerializer):
     connection = serializers.PrimaryKeyRelatedField(
         queryset=Connection.objects.all(),
         pk_field=serializers.UUIDField(),
