@@ -11,10 +11,13 @@ from django.utils.html import format_html, format_html_join
 from connections.forms import ConnectionForm
 from connections.inbox import dispatch_again
 from connections.models import Connection, InboxEvent
+from connections.permissions import can_use, require_use
 from connections.services import delete_connection, recheck_connection
 from connections.webhooks import event_types_in_use, sync_webhook_endpoint
+from konnectify.admin_actions import RefuseForbiddenActions
 
 ENCRYPTED = ("secret_key", "webhook_secret", "previous_webhook_secret")
+CREATE_RUNS = "workflows.add_run"
 COLORS = {
     "live": "#b42318",
     "test": "#b54708",
@@ -48,7 +51,7 @@ def badge(value: str, label: str) -> str:
 
 
 @admin.register(Connection)
-class ConnectionAdmin(admin.ModelAdmin):
+class ConnectionAdmin(RefuseForbiddenActions, admin.ModelAdmin):
     form = ConnectionForm
     list_display = [
         "name",
@@ -169,15 +172,27 @@ class ConnectionAdmin(admin.ModelAdmin):
         text = [p for p in found if p]
         return format_html_join("", "<div>{}</div>", ((p,) for p in text)) if text else "-"
 
-    @admin.action(description="Test connection")
+    def has_test_permission(self, request) -> bool:
+        """Test connection sends the stored key to Stripe and records its verdict.
+
+        Changing the connection and using it (admin ORs an action's ``permissions``,
+        so both are asked here).
+        """
+        return self.has_change_permission(request) and can_use(request.user)
+
+    @admin.action(description="Test connection", permissions=["test"])
     def test_connection(self, request, queryset: QuerySet) -> None:
+        """Sends each stored key to Stripe (and records its verdict): change and use."""
+        for connection in queryset:
+            require_use(request.user, connection)
         for connection in queryset:
             ok, message = recheck_connection(connection)
             level = messages.SUCCESS if ok else messages.ERROR
             self.message_user(request, f"{connection.name}: {message}", level)
 
-    @admin.action(description="Sync webhook endpoint")
+    @admin.action(description="Sync webhook endpoint", permissions=["change"])
     def sync_endpoint(self, request, queryset: QuerySet) -> None:
+        """What the periodic check does anyway: the endpoint matches the workflows in use."""
         for connection in queryset:
             result = sync_webhook_endpoint(connection, event_types_in_use(connection))
             level = messages.SUCCESS if result.ok else messages.ERROR
@@ -198,7 +213,7 @@ class ConnectionAdmin(admin.ModelAdmin):
 
 
 @admin.register(InboxEvent)
-class InboxEventAdmin(admin.ModelAdmin):
+class InboxEventAdmin(RefuseForbiddenActions, admin.ModelAdmin):
     list_display = [
         "stripe_event_id",
         "type",
@@ -255,8 +270,14 @@ class InboxEventAdmin(admin.ModelAdmin):
         text = json.dumps(obj.payload, indent=2, sort_keys=True, ensure_ascii=False)
         return format_html('<pre style="white-space:pre-wrap;margin:0">{}</pre>', text)
 
-    @admin.action(description="Dispatch again")
+    def has_dispatch_permission(self, request) -> bool:
+        """Dispatching creates runs whose steps call Stripe: ``add_run`` and use of connections."""
+        return request.user.has_perm(CREATE_RUNS) and can_use(request.user)
+
+    @admin.action(description="Dispatch again", permissions=["dispatch"])
     def dispatch_again_action(self, request, queryset: QuerySet) -> None:
+        for event in queryset:
+            require_use(request.user, event.connection)
         queued, skipped = dispatch_again(queryset)
         self.message_user(request, f"{queued} event(s) queued for dispatch again.")
         if skipped:

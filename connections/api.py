@@ -27,6 +27,7 @@ from rest_framework.response import Response
 
 from connections.inbox import dispatch_again
 from connections.models import Connection, InboxEvent
+from connections.permissions import USE_CONNECTION, require_use
 from connections.services import (
     ConnectionInUse,
     KeyCheck,
@@ -58,8 +59,8 @@ EVENT_STATUS = InboxEvent.Status
 WRITABLE_STATUS = [Connection.Status.ACTIVE, Connection.Status.DISABLED]
 PASSED_THROUGH = (400, 402, 404, 409)
 OWN_RATE_LIMIT = "rate_limit_local"  # konnectify.ratelimit.Throttled's type
-# Executing an action spends the connection's key; there is no narrower permission yet.
-USE_CONNECTION = "connections.use_connection"
+# Dispatching an event again creates runs, whose steps spend the connection's key.
+CREATE_RUNS = "workflows.add_run"
 
 
 def drf_error(field: str, exc: DjangoValidationError) -> exceptions.ValidationError:
@@ -358,11 +359,16 @@ class ConnectionViewSet(JsonOnly, viewsets.ModelViewSet):
     @action(
         detail=True,
         methods=["post"],
-        permission_classes=[requires("connections.change_connection")],
+        permission_classes=[requires("connections.change_connection", USE_CONNECTION)],
     )
     def test(self, request, pk=None) -> Response:
-        """A refused key marks the connection invalid; the answer is 200 with ok=false."""
+        """A refused key marks the connection invalid; the answer is 200 with ok=false.
+
+        It sends the stored key to Stripe: it needs the right to use the connection, besides
+        changing it (the check records Stripe's verdict on the connection).
+        """
         connection = self.get_object()
+        require_use(request.user, connection)
         ok, message = recheck(connection)
         return Response(
             {"ok": ok, "message": message, "connection": ConnectionSerializer(connection).data}
@@ -416,6 +422,7 @@ class ConnectionViewSet(JsonOnly, viewsets.ModelViewSet):
     def execute(self, request, pk=None, action_key: str = "") -> Response:
         """Validate the input, call Stripe once, answer Stripe's object or its typed error."""
         connection = self.get_object()
+        require_use(request.user, connection)
         try:
             chosen = get_action(action_key)
         except KeyError:
@@ -556,10 +563,12 @@ class InboxEventViewSet(
         detail=True,
         methods=["post"],
         url_path="dispatch-again",
-        permission_classes=[requires("connections.change_inboxevent")],
+        permission_classes=[requires(CREATE_RUNS, USE_CONNECTION)],
     )
     def dispatch_again(self, request, pk=None) -> Response:
+        """Creates runs whose steps call Stripe: ``workflows.add_run`` and use of the connection."""
         event = self.get_object()
+        require_use(request.user, event.connection)
         if event.payload_pruned_at:
             return conflict(
                 "This event's payload was pruned (RETENTION_DAYS); it cannot be dispatched again."

@@ -7,14 +7,17 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
 from connections.models import Connection
+from connections.permissions import can_use, require_use
+from konnectify.admin_actions import RefuseForbiddenActions
 from workflows import services, tryout
 from workflows.automations import AUTOMATIONS, create_from_automation
 from workflows.models import SCHEDULE_TRIGGER, Run, Step, StepRun, Workflow
@@ -27,6 +30,14 @@ def pretty(value: Any) -> str:
     return format_html(
         "<pre style='margin:0;white-space:pre-wrap'>{}</pre>", json.dumps(value, indent=2)
     )
+
+
+def object_or_404(model, pk: Any, **filters: Any):
+    """``get_object_or_404`` for a key from a form: a malformed one is 404 too, never 500."""
+    try:
+        return get_object_or_404(model, pk=pk, **filters)
+    except (ValueError, ValidationError):
+        raise Http404(f"No {model._meta.verbose_name} with id {pk!r}.") from None
 
 
 def trigger_choices() -> list:
@@ -68,9 +79,14 @@ class StepForm(forms.ModelForm):
 
 
 class StepFormSet(forms.BaseInlineFormSet):
-    """Checks every mapping against its action's schema and the trigger's sample."""
+    """Checks every mapping against its action's schema and the trigger's sample.
+
+    And whether the user saving (``user``, set by ``StepInline.get_formset``) may make
+    the workflow act with its connection's key: an error on the steps if not.
+    """
 
     warnings: list[str]
+    user = None
 
     def clean(self) -> None:
         super().clean()
@@ -80,6 +96,10 @@ class StepFormSet(forms.BaseInlineFormSet):
             key=lambda f: f.cleaned_data.get("order") or 0,
         )
         steps = [f.cleaned_data for f in forms_in_order]
+        try:
+            services.authorize_save(self.user, self.instance, has_steps=bool(steps))
+        except PermissionDenied as exc:
+            raise ValidationError(str(exc)) from None
         if any("action_key" not in step for step in steps):
             return  # field errors already shown
         for form, report in zip(
@@ -107,6 +127,11 @@ class StepInline(admin.StackedInline):
     )
     readonly_fields = ("action_fields", "paths")
 
+    def get_formset(self, request, obj=None, **kwargs):
+        formset = super().get_formset(request, obj, **kwargs)  # a new class on every call
+        formset.user = request.user
+        return formset
+
     @admin.display(description="The action's fields")
     def action_fields(self, step: Step) -> str:
         rows = tryout.action_fields(step.action_key) if step.pk else []
@@ -133,7 +158,7 @@ class StepInline(admin.StackedInline):
 
 
 @admin.register(Workflow)
-class WorkflowAdmin(admin.ModelAdmin):
+class WorkflowAdmin(RefuseForbiddenActions, admin.ModelAdmin):
     form = WorkflowForm
     inlines = [StepInline]
     list_display = ("name", "connection", "trigger_key", "active", "sync_status", "updated_at")
@@ -186,8 +211,52 @@ class WorkflowAdmin(admin.ModelAdmin):
         for warning in getattr(formset, "warnings", []):
             messages.warning(request, warning)
 
-    @admin.action(description="Activate selected workflows", permissions=["change"])
+    def save_related(self, request, form, formsets, change) -> None:
+        """With the steps saved: may this user make the workflow act with the key?
+
+        The steps' formset refuses first with a message; this also covers a user
+        who sees no steps inline. A refusal is a 403 and the save is rolled back.
+        """
+        super().save_related(request, form, formsets, change)
+        workflow = form.instance
+        services.authorize_save(request.user, workflow, has_steps=workflow.steps.exists())
+        Workflow.objects.filter(pk=workflow.pk).update(owner=workflow.owner)
+
+    def has_activate_permission(self, request: HttpRequest) -> bool:
+        """Activating makes the workflow act with the key: change it and use connections.
+
+        (Admin ORs an action's ``permissions``; one method asks both.)
+        """
+        return self.has_change_permission(request) and can_use(request.user)
+
+    def has_try_out_permission(self, request: HttpRequest) -> bool:
+        """Load sample event (and Test a step): change the workflow and use connections."""
+        return self.may_test(request)
+
+    def may_test(self, request: HttpRequest, workflow: Workflow | None = None) -> bool:
+        """Test a step and Load sample event: change the workflow and use its connection."""
+        connection = workflow.connection if workflow is not None else None
+        return self.has_change_permission(request, workflow) and can_use(request.user, connection)
+
+    def may_create_automations(self, request: HttpRequest) -> bool:
+        return self.has_add_permission(request) and can_use(request.user)
+
+    def changelist_view(self, request: HttpRequest, extra_context=None) -> HttpResponse:
+        context = {"can_create_automations": self.may_create_automations(request)}
+        return super().changelist_view(request, {**context, **(extra_context or {})})
+
+    def change_view(self, request: HttpRequest, object_id, form_url="", extra_context=None):
+        workflow = self.get_object(request, object_id)
+        context = {"can_test_step": workflow is not None and self.may_test(request, workflow)}
+        return super().change_view(
+            request, object_id, form_url, {**context, **(extra_context or {})}
+        )
+
+    @admin.action(description="Activate selected workflows", permissions=["activate"])
     def activate(self, request: HttpRequest, queryset) -> None:
+        """Activating makes the workflow act with the key: the user must use it, and owns it."""
+        for workflow in queryset:
+            require_use(request.user, workflow.connection)
         self._set_active(request, queryset, True)
 
     @admin.action(description="Deactivate selected workflows", permissions=["change"])
@@ -198,12 +267,19 @@ class WorkflowAdmin(admin.ModelAdmin):
         with transaction.atomic():
             for workflow in queryset:
                 workflow.active = active
+                if active:
+                    services.authorize_save(request.user, workflow, has_steps=True)
                 workflow.save()  # save(): schedules and the endpoint sync follow
         word = "activated" if active else "deactivated"
         self.message_user(request, f"{queryset.count()} workflow(s) {word}; endpoint sync queued.")
 
-    @admin.action(description="Load sample event (latest from Stripe)", permissions=["change"])
+    @admin.action(
+        description="Load sample event (latest from Stripe)",
+        permissions=["try_out"],
+    )
     def load_sample(self, request: HttpRequest, queryset) -> None:
+        for workflow in queryset:
+            require_use(request.user, workflow.connection)
         for workflow in queryset:
             source = tryout.load_sample_event(workflow)
             self.message_user(request, f"{workflow}: sample loaded from {source}.")
@@ -217,12 +293,22 @@ class WorkflowAdmin(admin.ModelAdmin):
         ]
 
     def automations_view(self, request: HttpRequest) -> HttpResponse:
-        """Popular automations: one click creates an inactive workflow."""
-        if not self.has_add_permission(request):
-            raise PermissionError
+        """Popular automations: one click creates an inactive workflow.
+
+        Its steps will use the connection's key: adding workflows and using connections
+        are needed (403), and the creator owns it. An unknown template or connection: 404.
+        """
+        if not self.may_create_automations(request):
+            raise PermissionDenied(
+                "Creating automations needs to add workflows and use connections."
+            )
         if request.method == "POST":
-            connection = get_object_or_404(Connection, pk=request.POST.get("connection"))
-            workflow = create_from_automation(request.POST.get("automation", ""), connection)
+            key = request.POST.get("automation", "")
+            if key not in AUTOMATIONS:
+                raise Http404(f"No popular automation {key!r}.")
+            connection = object_or_404(Connection, request.POST.get("connection"))
+            require_use(request.user, connection)
+            workflow = create_from_automation(key, connection, owner=request.user)
             self.message_user(request, f"Created {workflow} (inactive): review it, then activate.")
             return HttpResponseRedirect(
                 reverse("admin:workflows_workflow_change", args=[workflow.pk])
@@ -237,10 +323,15 @@ class WorkflowAdmin(admin.ModelAdmin):
         return TemplateResponse(request, "admin/workflows/automations.html", context)
 
     def test_step_view(self, request: HttpRequest, pk: int) -> HttpResponse:
-        """Run one step for real against the sample event (live mode asks first)."""
+        """Run one step for real against the sample event (live mode asks first).
+
+        It sends the connection's key to Stripe: changing the workflow and using its
+        connection are needed (403 otherwise).
+        """
         workflow = get_object_or_404(Workflow, pk=pk)
-        if not self.has_change_permission(request, workflow):
-            raise PermissionError
+        if not self.may_test(request, workflow):
+            require_use(request.user, workflow.connection)  # names the connection
+            raise PermissionDenied("Testing a step needs to change the workflow.")
         context = {
             **self.admin_site.each_context(request),
             "title": f"Test a step of {workflow}",
@@ -250,7 +341,7 @@ class WorkflowAdmin(admin.ModelAdmin):
             "opts": self.model._meta,
         }
         if request.method == "POST":
-            step = get_object_or_404(Step, pk=request.POST.get("step"), workflow=workflow)
+            step = object_or_404(Step, request.POST.get("step"), workflow=workflow)
             if context["live"] and request.POST.get("confirm_live") != "yes":
                 context["error"] = "This connection is in live mode: tick the confirmation first."
             else:
@@ -301,7 +392,7 @@ class StepRunInline(admin.TabularInline):
 
 
 @admin.register(Run)
-class RunAdmin(admin.ModelAdmin):
+class RunAdmin(RefuseForbiddenActions, admin.ModelAdmin):
     inlines = [StepRunInline]
     list_display = (
         "id",
@@ -336,6 +427,23 @@ class RunAdmin(admin.ModelAdmin):
     def has_add_permission(self, request) -> bool:
         return False
 
+    def has_resume_permission(self, request: HttpRequest) -> bool:
+        """Resuming changes the run and calls Stripe again: ``change_run`` and use."""
+        return request.user.has_perm("workflows.change_run") and can_use(request.user)
+
+    def has_rerun_permission(self, request: HttpRequest) -> bool:
+        """Re-running creates a run that calls Stripe again: ``add_run`` and use."""
+        return request.user.has_perm("workflows.add_run") and can_use(request.user)
+
+    def change_view(self, request: HttpRequest, object_id, form_url="", extra_context=None):
+        context = {
+            "can_resume": self.has_resume_permission(request),
+            "can_rerun": self.has_rerun_permission(request),
+        }
+        return super().change_view(
+            request, object_id, form_url, {**context, **(extra_context or {})}
+        )
+
     @admin.display(description="Connection", ordering="workflow__connection__name")
     def connection(self, run: Run) -> Connection:
         return run.workflow.connection
@@ -344,18 +452,20 @@ class RunAdmin(admin.ModelAdmin):
     def short_error(self, run: Run) -> str:
         return run.error[:80]
 
-    @admin.action(description="Resume from failed step", permissions=["change"])
+    @admin.action(description="Resume from failed step", permissions=["resume"])
     def resume_selected(self, request: HttpRequest, queryset):
         return self._confirm(request, queryset, "resume")
 
     @admin.action(
-        description="Re-run from the start (new run, new idempotency keys)", permissions=["change"]
+        description="Re-run from the start (new run, new idempotency keys)", permissions=["rerun"]
     )
     def rerun_selected(self, request: HttpRequest, queryset):
         return self._confirm(request, queryset, "rerun")
 
     def _confirm(self, request: HttpRequest, queryset, kind: str):
         """An intermediate confirmation page, as admin's delete does; acts on 'confirm'."""
+        for run in queryset.select_related("workflow__connection"):
+            require_use(request.user, run.workflow.connection)
         if request.POST.get("confirm") == "yes":
             done, refused = replay_runs(queryset, kind)
             self.message_user(request, f"{done} run(s) queued.")

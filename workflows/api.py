@@ -27,6 +27,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from connections.models import Connection
+from connections.permissions import require_use
 from konnectify.api.base import (
     IntegerIds,
     JsonOnly,
@@ -138,10 +139,14 @@ class WorkflowSerializer(StrictFields, serializers.ModelSerializer):
 
     def validate(self, attrs: dict) -> dict:
         candidate = self._candidate(attrs)
-        self._check_workflow(candidate, attrs)
         steps = attrs.get("steps")
         if steps is None and self.instance is not None:
             steps = [self._as_data(step) for step in self.instance.steps.all()]
+        # 403 naming the connection: steps or activation spend its key as this user.
+        services.authorize_save(self.context["request"].user, candidate, has_steps=bool(steps))
+        if candidate.owner_id is not None:
+            attrs["owner"] = candidate.owner
+        self._check_workflow(candidate, attrs)
         attrs["warnings"] = self._check_steps(candidate, steps or [])
         return attrs
 
@@ -299,9 +304,15 @@ class WorkflowViewSet(IntegerIds, JsonOnly, viewsets.ModelViewSet):
         return self._set_active(False)
 
     def _set_active(self, active: bool) -> Response:
-        """As admin's actions: save() follows with the schedule and the endpoint sync."""
+        """As admin's actions: save() follows with the schedule and the endpoint sync.
+
+        Activating acts with the connection's key: the caller must be allowed to use it
+        and becomes the owner (403 otherwise). Deactivating needs no such right.
+        """
         workflow = self.get_object()
         workflow.active = active
+        if active:
+            services.authorize_save(self.request.user, workflow, has_steps=True)
         workflow.save()
         return Response(WorkflowSerializer(workflow).data)
 
@@ -429,8 +440,11 @@ class RunViewSet(
     )
     @action(detail=True, methods=["post"], permission_classes=[requires("workflows.change_run")])
     def resume(self, request, pk=None) -> Response:
+        """Needs the right to use the run's connection too: its steps call Stripe again."""
+        replayed = self.get_object()
+        require_use(request.user, replayed.workflow.connection)
         try:
-            run = services.resume_run(self.get_object())
+            run = services.resume_run(replayed)
         except services.ReplayError as exc:
             return conflict(str(exc))
         return Response(RunDetailSerializer(self._fresh(run)).data)
@@ -440,10 +454,13 @@ class RunViewSet(
         request=None,
         responses={201: RunDetailSerializer, **REPLAY_ERRORS},
     )
-    @action(detail=True, methods=["post"], permission_classes=[requires("workflows.change_run")])
+    @action(detail=True, methods=["post"], permission_classes=[requires("workflows.add_run")])
     def rerun(self, request, pk=None) -> Response:
+        """Creates a run (``add_run``) whose steps call Stripe (use of the connection)."""
+        replayed = self.get_object()
+        require_use(request.user, replayed.workflow.connection)
         try:
-            run = services.rerun(self.get_object())
+            run = services.rerun(replayed)
         except services.ReplayError as exc:
             return conflict(str(exc))
         return Response(RunDetailSerializer(self._fresh(run)).data, status.HTTP_201_CREATED)

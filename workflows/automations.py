@@ -73,14 +73,20 @@ AUTOMATIONS: dict[str, Automation] = {
 }  # fmt: skip
 
 
-def create_from_automation(key: str, connection: Connection) -> Workflow:
-    """Create the automation's workflow on ``connection``, inactive until staff turn it on."""
+def create_from_automation(key: str, connection: Connection, owner=None) -> Workflow:
+    """Create the automation's workflow on ``connection``, inactive until staff turn it on.
+
+    ``owner`` is the user on whose authority its steps will use the connection
+    (the caller checked that they may); None for the operator. KeyError for an
+    unknown ``key``.
+    """
     automation = AUTOMATIONS[key]
     with transaction.atomic():
         workflow = Workflow.objects.create(
             name=automation.label,
             description=automation.description,
             connection=connection,
+            owner=owner,
             trigger_key=automation.trigger_key,
             filters=[dict(item) for item in automation.filters],
             active=False,

@@ -342,6 +342,7 @@ def call_action(step_run: StepRun, run: Run, outputs: dict[str, Any]) -> tuple[d
         record_left_out(step_run, rendered.left_out)
         refuse_empty_write(action, rendered)
     cleaned = action.validate(step_run.input)
+    check_owner(run.workflow)
     client = run.workflow.connection.client()
     result = action.run(client, cleaned, idempotency_key=step_run.idempotency_key)
     return json_safe(result.output), result.request_id
@@ -352,6 +353,31 @@ def record_left_out(step_run: StepRun, left_out: list[str]) -> None:
     step_run.left_out_fields = left_out
     if left_out:
         _ours(step_run).update(left_out_fields=left_out)
+
+
+def check_owner(workflow: Workflow) -> None:
+    """Refuse the call when the workflow's owner may no longer use its connection.
+
+    The owner (who last saved the steps or activated the workflow in admin or
+    the API) must still be active and hold the right to use the connection
+    (``connections.permissions.can_use``); a workflow without owner was set up
+    by the operator and may. The refusal is permanent: no request is sent.
+    """
+    from django.contrib.auth import get_user_model
+
+    from connections.permissions import can_use
+
+    if workflow.owner_id is None:
+        return
+    # Read afresh: a permission revoked since the run started must count now.
+    owner = get_user_model().objects.filter(pk=workflow.owner_id).first()
+    if owner is None or not can_use(owner, workflow.connection):
+        name = owner or f"user {workflow.owner_id}"
+        raise StripeError(
+            f"{name} may no longer use connection {workflow.connection.name!r}; "
+            "not sent (a user who may use it must save or activate the workflow again).",
+            type="connection_not_allowed",
+        )
 
 
 def check_window(step_run: StepRun) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
@@ -74,6 +75,18 @@ class Workflow(models.Model):
     )
     sync_error = models.TextField(
         blank=True, help_text="Why the connection's webhook endpoint could not be updated."
+    )
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="workflows",
+        help_text="On whose authority the steps spend the connection's key: the user who last "
+        "saved the steps or activated the workflow in admin or the API. The engine checks "
+        "before every Stripe call that this user still may use the connection. Empty for "
+        "workflows set up by the operator (commands, migrations).",
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

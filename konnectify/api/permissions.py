@@ -27,12 +27,12 @@ class ModelPermissions(permissions.DjangoModelPermissions):
 
 
 class ActionPermission(permissions.BasePermission):
-    """For ``@action`` endpoints that change something: a named permission, never read-only."""
+    """For ``@action`` endpoints that change something: named permissions, never read-only."""
 
     message = "You do not have permission to perform this action."
 
-    def __init__(self, perm: str) -> None:
-        self.perm = perm
+    def __init__(self, *perms: str) -> None:
+        self.perms = perms
 
     def __call__(self):
         return self
@@ -40,9 +40,9 @@ class ActionPermission(permissions.BasePermission):
     def has_permission(self, request, view) -> bool:
         if is_read_only_token(request):
             return False
-        return request.user.has_perm(self.perm)
+        return request.user.has_perms(self.perms)
 
 
-def requires(perm: str) -> ActionPermission:
-    """``permission_classes=[requires("connections.change_connection")]`` on an action."""
-    return ActionPermission(perm)
+def requires(*perms: str) -> ActionPermission:
+    """``permission_classes=[requires("connections.change_connection", ...)]``: all needed."""
+    return ActionPermission(*perms)

@@ -133,3 +133,53 @@ def test_admin_shows_a_new_token_once_and_can_revoke_it(staff_client, user):
     )
     token.refresh_from_db()
     assert token.is_revoked
+
+
+@pytest.fixture
+def token_clerk(client, django_user_model):
+    """Staff who may only add and view API tokens (and so uses admin's token pages)."""
+    clerk = django_user_model.objects.create_user("clerk", password="x-123456!", is_staff=True)
+    clerk.user_permissions.add(
+        Permission.objects.get(codename="view_apitoken"),
+        Permission.objects.get(codename="add_apitoken"),
+    )
+    client.force_login(clerk)
+    return clerk
+
+
+def test_in_admin_a_non_superuser_cannot_mint_a_token_for_a_superuser(
+    client, token_clerk, django_user_model
+):
+    root = django_user_model.objects.create_superuser("root", "root@example.com", "x-123456!")
+
+    client.post("/admin/konnectify/apitoken/add/", {"name": "escalate", "user": root.pk})
+
+    token = ApiToken.objects.get(name="escalate")
+    assert token.user == token_clerk
+    assert not ApiToken.objects.filter(user=root).exists()
+
+
+def test_in_admin_a_non_superuser_sees_and_revokes_only_their_own_tokens(client, token_clerk, user):
+    theirs, _ = ApiToken.issue(name="someone else's", user=user)
+    own, _ = ApiToken.issue(name="my own", user=token_clerk)
+    token_clerk.user_permissions.add(Permission.objects.get(codename="change_apitoken"))
+
+    listing = client.get("/admin/konnectify/apitoken/").content.decode()
+    assert "my own" in listing and "someone else" not in listing
+    assert client.get(f"/admin/konnectify/apitoken/{theirs.pk}/change/").status_code == 302
+    client.post(
+        "/admin/konnectify/apitoken/", {"action": "revoke", "_selected_action": [theirs.pk, own.pk]}
+    )
+    theirs.refresh_from_db()
+    own.refresh_from_db()
+    assert not theirs.is_revoked and own.is_revoked
+
+
+def test_in_admin_revoking_needs_the_change_permission(client, token_clerk):
+    own, _ = ApiToken.issue(name="my own", user=token_clerk)
+    response = client.post(
+        "/admin/konnectify/apitoken/", {"action": "revoke", "_selected_action": [own.pk]}
+    )
+    assert response.status_code == 403
+    own.refresh_from_db()
+    assert not own.is_revoked

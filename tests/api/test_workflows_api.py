@@ -90,11 +90,13 @@ def test_a_read_only_token_may_read_but_not_write(read_only_api, workflow, conne
     assert workflow.name == "Existing" and not workflow.active
 
 
-def test_activating_needs_the_change_permission(api_user, workflow):
+def test_activating_needs_the_change_permission_and_the_use_of_the_connection(api_user, workflow):
     grant(api_user, "view_workflow", "add_workflow")
     client = token_client(api_user)
     assert client.post(f"{LIST}{workflow.pk}/activate/").status_code == 403
     grant(api_user, "change_workflow")
+    assert client.post(f"{LIST}{workflow.pk}/activate/").status_code == 403
+    grant(api_user, "use_connection")
     assert client.post(f"{LIST}{workflow.pk}/activate/").status_code == 200
 
 

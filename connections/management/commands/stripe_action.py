@@ -6,6 +6,10 @@
 Prints the result as JSON on stdout. On failure prints the typed error as JSON
 on stdout too (so scripts parse one stream) and exits non-zero: 2 for input
 that fails validation (nothing was sent), 1 for a Stripe or network error.
+
+Not permission-checked: management commands run as the operator, who holds the
+encryption keys (FIELD_ENCRYPTION_KEYS) and the database anyway. Admin, the API
+and the workflow engine check ``connections.permissions.can_use`` instead.
 """
 
 from __future__ import annotations

@@ -1,4 +1,8 @@
-"""Issue an API token from the command line; the token is printed once."""
+"""Issue an API token from the command line; the token is printed once.
+
+Not permission-checked: commands run as the operator, who holds the database and
+the encryption keys anyway. In admin only a superuser may issue another user's token.
+"""
 
 from __future__ import annotations
 

@@ -1,0 +1,105 @@
+"""Admin actions on connections and the inbox check the permission they need: 403, not run."""
+
+import pytest
+from django.urls import reverse
+
+from connections.inbox import ingest
+from connections.models import Connection, InboxEvent
+from tests.api.conftest import grant
+
+from .conftest import API, make_event
+
+pytestmark = pytest.mark.django_db
+
+CONNECTIONS = "admin:connections_connection_changelist"
+INBOX = "admin:connections_inboxevent_changelist"
+
+
+@pytest.fixture
+def staff(django_user_model):
+    return django_user_model.objects.create_user("viewer", password="pw-123456!", is_staff=True)
+
+
+@pytest.fixture
+def staff_as(client, staff):
+    """The admin client of ``staff``, holding the given permissions."""
+
+    def login(*codenames: str):
+        grant(staff, *codenames)
+        client.force_login(staff)
+        return client
+
+    return login
+
+
+@pytest.fixture
+def event(connection, enqueued):
+    event, _ = ingest(connection, make_event())
+    InboxEvent.objects.filter(pk=event.pk).update(status=InboxEvent.Status.FAILED)
+    enqueued.clear()
+    return event
+
+
+def run_action(client, changelist: str, action: str, pk):
+    return client.post(reverse(changelist), {"action": action, "_selected_action": [pk]})
+
+
+@pytest.mark.parametrize("action", ["test_connection", "sync_endpoint"])
+def test_view_only_staff_cannot_run_connection_actions(staff_as, connection, stripe_mock, action):
+    client = staff_as("view_connection")
+
+    assert action not in client.get(reverse(CONNECTIONS)).content.decode()
+    response = run_action(client, CONNECTIONS, action, connection.pk)
+
+    assert response.status_code == 403
+    assert len(stripe_mock.calls) == 0
+    connection.refresh_from_db()
+    assert connection.status == Connection.Status.ACTIVE and not connection.webhook_synced_at
+
+
+def test_test_connection_needs_the_use_permission_besides_change(staff_as, connection, stripe_mock):
+    client = staff_as("view_connection", "change_connection")
+
+    listing = client.get(reverse(CONNECTIONS)).content.decode()
+    assert "test_connection" not in listing and "sync_endpoint" in listing
+    assert run_action(client, CONNECTIONS, "test_connection", connection.pk).status_code == 403
+    assert len(stripe_mock.calls) == 0
+
+
+def test_staff_who_may_use_a_connection_can_test_it(staff_as, connection, stripe_mock):
+    client = staff_as("view_connection", "change_connection", "use_connection")
+    stripe_mock.get(f"{API}/v1/account", json={"id": "acct_1", "object": "account"})
+
+    response = run_action(client, CONNECTIONS, "test_connection", connection.pk)
+
+    assert response.status_code == 302
+    assert len(stripe_mock.calls) == 1
+
+
+def test_view_only_staff_cannot_dispatch_events_again(
+    staff_as, event, enqueued, django_capture_on_commit_callbacks
+):
+    client = staff_as("view_inboxevent")
+
+    assert "dispatch_again_action" not in client.get(reverse(INBOX)).content.decode()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = run_action(client, INBOX, "dispatch_again_action", event.pk)
+
+    assert response.status_code == 403
+    assert enqueued == []
+    event.refresh_from_db()
+    assert event.status == InboxEvent.Status.FAILED
+
+
+def test_dispatching_again_needs_to_create_runs_and_use_the_connection(
+    staff_as, staff, event, enqueued, django_capture_on_commit_callbacks
+):
+    client = staff_as("view_inboxevent", "add_run")
+    with django_capture_on_commit_callbacks(execute=True):
+        assert run_action(client, INBOX, "dispatch_again_action", event.pk).status_code == 403
+    assert enqueued == []
+
+    grant(staff, "use_connection")
+    with django_capture_on_commit_callbacks(execute=True):
+        assert run_action(client, INBOX, "dispatch_again_action", event.pk).status_code == 302
+    assert enqueued == [("connections.tasks.mark_dispatched", event.pk)]
