@@ -81,3 +81,16 @@ def test_behind_a_proxy_the_forwarded_client_address_is_counted(settings, clock)
         client.get(URL, HTTP_X_FORWARDED_FOR=f"198.51.100.{n}, 192.0.2.7")
     assert client.get(URL, HTTP_X_FORWARDED_FOR="192.0.2.7").status_code == 429
     assert client.get(URL, HTTP_X_FORWARDED_FOR="192.0.2.8").status_code == 401
+
+
+@pytest.mark.django_db(transaction=True)
+def test_failures_counted_in_a_committed_transaction_block_the_address(settings, clock):
+    # Outside the test's rollback, as in production: the 401's rollback keeps the count.
+    settings.API_TOKEN_FAILURE_LIMIT = 3
+    assert [wrong_token().status_code for _ in range(4)] == [401, 401, 401, 429]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_next_transactional_test_starts_with_no_failures_counted(settings, clock):
+    settings.API_TOKEN_FAILURE_LIMIT = 3
+    assert wrong_token().status_code == 401
