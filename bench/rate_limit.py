@@ -225,7 +225,9 @@ def worker(args: dict, next_call, ready, start, results) -> None:
                 overheads.append(time.perf_counter() - started - (sum(slept) - before))
 
         pace = throttle if args["throttle"] else None
-        client = StripeClient(STRIPE_KEY, base_url=args["base_url"], throttle=pace)
+        client = StripeClient(
+            STRIPE_KEY, base_url=args["base_url"], throttle=pace, allowed_bases=[args["base_url"]]
+        )
         start.wait()
         try:
             while (number := take()) is not None:

@@ -26,7 +26,13 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from connections.inbox import dispatch_again
-from connections.models import Connection, InboxEvent
+from connections.models import (
+    Connection,
+    InboxEvent,
+    normalized_api_base,
+    require_key_for_api_base_change,
+    validate_api_base,
+)
 from connections.permissions import USE_CONNECTION, require_use
 from connections.services import (
     ConnectionInUse,
@@ -111,11 +117,13 @@ class ConnectionSerializer(StrictFields, serializers.ModelSerializer):
         help_text="active or disabled (a disabled connection's webhook URL answers 404). "
         "'invalid' is Stripe's verdict on the key: it is read, never set.",
     )
-    api_base = serializers.URLField(
+    api_base = serializers.CharField(
         required=False,
         allow_blank=True,
         max_length=200,
-        help_text=Connection._meta.get_field("api_base").help_text,
+        validators=[validate_api_base],
+        help_text=Connection._meta.get_field("api_base").help_text
+        + " Changing it requires secret_key in the same request.",
     )
     webhook_url = serializers.CharField(
         read_only=True, help_text="Where Stripe posts this connection's events."
@@ -163,6 +171,10 @@ class ConnectionSerializer(StrictFields, serializers.ModelSerializer):
             "last_event_at",
         ]
 
+    def validate_api_base(self, value: str) -> str:
+        """Stored as a bare origin, as admin's choices give it (validated by the model's rule)."""
+        return normalized_api_base(value)
+
     def validate_status(self, value: str) -> str:
         if value not in WRITABLE_STATUS:
             raise exceptions.ValidationError("Only active or disabled can be set.")
@@ -191,6 +203,13 @@ class ConnectionSerializer(StrictFields, serializers.ModelSerializer):
                 store_manual_secret(Connection(), secret)  # the format check only
             except DjangoValidationError as exc:
                 raise drf_error("webhook_secret", exc) from None
+        if "api_base" in attrs and not adding:
+            try:
+                require_key_for_api_base_change(
+                    current.api_base, attrs["api_base"], key, "secret_key"
+                )
+            except DjangoValidationError as exc:
+                raise exceptions.ValidationError(exc.message_dict) from None
         if key:
             attrs["key_check"] = self._check_key(key, attrs, current)
         return attrs

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django import forms
 from django.core.exceptions import ValidationError
 
-from connections.models import Connection
+from connections.models import Connection, allowed_api_bases, require_key_for_api_base_change
 from connections.services import KeyCheck, apply_key, check_key
 from connections.webhooks import store_manual_secret
 
@@ -34,9 +34,12 @@ class ConnectionForm(forms.ModelForm):
         "dashboard. A replaced secret stays valid for the grace period.",
     )
 
-    api_base = forms.URLField(
+    # A choice, not free text: only the origins the environment allows (the model's
+    # validator checks the value again in full_clean).
+    api_base = forms.ChoiceField(
+        label="Stripe API base",
         required=False,
-        assume_scheme="https",
+        choices=lambda: [("", "Default (STRIPE_API_BASE)")] + [(o, o) for o in allowed_api_bases()],
         help_text=Connection._meta.get_field("api_base").help_text,
     )
 
@@ -57,7 +60,15 @@ class ConnectionForm(forms.ModelForm):
     def clean(self) -> dict:
         data = super().clean()
         key = data.get("new_key")
-        if key:
+        if "api_base" in data and not self.instance._state.adding:
+            try:
+                require_key_for_api_base_change(
+                    self.instance.api_base, data["api_base"], key, "new_key"
+                )
+            except ValidationError as exc:
+                self.add_error(None, exc)
+                return data
+        if key and "api_base" not in self.errors:  # never send the key to a refused base
             try:
                 self.key_check = check_key(
                     key, api_version=data.get("api_version"), api_base=data.get("api_base") or ""

@@ -15,6 +15,8 @@ from urllib.parse import urlsplit
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from stripe_connector.origins import api_origin, api_origins, shown_url
+
 _ENGINES = {"django.db.backends.sqlite3", "django.db.backends.postgresql"}
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
@@ -69,6 +71,25 @@ class Env:
             allowed = " or ".join(schemes)
             raise ImproperlyConfigured(f"{name}={value!r} is not an {allowed} URL.")
         return value.rstrip("/")
+
+    def origin(self, name: str, default: str) -> str:
+        """One origin, ``scheme://host[:port]`` (see ``stripe_connector.origins``)."""
+        value = self.str(name, default)
+        try:
+            return api_origin(value)
+        except ValueError as exc:
+            raise ImproperlyConfigured(f"{name}: {shown_url(value)} {exc}.") from None
+
+    def origins(self, name: str, default: list[str]) -> list[str]:
+        """A comma-separated list of origins, normalised and sorted; at least one."""
+        value = self.raw(name)
+        try:
+            origins = api_origins(self.list(name) if value is not None else default)
+        except ValueError as exc:
+            raise ImproperlyConfigured(f"{name}: {exc}.") from None
+        if not origins:
+            raise ImproperlyConfigured(f"{name} must list at least one origin.")
+        return sorted(origins)
 
     def database(self, name: str, default: str) -> dict[str, Any]:
         value = self.str(name, default)

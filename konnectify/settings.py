@@ -38,7 +38,11 @@ if not FIELD_ENCRYPTION_KEYS and DEBUG:
     FIELD_ENCRYPTION_KEYS = [read_or_create(DATA_DIR / "field_encryption.key", "fernet")]
 
 PUBLIC_BASE_URL = env.url("PUBLIC_BASE_URL", "http://127.0.0.1:8000")
-STRIPE_API_BASE = env.url("STRIPE_API_BASE", "https://api.stripe.com")
+# Where Stripe keys may be sent: the default origin, plus any other origins the operator
+# lists (a stand-in such as localstripe for a demo or tests). A connection's api_base
+# must be blank or one of these; the client refuses every other origin.
+STRIPE_API_BASE = env.origin("STRIPE_API_BASE", "https://api.stripe.com")
+STRIPE_API_ALLOWED_BASES = env.origins("STRIPE_API_ALLOWED_BASES", [STRIPE_API_BASE])
 STRIPE_CONNECT_TIMEOUT = env.int("STRIPE_CONNECT_TIMEOUT", 10, minimum=1)
 STRIPE_READ_TIMEOUT = env.int("STRIPE_READ_TIMEOUT", 80, minimum=1)
 # Our own pace per Stripe account and mode, in requests per second, shared by every

@@ -20,10 +20,11 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from http.cookiejar import DefaultCookiePolicy
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from django.conf import settings
@@ -31,7 +32,14 @@ from requests.adapters import HTTPAdapter
 from requests.auth import AuthBase
 
 from stripe_connector.encoding import encode_params
-from stripe_connector.errors import APIConnectionError, APIError, StripeError, error_class_for
+from stripe_connector.errors import (
+    APIBaseNotAllowed,
+    APIConnectionError,
+    APIError,
+    StripeError,
+    error_class_for,
+)
+from stripe_connector.origins import api_origin, api_origins, shown_url
 
 DEFAULT_API_VERSION = "2026-04-22.dahlia"
 USER_AGENT = "Konnectify/0.1 (python-requests)"
@@ -247,7 +255,10 @@ class StripeClient:
     """Calls Stripe with one key, one pinned API version and one base URL.
 
     ``base_url`` and the timeouts default to ``settings.STRIPE_API_BASE``,
-    ``STRIPE_CONNECT_TIMEOUT`` and ``STRIPE_READ_TIMEOUT``; ``session`` defaults to
+    ``STRIPE_CONNECT_TIMEOUT`` and ``STRIPE_READ_TIMEOUT``. The base must be one
+    of ``allowed_bases`` (default: ``allowed_api_origins()``, what the operator's
+    environment allows), else ``APIBaseNotAllowed``; every request's URL is
+    checked against them again before the key goes out. ``session`` defaults to
     this thread's pooled session. ``throttle``, when given, is called as
     ``throttle(method, path)`` right before each HTTP request (built outside this
     package, e.g. ``konnectify.ratelimit.stripe_throttle``). Every failure raises
@@ -264,13 +275,17 @@ class StripeClient:
         read_timeout: float | None = None,
         session: requests.Session | None = None,
         throttle: Throttle | None = None,
+        allowed_bases: Iterable[str] | None = None,
     ) -> None:
         self._auth = _BearerAuth(api_key)
         self.key_hint = self._auth.hint
         self.mode = key_mode(api_key)
         self.key_kind = key_kind(api_key)
         self.api_version = api_version or DEFAULT_API_VERSION
-        self.base_url = _base_url(base_url or settings.STRIPE_API_BASE)
+        self.allowed_origins = (
+            allowed_api_origins() if allowed_bases is None else api_origins(allowed_bases)
+        )
+        self.base_url = _base_url(base_url or settings.STRIPE_API_BASE, self.allowed_origins)
         self.timeout = (
             _positive(connect_timeout or settings.STRIPE_CONNECT_TIMEOUT, "connect_timeout"),
             _positive(read_timeout or settings.STRIPE_READ_TIMEOUT, "read_timeout"),
@@ -312,7 +327,7 @@ class StripeClient:
         DELETE, which are idempotent anyway, so callers may pass it for any method.
         """
         method = _method(method)
-        url = self.base_url + _path(path)
+        url = self._url(path)
         headers, key = self._headers(method, idempotency_key)
         pairs = encode_params(params)
         body = {"data": pairs} if method == "POST" else {"params": pairs}
@@ -380,6 +395,25 @@ class StripeClient:
             if not more or not data or len(objects) >= max_objects:
                 return objects[:max_objects], more or len(objects) > max_objects
             request["page"] = page["next_page"]
+
+    def _url(self, path: str) -> str:
+        """The request URL, checked again: an allowed origin, and exactly ``path``.
+
+        Defence in depth: ``base_url`` was checked when the client was made, but
+        the key must never leave for another origin, nor for another path than
+        the one validated, whatever happened in between.
+        """
+        url = self.base_url + _path(path)
+        parts = urlsplit(url)
+        origin = f"{parts.scheme}://{parts.netloc}"
+        if origin not in self.allowed_origins:
+            raise APIBaseNotAllowed(_not_allowed(origin))
+        if parts.path != path or parts.query or parts.fragment:
+            raise APIBaseNotAllowed(
+                f"The Stripe request URL would not call {_path_for_log(path)} on {origin}; "
+                "nothing was sent."
+            )
+        return url
 
     def _headers(
         self, method: str, idempotency_key: str | None
@@ -451,8 +485,13 @@ def _path(path: str) -> str:
     """An absolute API path such as ``/v1/customers/cus_123`` (no host, no query)."""
     if not isinstance(path, str) or not path.startswith("/") or path.startswith("//"):
         raise ValueError("The Stripe path must start with a single '/', e.g. /v1/customers.")
-    if any(ch in path for ch in "?#") or any(ch.isspace() for ch in path):
-        raise ValueError("The Stripe path must not contain '?', '#' or spaces; pass params.")
+    if any(ch in path for ch in "?#\\") or any(ch.isspace() or not ch.isprintable() for ch in path):
+        raise ValueError(
+            "The Stripe path must not contain '?', '#', '\\', spaces or control characters; "
+            "pass params."
+        )
+    if any(segment in (".", "..") for segment in path.split("/")):
+        raise ValueError("The Stripe path must not contain . or .. segments.")
     return path
 
 
@@ -462,12 +501,35 @@ def _path_for_log(path: str) -> str:
     return text if len(text) <= 200 else text[:200] + "..."
 
 
-def _base_url(url: str) -> str:
-    """``https://api.stripe.com`` without a trailing slash."""
-    text = str(url).rstrip("/")
-    if not text.startswith(("https://", "http://")):
-        raise ValueError("The Stripe base URL must start with https:// (or http:// for a fake).")
-    return text
+def allowed_api_origins() -> frozenset[str]:
+    """The origins a Stripe key may go to: ``STRIPE_API_BASE`` and ``STRIPE_API_ALLOWED_BASES``.
+
+    Read from settings on each call (both come from the operator's environment),
+    normalised by ``api_origin``.
+    """
+    return api_origins([settings.STRIPE_API_BASE, *settings.STRIPE_API_ALLOWED_BASES])
+
+
+def _base_url(url: str, allowed: frozenset[str]) -> str:
+    """The base's origin, ``https://api.stripe.com``, if it is one of ``allowed``.
+
+    Raises ``APIBaseNotAllowed`` (a ValueError and a non-retryable StripeError)
+    for anything but a bare origin, or an origin not allowed.
+    """
+    try:
+        origin = api_origin(url)
+    except ValueError as exc:
+        raise APIBaseNotAllowed(f"The Stripe base URL {shown_url(url)} {exc}.") from None
+    if origin not in allowed:
+        raise APIBaseNotAllowed(_not_allowed(origin))
+    return origin
+
+
+def _not_allowed(origin: str) -> str:
+    return (
+        f"The Stripe API base {origin} is not one the environment allows "
+        "(STRIPE_API_BASE, STRIPE_API_ALLOWED_BASES); nothing was sent."
+    )
 
 
 def _positive(value: float, name: str) -> float:

@@ -135,6 +135,18 @@ class APIError(StripeError):
     """5xx from Stripe, or an answer that is not Stripe's JSON (e.g. a proxy's HTML page)."""
 
 
+class APIBaseNotAllowed(StripeError, ValueError):
+    """The base URL is not an allowed Stripe API origin; nothing was sent.
+
+    Never retryable: only the operator's environment (STRIPE_API_BASE,
+    STRIPE_API_ALLOWED_BASES) or the connection's api_base can fix it. Also a
+    ValueError, like every other refused client argument.
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, type="api_base_not_allowed", retryable=False)
+
+
 _BY_STATUS: dict[int, type[StripeError]] = {
     400: InvalidRequestError,
     401: AuthenticationError,

@@ -45,6 +45,30 @@ class TestEnvReaders:
             Env({"STRIPE_API_BASE": "api.stripe.com"}).url("STRIPE_API_BASE", "")
         assert Env({}).url("U", "https://x.test/") == "https://x.test"
 
+    @pytest.mark.parametrize(
+        ("value", "message"),
+        [
+            ("api.stripe.com", "must start with https://"),
+            ("https://api.stripe.com/v1", "without a path"),
+            ("http://127.0.0.1:8420/healthz#", "no '\\?' query, '#' fragment"),
+            ("http://127.0.0.1:8420?", "no '\\?' query, '#' fragment"),
+            ("https://u:hunter2@api.stripe.com", "must not contain user info"),
+        ],
+    )
+    def test_an_api_base_must_be_a_bare_origin(self, value, message):
+        with pytest.raises(ImproperlyConfigured, match=f"STRIPE_API_BASE: .*{message}") as info:
+            Env({"STRIPE_API_BASE": value}).origin("STRIPE_API_BASE", "https://api.stripe.com")
+        assert "hunter2" not in str(info.value)
+
+    def test_allowed_bases_are_normalised_origins(self):
+        env = Env({"B": "http://127.0.0.1:8420/, HTTPS://API.Stripe.com:443"})
+        assert env.origins("B", []) == ["http://127.0.0.1:8420", "https://api.stripe.com"]
+        assert Env({}).origins("B", ["https://api.stripe.com/"]) == ["https://api.stripe.com"]
+        with pytest.raises(ImproperlyConfigured, match=r"B: 'http://x/y' .*without a path"):
+            Env({"B": "https://api.stripe.com,http://x/y"}).origins("B", [])
+        with pytest.raises(ImproperlyConfigured, match="B must list at least one origin"):
+            Env({"B": " , "}).origins("B", [])
+
     def test_it_refuses_an_unknown_database_scheme_without_echoing_the_password(self):
         with pytest.raises(ImproperlyConfigured, match="DATABASE_URL") as info:
             Env({"DATABASE_URL": "oracle2://u:hunter2@h/db"}).database("DATABASE_URL", "")
@@ -66,6 +90,11 @@ class TestProcessStartup:
         result = django_check(tmp_path, DEBUG="yes please")
         assert result.returncode != 0
         assert "DEBUG='yes please' is not a boolean" in result.stderr
+
+    def test_a_malformed_allowed_api_base_stops_startup(self, tmp_path):
+        result = django_check(tmp_path, STRIPE_API_ALLOWED_BASES="http://127.0.0.1:8420/x#")
+        assert result.returncode != 0
+        assert "STRIPE_API_ALLOWED_BASES: 'http://127.0.0.1:8420/x#'" in result.stderr
 
     def test_production_without_an_encryption_key_is_an_error(self, tmp_path):
         result = django_check(tmp_path, DEBUG="false", SECRET_KEY="x" * 50)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
 
 from stripe_connector.catalog import schema as s
 from stripe_connector.catalog.base import Action, ActionResult, call
@@ -14,6 +16,9 @@ GROUP = "Advanced"
 # A path of plain segments under /v1/: no query string (params go in params), no
 # scheme or host (the key must only ever reach the connection's API base).
 PATH_PATTERN = r"^/v1/[A-Za-z0-9_.~%-]+(/[A-Za-z0-9_.~%-]+)*$"
+# Percent-escapes of '%', '.', '/' and '\': a server or proxy that decodes them
+# (once or several times) would see other segments than the ones checked here.
+_ENCODED_SPECIAL = re.compile(r"%(25|2e|2f|5c)", re.IGNORECASE)
 
 
 def stripe_api_request(
@@ -23,12 +28,35 @@ def stripe_api_request(
     return call(client, data["method"], data["path"], data.get("params", {}), idempotency_key)
 
 
-def _no_dot_segments(data: dict[str, Any]) -> list[dict[str, str]]:
-    """``/v1/../x`` would leave the API's namespace; refuse dot segments."""
-    segments = data["path"].split("/")
-    if any(segment in (".", "..") for segment in segments):
-        return [{"field": "path", "message": "must not contain . or .. segments"}]
-    return []
+def _safe_path(data: dict[str, Any]) -> list[dict[str, str]]:
+    """Refuse a path that could mean another one once a server decodes it.
+
+    ``/v1/%2e%2e/x`` is ``/v1/../x`` to the server. The path is checked as it
+    is sent (it is sent unchanged) and as it reads once fully percent-decoded.
+    """
+    problem = _path_problem(data["path"])
+    return [{"field": "path", "message": problem}] if problem else []
+
+
+def _path_problem(path: str) -> str:
+    """Why ``path`` is refused, or "" when it is a plain path under /v1/."""
+    decoded = _fully_decoded(path)
+    if _ENCODED_SPECIAL.search(path):
+        return "must not percent-encode '%', '.', '/' or '\\'"
+    if not decoded.startswith("/v1/"):
+        return "must be under /v1/"
+    if any(ch in decoded for ch in "?#\\") or not decoded.isprintable():
+        return "must not contain '?', '#', '\\' or control characters, even percent-encoded"
+    if any(segment in ("", ".", "..") for segment in decoded.split("/")[1:]):
+        return "must not contain empty, . or .. segments"
+    return ""
+
+
+def _fully_decoded(path: str) -> str:
+    """Percent-decode until nothing changes (each round that changes it shortens it)."""
+    while (decoded := unquote(path)) != path:
+        path = decoded
+    return path
 
 
 ACTIONS = [
@@ -57,6 +85,6 @@ ACTIONS = [
         ),
         handler=stripe_api_request,
         call_note="GET, POST or DELETE",
-        rules=(_no_dot_segments,),
+        rules=(_safe_path,),
     ),
 ]

@@ -158,7 +158,8 @@ def test_invalid_is_not_a_status_one_can_set(superuser_api, connection):
     assert list(field_errors(response)) == ["status"]
 
 
-def test_a_new_key_is_checked_with_the_new_api_base(superuser_api, connection, stripe):
+def test_a_new_key_is_checked_with_the_new_api_base(superuser_api, connection, stripe, settings):
+    settings.STRIPE_API_ALLOWED_BASES = [API, "https://stripe.internal.example"]
     stripe.get("https://stripe.internal.example/v1/account", json=account_json(id="acct_2"))
     response = superuser_api.patch(
         detail(connection),

@@ -114,3 +114,43 @@ def test_retrieve_event_requires_an_event_id(stripe_mock, stripe_client):
         get_action("retrieve_event").run(stripe_client, {})
     assert caught.value.errors == [{"field": "id", "message": "is required"}]
     assert len(stripe_mock.calls) == 0
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/v1/%2e%2e/%2e%2e/x",  # issue 11 case 12: the request line sent was /v1/../../x
+        "/v1/%2E%2E/admin",
+        "/v1/%252e%252e/admin",  # encoded twice: a proxy may decode once more
+        "/v1/%25252e%25252e/admin",
+        "/v1/charges/.%2e",
+        "/v1/charges/%2e",
+        "/v1/charges%2f..%2fadmin",
+        "/v1/charges%2F%2Fevil",
+        "/v1/charges%252fadmin",
+        "/v1/charges%5c..%5cadmin",
+        "/v1/charges\\..\\admin",
+        "/v1//charges",
+        "/v1/charges%3flimit",
+        "/v1/charges%23x",
+        "/v1/charges%00",
+        "/v1/charges%0d%0aHost",
+        "/v1/ch%2541",  # fine once, but decodes again to another path than the one checked
+        "/%76%31/charges",  # /v1/ only once decoded: what is checked must be what is sent
+    ],
+)
+def test_stripe_api_request_refuses_encoded_path_tricks_before_sending(
+    path, stripe_mock, stripe_client
+):
+    with pytest.raises(ActionInputError) as caught:
+        get_action("stripe_api_request").run(stripe_client, {"method": "GET", "path": path})
+    assert caught.value.fields == ["path"]
+    assert len(stripe_mock.calls) == 0
+
+
+def test_stripe_api_request_sends_exactly_the_path_it_checked(stripe_mock, stripe_client):
+    stripe_mock.get("https://api.stripe.com/v1/coupons/SUMMER-25_off", json=REFUND)
+    get_action("stripe_api_request").run(
+        stripe_client, {"method": "GET", "path": "/v1/coupons/SUMMER-25_off"}
+    )
+    assert stripe_mock.calls[0].request.path_url == "/v1/coupons/SUMMER-25_off"

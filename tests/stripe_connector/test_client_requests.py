@@ -93,7 +93,8 @@ def test_an_overlong_idempotency_key_is_refused_before_sending(stripe_client, st
     assert len(stripe_mock.calls) == 0
 
 
-def test_the_base_url_can_point_at_a_fake(stripe_mock):
+def test_the_base_url_can_point_at_a_fake_the_environment_allows(settings, stripe_mock):
+    settings.STRIPE_API_ALLOWED_BASES = ["http://127.0.0.1:8420"]
     client = StripeClient(TEST_KEY, base_url="http://127.0.0.1:8420/")
     stripe_mock.get("http://127.0.0.1:8420/v1/account", json={"id": "acct_1"})
     assert client.get("/v1/account").data == {"id": "acct_1"}
@@ -168,7 +169,7 @@ def test_it_refuses_a_path_that_is_not_a_plain_api_path(stripe_client, stripe_mo
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"base_url": "api.stripe.com"}, "base URL must start with https://"),
+        ({"base_url": "api.stripe.com"}, "'api.stripe.com' must start with https://"),
         ({"connect_timeout": -1}, "connect_timeout must be a positive"),
         ({"read_timeout": -0.5}, "read_timeout must be a positive"),
     ],

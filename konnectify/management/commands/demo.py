@@ -170,6 +170,7 @@ class Command(BaseCommand):
         web_url = f"http://127.0.0.1:{port}"
         stripe = LocalStripeApi(f"http://127.0.0.1:{stripe_port}")
         settings.PUBLIC_BASE_URL = web_url  # this process builds the webhook URL
+        settings.STRIPE_API_BASE = stripe.url  # and checks the demo key there, like its children
         children = self.start_children(web_url, stripe, port, stripe_port)
         stop = install_stop_handlers()
         try:

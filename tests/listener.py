@@ -1,0 +1,56 @@
+"""A tiny HTTP server on 127.0.0.1 that records every request: an attacker's listener,
+or a Stripe stand-in that answers one JSON object (issue 11 case 1)."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+@dataclass
+class Received:
+    method: str
+    path: str
+    headers: dict[str, str]
+
+
+@dataclass
+class RecordingServer:
+    url: str
+    requests: list[Received] = field(default_factory=list)
+
+
+@contextmanager
+def recording_server(answer: dict | None = None) -> Iterator[RecordingServer]:
+    """Serve on a free port; every request is recorded and answered ``answer`` as JSON."""
+    body = json.dumps(answer or {}).encode()
+    server_box: list[RecordingServer] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def _record(self) -> None:
+            server_box[0].requests.append(Received(self.command, self.path, dict(self.headers)))
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        do_GET = do_POST = do_DELETE = _record
+
+        def log_message(self, format, *args) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server_box.append(RecordingServer(f"http://127.0.0.1:{httpd.server_address[1]}"))
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server_box[0]
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(timeout=5)
