@@ -40,6 +40,10 @@ class ConnectionForm(forms.ModelForm):
         label="Stripe API base",
         required=False,
         choices=lambda: [("", "Default (STRIPE_API_BASE)")] + [(o, o) for o in allowed_api_bases()],
+        error_messages={
+            "invalid_choice": "%(value)s is not an allowed Stripe API origin; choose one listed "
+            "(STRIPE_API_BASE and STRIPE_API_ALLOWED_BASES in the environment set the list)."
+        },
         help_text=Connection._meta.get_field("api_base").help_text,
     )
 

@@ -34,7 +34,10 @@ def api_origin(url: str) -> str:
         raise ValueError("must not contain spaces or control characters")
     if any(ch in text for ch in "?#\\"):
         raise ValueError("must be an origin only: no '?' query, '#' fragment or '\\'")
-    parts = urlsplit(text)
+    try:
+        parts = urlsplit(text)
+    except ValueError:  # e.g. an unclosed IPv6 bracket
+        raise ValueError("is not a valid URL") from None
     scheme = parts.scheme.lower()
     if scheme not in _SCHEMES or not parts.netloc:
         raise ValueError("must start with https:// (or http:// for a stand-in)")

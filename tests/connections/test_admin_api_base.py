@@ -71,7 +71,11 @@ def test_staff_who_may_change_a_connection_cannot_point_its_key_at_a_listener(
         change_url(connection), form_data(connection, api_base=listener.url)
     )
     assert response.status_code == 200  # the form again, with the error
-    assert response.context["adminform"].form.errors["api_base"][0].startswith("Select a valid")
+    errors = response.context["adminform"].form.errors
+    assert errors["api_base"] == [
+        f"{listener.url} is not an allowed Stripe API origin; choose one listed "
+        "(STRIPE_API_BASE and STRIPE_API_ALLOWED_BASES in the environment set the list)."
+    ]
 
     staff_client.post(
         reverse("admin:connections_connection_changelist"),

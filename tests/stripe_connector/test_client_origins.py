@@ -55,6 +55,7 @@ def test_it_refuses_an_origin_the_environment_does_not_list(environment, stripe_
         ("https://api.stripe.com:99999", "invalid port"),
         ("https://api.stri%70e.com", "invalid host name"),
         ("https://api.stripe.com /", "spaces or control characters"),
+        ("http://[::1", "is not a valid URL"),
     ],
 )
 def test_it_refuses_a_base_that_is_not_a_bare_origin(environment, stripe_mock, base, message):
