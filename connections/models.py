@@ -7,12 +7,12 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
 from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 
 from connections.fields import EncryptedTextField
+from stripe_connector.errors import StripeError
 
 if TYPE_CHECKING:
     from stripe_connector.client import StripeClient
@@ -25,72 +25,18 @@ def default_api_version() -> str:
     return DEFAULT_API_VERSION
 
 
-def allowed_api_bases() -> list[str]:
-    """The origins a connection's ``api_base`` may name, sorted (from the environment)."""
-    from stripe_connector.client import allowed_api_origins
+class ConnectionDisabled(StripeError):
+    """The connection is disabled: nothing is sent with its key (type ``connection_disabled``).
 
-    return sorted(allowed_api_origins())
-
-
-def validate_api_base(value: str) -> None:
-    """A connection's ``api_base``: blank, or an origin the environment allows.
-
-    The one rule for admin, the REST API and ``full_clean``: a key must only go to
-    a Stripe API origin listed in STRIPE_API_BASE or STRIPE_API_ALLOWED_BASES.
-    Raises ValidationError saying which origins are allowed.
+    Not retryable: the run stops at once; staff enable the connection, then resume.
     """
-    from stripe_connector.origins import api_origin
 
-    if not value:
-        return
-    allowed = allowed_api_bases()
-    try:
-        origin = api_origin(value)
-    except ValueError as exc:
-        raise ValidationError(
-            f"Not a Stripe API origin: it {exc}.", code="invalid_api_base"
-        ) from None
-    if origin not in allowed:
-        raise ValidationError(
-            "Not an allowed Stripe API origin; use one of %(allowed)s, or leave it blank "
-            "(STRIPE_API_BASE and STRIPE_API_ALLOWED_BASES in the environment set the list).",
-            code="api_base_not_allowed",
-            params={"allowed": ", ".join(allowed)},
+    def __init__(self, name: str) -> None:
+        super().__init__(
+            f"Connection {name!r} is disabled: nothing is sent to Stripe with its key. "
+            "Enable it first.",
+            type="connection_disabled",
         )
-
-
-def normalized_api_base(value: str) -> str:
-    """``value`` as a bare origin (``https://api.stripe.com``), or "" when blank.
-
-    For comparing two bases; ``value`` must have passed ``validate_api_base``.
-    """
-    from stripe_connector.origins import api_origin
-
-    return api_origin(value) if value else ""
-
-
-def require_key_for_api_base_change(current: str, new: str, key: str | None, key_field: str):
-    """Where a key goes may only change together with the key: the user proves they hold it.
-
-    ``current`` and ``new`` are the stored and the requested ``api_base``; ``key``
-    the key entered in the same save, if any. Raises ValidationError naming
-    ``api_base`` and ``key_field`` (the key's input: ``new_key``, ``secret_key``).
-    """
-    if key or normalized_api_base(new) == _stored_origin(current):
-        return
-    message = (
-        f"Changing api_base changes where the Stripe key is sent: enter the key again "
-        f"({key_field}) in the same save."
-    )
-    raise ValidationError({"api_base": message, key_field: message}, code="key_required")
-
-
-def _stored_origin(value: str) -> str:
-    """A stored base as an origin; a malformed old value compares as itself (so: changed)."""
-    try:
-        return normalized_api_base(value)
-    except ValueError:
-        return value
 
 
 class Connection(models.Model):
@@ -142,12 +88,8 @@ class Connection(models.Model):
         default=default_api_version,
         help_text="Stripe-Version of every request and of the webhook endpoint's events.",
     )
-    api_base = models.CharField(
-        max_length=200,
-        blank=True,
-        validators=[validate_api_base],
-        help_text="Stripe API origin (scheme://host[:port]); blank uses STRIPE_API_BASE. Only "
-        "origins listed in STRIPE_API_BASE or STRIPE_API_ALLOWED_BASES are accepted.",
+    api_base = models.URLField(
+        blank=True, help_text="Stripe API base URL; blank uses the STRIPE_API_BASE setting."
     )
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
     status_message = models.TextField(
@@ -210,12 +152,25 @@ class Connection(models.Model):
         from konnectify.ratelimit import stripe_throttle
         from stripe_connector.client import StripeClient
 
+        self.require_enabled()
         return StripeClient(
             self.secret_key,
             api_version=self.api_version,
             base_url=self.api_base or None,
             throttle=stripe_throttle(self.account_id or str(self.id), self.mode),
         )
+
+    def require_enabled(self) -> None:
+        """Raise ConnectionDisabled when the connection is disabled, as the database says now.
+
+        ``client()`` calls it: every Stripe client of a connection is made there, so
+        no path (the engine, Test a step, API actions, the CLI, webhook sync,
+        reconciliation) can send the key of a connection disabled after this
+        object was loaded. One primary-key read per client.
+        """
+        fresh = type(self).objects.filter(pk=self.pk).values_list("status", flat=True).first()
+        if (fresh or self.status) == self.Status.DISABLED:
+            raise ConnectionDisabled(self.name)
 
     @property
     def webhook_path(self) -> str:

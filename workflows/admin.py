@@ -491,7 +491,13 @@ def replay_runs(runs, kind: str) -> tuple[int, list[str]]:
     done, refused = 0, []
     for run in runs:
         try:
-            services.resume_run(run) if kind == "resume" else services.rerun(run)
+            if kind == "resume":
+                services.resume_run(run)
+            else:
+                new, created = services.start_rerun(run)
+                if not created:
+                    refused.append(f"Run {run.pk} was re-run already, as run {new.pk}.")
+                    continue
             done += 1
         except services.ReplayError as exc:
             refused.append(f"Run {run.pk}: {exc}")

@@ -451,8 +451,11 @@ class RunViewSet(
 
     @extend_schema(
         summary="Run the workflow again from the start, as a new run",
+        description="Idempotent: a run is re-run once. 201 with the new run; 200 with the "
+        "run that already re-runs it when it was re-run before (or by a concurrent request). "
+        "409 when the run is in progress or its connection is disabled.",
         request=None,
-        responses={201: RunDetailSerializer, **REPLAY_ERRORS},
+        responses={201: RunDetailSerializer, 200: RunDetailSerializer, **REPLAY_ERRORS},
     )
     @action(detail=True, methods=["post"], permission_classes=[requires("workflows.add_run")])
     def rerun(self, request, pk=None) -> Response:
@@ -460,10 +463,11 @@ class RunViewSet(
         replayed = self.get_object()
         require_use(request.user, replayed.workflow.connection)
         try:
-            run = services.rerun(replayed)
+            run, created = services.start_rerun(replayed)
         except services.ReplayError as exc:
             return conflict(str(exc))
-        return Response(RunDetailSerializer(self._fresh(run)).data, status.HTTP_201_CREATED)
+        answer = status.HTTP_201_CREATED if created else status.HTTP_200_OK
+        return Response(RunDetailSerializer(self._fresh(run)).data, answer)
 
     @staticmethod
     def _fresh(run: Run) -> Run:

@@ -28,7 +28,7 @@ from django.db.models import F, Q, Value
 from django.db.models.functions import Coalesce
 from django_q.tasks import async_task
 
-from connections.models import InboxEvent
+from connections.models import Connection, ConnectionDisabled, InboxEvent
 from stripe_connector.errors import ActionInputError, StripeError
 from workflows import clock
 from workflows.filters import matches
@@ -63,6 +63,8 @@ def dispatch(event_id: int, *, run_first_inline: bool = False) -> list[int]:
     event = InboxEvent.objects.filter(pk=event_id).first()
     if event is None or event.status == InboxEvent.Status.MODE_MISMATCH:
         return []
+    if connection_disabled(event):
+        return []
     if event.payload_pruned_at is not None:
         # Only its id is left, kept so that it never runs twice: nothing to run on.
         return []
@@ -82,6 +84,22 @@ def dispatch(event_id: int, *, run_first_inline: bool = False) -> list[int]:
     if run_first_inline and new_runs:
         execute_run(new_runs[0].pk, preloaded=new_runs[0])
     return [run.pk for run in new_runs]
+
+
+def connection_disabled(event: InboxEvent) -> bool:
+    """True (and the event marked ignored) when its connection is disabled now: no run.
+
+    Read afresh: the receiver may have stored the event in the seconds before it
+    saw the connection disabled.
+    """
+    status = Connection.objects.filter(pk=event.connection_id).values_list("status", flat=True)
+    if status.first() != Connection.Status.DISABLED:
+        return False
+    InboxEvent.objects.filter(pk=event.pk).update(
+        status=InboxEvent.Status.IGNORED,
+        status_detail="The connection is disabled: no run was created.",
+    )
+    return True
 
 
 def create_runs(
@@ -109,6 +127,7 @@ def create_run(
     event: InboxEvent | None = None,
     scheduled_for: datetime | None = None,
     replay: int = 0,
+    rerun_of: Run | None = None,
     apply_filters: bool = True,
     enqueue: bool = True,
     claim_first: bool = False,
@@ -122,7 +141,13 @@ def create_run(
     with its first step claimed by the caller, who must then execute it.
     """
     now = clock.now()
-    run = Run(workflow=workflow, event=event, scheduled_for=scheduled_for, replay=replay)
+    run = Run(
+        workflow=workflow,
+        event=event,
+        scheduled_for=scheduled_for,
+        replay=replay,
+        rerun_of=rerun_of,
+    )
     matched, reason = matches(workflow.filters, run.trigger_data()) if apply_filters else (True, "")
     if not matched:
         run.status, run.error, run.finished_at = RunStatus.SKIPPED, reason, now
@@ -312,6 +337,8 @@ def attempt(step_run: StepRun, run: Run, outputs: dict[str, Any]) -> bool:
         output, request_id = call_action(step_run, run, outputs)
     except (MappingError, ActionInputError) as exc:
         return fail(step_run, exc.to_dict(), started)
+    except ConnectionDisabled as exc:
+        return stop_disabled(step_run, exc, started)
     except StripeError as exc:
         if exc.retryable:
             return retry_later(step_run, exc, started)
@@ -469,6 +496,15 @@ def fail(step_run: StepRun, error: dict, started: float) -> bool:
         return False
     step_run.status = RunStatus.FAILED
     return after_failure(step_run, now)
+
+
+def stop_disabled(step_run: StepRun, exc: ConnectionDisabled, started: float) -> bool:
+    """Fail the step (``connection_disabled``) and stop the run, whatever on_failure says.
+
+    Every later step would use the same key; staff enable the connection, then resume.
+    """
+    step_run.on_failure = Step.OnFailure.STOP
+    return fail(step_run, exc.to_dict(), started)
 
 
 def after_failure(step_run: StepRun, now: datetime) -> bool:

@@ -238,6 +238,16 @@ class Run(models.Model):
     replay = models.PositiveIntegerField(
         default=0, help_text="0 for the first run of an event; re-runs count up."
     )
+    rerun_of = models.OneToOneField(
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="rerun",
+        help_text="The run this one re-runs. A run is re-run once (one click, one new run, "
+        "however many requests arrive); its re-run can be re-run in turn.",
+    )
     status = models.CharField(max_length=10, choices=RunStatus.choices, default=RunStatus.PENDING)
     error = models.TextField(blank=True, help_text="Why the run failed or was skipped.")
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)

@@ -11,12 +11,12 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django_q.models import Schedule
 from django_q.tasks import async_task
 
-from connections.models import Connection
+from connections.models import Connection, ConnectionDisabled
 from stripe_connector.errors import redact_secrets
 from workflows import clock
 from workflows.engine import create_run, enqueue_run_on_commit
@@ -133,8 +133,12 @@ def first_run(workflow: Workflow, now: datetime) -> datetime:
 
 def run_scheduled(workflow_id: int) -> int | None:
     """One schedule tick: a run with {"scheduled_at": ...} as its trigger data."""
-    workflow = Workflow.objects.filter(pk=workflow_id, active=True).first()
-    if workflow is None:
+    workflow = (
+        Workflow.objects.filter(pk=workflow_id, active=True)
+        .exclude(connection__status=Connection.Status.DISABLED)
+        .first()
+    )
+    if workflow is None:  # inactive, deleted, or its connection is disabled: no run
         return None
     tick = clock.now().replace(microsecond=0)
     run = create_run(workflow, scheduled_for=tick)
@@ -155,16 +159,23 @@ def resume_run(run: Run) -> Run:
     configuration (staff usually fixed the mapping) and a NEW idempotency key:
     Stripe replays the stored answer of a key for 24 h, so the old key would
     only return the same error again. Succeeded steps are kept, not repeated.
+
+    The run leaves ``failed`` with a conditional UPDATE first: of concurrent
+    requests one resumes, the others get ReplayError (nothing reset twice).
+    Refused (ReplayError) when the connection is disabled.
     """
     if run.status != RunStatus.FAILED:
         raise ReplayError("Only a failed run can be resumed.")
+    require_enabled_connection(run, "resuming")
     now = clock.now()
     with transaction.atomic():
-        for step_run in run.step_runs.filter(status__in=[RunStatus.FAILED, RunStatus.SKIPPED]):
-            reset_step_run(step_run, now)
-        Run.objects.filter(pk=run.pk).update(
+        taken = Run.objects.filter(pk=run.pk, status=RunStatus.FAILED).update(
             status=RunStatus.PENDING, error="", finished_at=None, updated_at=now
         )
+        if not taken:
+            raise ReplayError("This run was resumed already (it is no longer failed).")
+        for step_run in run.step_runs.filter(status__in=[RunStatus.FAILED, RunStatus.SKIPPED]):
+            reset_step_run(step_run, now)
         enqueue_run_on_commit(run.pk)
     run.refresh_from_db()
     return run
@@ -192,24 +203,63 @@ def rerun(run: Run) -> Run:
     """Run the workflow again from the start for the same event, as a new run.
 
     New run (next replay number), new StepRuns, new idempotency keys. Filters are
-    not applied again: re-running is staff's explicit decision.
+    not applied again: re-running is staff's explicit decision. Idempotent: the
+    run already re-run answers its re-run (see ``start_rerun``).
+    """
+    return start_rerun(run)[0]
+
+
+def start_rerun(run: Run) -> tuple[Run, bool]:
+    """``rerun``, with whether this call created the new run: (run, created).
+
+    One click, one new run: the new run records ``rerun_of``, a one-to-one
+    field, so of any number of concurrent requests one INSERT wins and the
+    others answer the winner's run. Raises ReplayError when the run is still in
+    progress or its connection is disabled.
     """
     if run.status not in Run.FINAL:
         raise ReplayError("A run still in progress cannot be re-run.")
+    existing = Run.objects.filter(rerun_of=run).first()
+    if existing is not None:
+        return existing, False
+    require_enabled_connection(run, "re-running")
+    try:
+        new = insert_rerun(run)
+    except IntegrityError:  # a concurrent request re-ran it (rerun_of is unique)
+        new = None
+    if new is not None:
+        return new, True
+    existing = Run.objects.filter(rerun_of=run).first()
+    if existing is None:  # the replay number was taken by a re-run of another run
+        raise ReplayError("Another re-run of this event was just started; try again.")
+    return existing, False
+
+
+def insert_rerun(run: Run) -> Run | None:
+    """The new run re-running ``run`` (next replay number); None when that number is taken."""
     with transaction.atomic():
         latest = Run.objects.filter(
             workflow_id=run.workflow_id, event_id=run.event_id, scheduled_for=run.scheduled_for
         ).aggregate(Max("replay"))["replay__max"]
-        new = create_run(
+        return create_run(
             run.workflow,
             event=run.event,
             scheduled_for=run.scheduled_for,
             replay=(latest or 0) + 1,
+            rerun_of=run,
             apply_filters=False,
         )
-    if new is None:  # a concurrent re-run took this replay number
-        raise ReplayError("Another re-run of this run was just started.")
-    return new
+
+
+def require_enabled_connection(run: Run, doing: str) -> None:
+    """ReplayError when the run's connection is disabled now (read afresh)."""
+    connection = run.workflow.connection
+    try:
+        connection.require_enabled()
+    except ConnectionDisabled:
+        raise ReplayError(
+            f"Connection {connection.name!r} is disabled: enable it before {doing} this run."
+        ) from None
 
 
 # -- who a workflow acts for --------------------------------------------------------

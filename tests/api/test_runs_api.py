@@ -176,6 +176,31 @@ def test_a_run_that_did_not_fail_cannot_be_resumed(superuser_api, failed_run):
     assert superuser_api.post(f"{LIST}424242/rerun/").status_code == 404
 
 
+def test_a_second_rerun_answers_the_first_rerun(superuser_api, failed_run):
+    first = superuser_api.post(f"{LIST}{failed_run.pk}/rerun/")
+    again = superuser_api.post(f"{LIST}{failed_run.pk}/rerun/")
+    assert (first.status_code, again.status_code) == (201, 200), again.content
+    assert again.json()["id"] == first.json()["id"]
+    assert Run.objects.count() == 2
+
+
+def test_a_second_resume_is_a_conflict(superuser_api, failed_run):
+    assert superuser_api.post(f"{LIST}{failed_run.pk}/resume/").status_code == 200
+    response = superuser_api.post(f"{LIST}{failed_run.pk}/resume/")
+    assert response.status_code == 409
+
+
+@pytest.mark.parametrize("replay", ["resume", "rerun"])
+def test_replaying_a_run_of_a_disabled_connection_is_a_conflict(
+    superuser_api, failed_run, connection, replay
+):
+    Connection.objects.filter(pk=connection.pk).update(status=Connection.Status.DISABLED)
+    response = superuser_api.post(f"{LIST}{failed_run.pk}/{replay}/")
+    assert response.status_code == 409
+    assert "is disabled: enable it before" in response.json()["message"]
+    assert Run.objects.count() == 1
+
+
 def test_a_step_run_shows_the_fields_left_out_because_they_rendered_empty(
     superuser_api, failed_run
 ):

@@ -84,8 +84,10 @@ def test_rerun_starts_a_new_run_with_the_next_replay_number_and_new_keys(
     new.refresh_from_db()
     assert new.status == RunStatus.FAILED
     assert old_keys.isdisjoint(new.step_runs.values_list("idempotency_key", flat=True))
+    # Re-running the original again answers its re-run; the re-run is re-run in turn.
+    assert rerun(failed_run).pk == new.pk
     with on_commit():
-        assert rerun(failed_run).replay == 2
+        assert rerun(new).replay == 2
 
 
 def test_only_failed_runs_resume(failed_run, on_commit):
