@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.urls import reverse
 from django.utils import timezone
@@ -23,6 +24,74 @@ def default_api_version() -> str:
     from stripe_connector.client import DEFAULT_API_VERSION
 
     return DEFAULT_API_VERSION
+
+
+def allowed_api_bases() -> list[str]:
+    """The origins a connection's ``api_base`` may name, sorted (from the environment)."""
+    from stripe_connector.client import allowed_api_origins
+
+    return sorted(allowed_api_origins())
+
+
+def validate_api_base(value: str) -> None:
+    """A connection's ``api_base``: blank, or an origin the environment allows.
+
+    The one rule for admin, the REST API and ``full_clean``: a key must only go to
+    a Stripe API origin listed in STRIPE_API_BASE or STRIPE_API_ALLOWED_BASES.
+    Raises ValidationError saying which origins are allowed.
+    """
+    from stripe_connector.origins import api_origin
+
+    if not value:
+        return
+    allowed = allowed_api_bases()
+    try:
+        origin = api_origin(value)
+    except ValueError as exc:
+        raise ValidationError(
+            f"Not a Stripe API origin: it {exc}.", code="invalid_api_base"
+        ) from None
+    if origin not in allowed:
+        raise ValidationError(
+            "Not an allowed Stripe API origin; use one of %(allowed)s, or leave it blank "
+            "(STRIPE_API_BASE and STRIPE_API_ALLOWED_BASES in the environment set the list).",
+            code="api_base_not_allowed",
+            params={"allowed": ", ".join(allowed)},
+        )
+
+
+def normalized_api_base(value: str) -> str:
+    """``value`` as a bare origin (``https://api.stripe.com``), or "" when blank.
+
+    For comparing two bases; ``value`` must have passed ``validate_api_base``.
+    """
+    from stripe_connector.origins import api_origin
+
+    return api_origin(value) if value else ""
+
+
+def require_key_for_api_base_change(current: str, new: str, key: str | None, key_field: str):
+    """Where a key goes may only change together with the key: the user proves they hold it.
+
+    ``current`` and ``new`` are the stored and the requested ``api_base``; ``key``
+    the key entered in the same save, if any. Raises ValidationError naming
+    ``api_base`` and ``key_field`` (the key's input: ``new_key``, ``secret_key``).
+    """
+    if key or normalized_api_base(new) == _stored_origin(current):
+        return
+    message = (
+        f"Changing api_base changes where the Stripe key is sent: enter the key again "
+        f"({key_field}) in the same save."
+    )
+    raise ValidationError({"api_base": message, key_field: message}, code="key_required")
+
+
+def _stored_origin(value: str) -> str:
+    """A stored base as an origin; a malformed old value compares as itself (so: changed)."""
+    try:
+        return normalized_api_base(value)
+    except ValueError:
+        return value
 
 
 class ConnectionDisabled(StripeError):
@@ -88,8 +157,12 @@ class Connection(models.Model):
         default=default_api_version,
         help_text="Stripe-Version of every request and of the webhook endpoint's events.",
     )
-    api_base = models.URLField(
-        blank=True, help_text="Stripe API base URL; blank uses the STRIPE_API_BASE setting."
+    api_base = models.CharField(
+        max_length=200,
+        blank=True,
+        validators=[validate_api_base],
+        help_text="Stripe API origin (scheme://host[:port]); blank uses STRIPE_API_BASE. Only "
+        "origins listed in STRIPE_API_BASE or STRIPE_API_ALLOWED_BASES are accepted.",
     )
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
     status_message = models.TextField(

@@ -15,7 +15,7 @@ from django.db.models.deletion import Collector, ProtectedError, RestrictedError
 
 from connections.models import Connection, ConnectionDisabled
 from stripe_connector.client import StripeClient, key_kind, key_mode, mask_key
-from stripe_connector.errors import StripeError
+from stripe_connector.errors import APIBaseNotAllowed, StripeError
 
 logger = logging.getLogger(__name__)
 
@@ -39,12 +39,16 @@ def check_key(key: str, *, api_version: str | None = None, api_base: str = "") -
     """Validate ``key`` with Stripe; raise ValidationError with a clear message if it fails.
 
     ``GET /v1/account`` first; a restricted key refused there (403) is tried on
-    another cheap read and accepted with a warning.
+    another cheap read and accepted with a warning. An ``api_base`` the
+    environment does not allow is refused (code ``api_base_not_allowed``)
+    before anything is sent.
     """
     key = (key or "").strip()
     try:
         hint, mode, kind = mask_key(key), key_mode(key), key_kind(key)
         client = StripeClient(key, api_version=api_version, base_url=api_base or None)
+    except APIBaseNotAllowed as exc:
+        raise ValidationError(exc.message, code=exc.type) from None
     except ValueError as exc:
         raise ValidationError(str(exc), code="malformed") from None
     try:
@@ -124,11 +128,18 @@ def validate_and_store_key(connection: Connection, key: str) -> KeyCheck:
     return check
 
 
+# The key itself may be fine after these: they do not make a connection invalid.
+NOT_THE_KEYS_FAULT = ("api_connection_error", "api_base_not_allowed")
+
+
 def recheck_connection(connection: Connection) -> tuple[bool, str]:
     """Check the stored key again; record the outcome on the connection; (ok, message).
 
-    A refused key marks the connection invalid; a network failure only says so,
-    since the key itself may be fine. A disabled connection's key is not sent at all.
+    A refused key marks the connection invalid; a network failure or an API base
+    the environment no longer allows only says so (nothing is sent then). A key
+    that now answers for another account than the stored ``account_id`` marks
+    the connection invalid and changes nothing else: the account is only ever
+    replaced by entering a key. A disabled connection's key is not sent at all.
     """
     try:
         connection.require_enabled()
@@ -139,15 +150,33 @@ def recheck_connection(connection: Connection) -> tuple[bool, str]:
             connection.secret_key, api_version=connection.api_version, api_base=connection.api_base
         )
     except ValidationError as exc:
-        message = " ".join(exc.messages)
-        if exc.code != "api_connection_error":
-            connection.status = Connection.Status.INVALID
-        connection.status_message = message
-        connection.save(update_fields=["status", "status_message", "updated_at"])
-        return False, message
+        return _record_failed_check(
+            connection, " ".join(exc.messages), invalid=exc.code not in NOT_THE_KEYS_FAULT
+        )
+    if connection.account_id and check.account_id and check.account_id != connection.account_id:
+        message = (
+            f"The key now answers for Stripe account {check.account_id}, not "
+            f"{connection.account_id} this connection was set up with; nothing was changed. "
+            "Enter the key again to use it with the new account."
+        )
+        return _record_failed_check(connection, message, invalid=True)
     apply_key(connection, connection.secret_key, check)
     connection.save()
     return True, check.warning or f"The key works for {check.account_name or check.mode}."
+
+
+def _record_failed_check(
+    connection: Connection, message: str, *, invalid: bool
+) -> tuple[bool, str]:
+    """Save why the check failed, and the invalid status when the key is at fault.
+
+    A disabled connection stays disabled: staff's choice stands.
+    """
+    if invalid and connection.status != Connection.Status.DISABLED:
+        connection.status = Connection.Status.INVALID
+    connection.status_message = message
+    connection.save(update_fields=["status", "status_message", "updated_at"])
+    return False, message
 
 
 # --- deleting -------------------------------------------------------------------
