@@ -35,6 +35,7 @@ from workflows.filters import matches
 from workflows.mapping import MappingError, build_context, refuse_empty_write, render_input
 from workflows.models import Run, RunStatus, Step, StepRun, Workflow
 from workflows.retry import IDEMPOTENCY_WINDOW, WINDOW_MARGIN, RetryPolicy
+from workflows.sandbox import MappingLimitError, check_input_size, render_limits
 
 logger = logging.getLogger(__name__)
 
@@ -364,8 +365,9 @@ def call_action(step_run: StepRun, run: Run, outputs: dict[str, Any]) -> tuple[d
     action = get_action(step_run.action_key)
     if step_run.input is None:
         context = build_context(run.trigger_data(), outputs)
-        rendered = render_input(step_run.input_mapping, context)
-        step_run.input = json_safe(rendered.values)
+        with render_limits():  # one render deadline for all the step's fields
+            rendered = render_input(step_run.input_mapping, context)
+        step_run.input = bounded_input(rendered.values)
         record_left_out(step_run, rendered.left_out)
         refuse_empty_write(action, rendered)
     cleaned = action.validate(step_run.input)
@@ -415,6 +417,19 @@ def check_window(step_run: StepRun) -> None:
             "Not retried: the 24 h idempotency window of this step's key has passed.",
             type="idempotency_window_passed",
         )
+
+
+def bounded_input(values: Any) -> Any:
+    """``json_safe(values)`` when at most ``MAX_INPUT_BYTES`` of JSON; MappingError otherwise.
+
+    Checked before the input is kept: an oversized input is neither stored nor sent.
+    """
+    values = json_safe(values)
+    try:
+        check_input_size(values)
+    except MappingLimitError as exc:
+        raise MappingError(f"input: {exc}") from None
+    return values
 
 
 def json_safe(value: Any) -> Any:

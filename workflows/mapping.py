@@ -27,15 +27,13 @@ from functools import lru_cache
 from typing import Any
 
 from jinja2 import StrictUndefined, TemplateSyntaxError, UndefinedError, nodes
-from jinja2.exceptions import SecurityError
 from jinja2.runtime import Undefined
-from jinja2.sandbox import SandboxedEnvironment
 
 from stripe_connector.catalog.base import field_path, literal_errors, value_type_problem
+from workflows.sandbox import BoundedEnvironment, MappingLimitError, render_limits
 
 _SINGLE_EXPRESSION = re.compile(r"^\s*\{\{(?P<expr>.*?)\}\}\s*$", re.DOTALL)
 _MISSING = object()
-MAX_REPEAT = 100_000
 
 
 class MappingError(ValueError):
@@ -56,7 +54,7 @@ class MappingError(ValueError):
         }
 
 
-class _DataEnvironment(SandboxedEnvironment):
+class _DataEnvironment(BoundedEnvironment):
     """The sandbox, with keys of JSON objects winning over Python attributes.
 
     Stripe objects have keys such as ``items``, ``keys`` and ``values``; plain
@@ -64,20 +62,8 @@ class _DataEnvironment(SandboxedEnvironment):
     JSON, so a key always means the key.
     """
 
-    # Mappings are written by staff, but a typo like "{{ 'x' * 10**9 }}" must not
-    # take a worker's memory: bound repetition and powers.
-    intercepted_binops = frozenset({"*", "**"})
-
-    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
-        if operator == "**" and isinstance(right, (int, float)) and abs(right) > 1000:
-            raise SecurityError("Exponent too large in a mapping.")
-        if operator == "*":
-            sized = left if isinstance(left, (str, list, tuple)) else right
-            times = right if sized is left else left
-            repeated = isinstance(sized, (str, list, tuple)) and isinstance(times, int)
-            if repeated and len(sized) * times > MAX_REPEAT:
-                raise SecurityError("A repeated value in a mapping is too long.")
-        return super().call_binop(context, operator, left, right)
+    # Mappings are written by staff, but "{{ 'x' | center(10**9) }}" must not take
+    # a worker's memory or time: BoundedEnvironment (workflows/sandbox.py).
 
     def getattr(self, obj: Any, attribute: str) -> Any:
         if isinstance(obj, Mapping):
@@ -142,7 +128,8 @@ def render_mapping(mapping: Any, context: Mapping[str, Any], *, path: str = "") 
         ]
     if not is_template(mapping):
         return mapping
-    return _render_string(mapping, context, path)
+    with render_limits():  # one deadline for the whole mapping when the caller opened one
+        return _render_string(mapping, context, path)
 
 
 # -- values that render empty ---------------------------------------------------
@@ -461,6 +448,23 @@ def _template_strings(value: Any, path: str = "") -> Iterator[tuple[str, str]]:
         yield path, value
 
 
+def _limit_problem(text: str, context: dict) -> str | None:
+    """At save: the sandbox bound the template exceeds against the sample, if any.
+
+    Other failures (a reference the sample lacks, a filter failing on it) are
+    reported elsewhere or left to the run, where the real data decides.
+    """
+    expr = _single_expression(text)
+    try:
+        with render_limits():
+            _expression(expr)(**context) if expr is not None else _template(text).render(**context)
+    except MappingLimitError as exc:
+        return f"Too large for a mapping: {exc}"
+    except Exception:
+        return None
+    return None
+
+
 def _check_template(
     path: str, text: str, context: dict, have_sample: bool, report: MappingReport
 ) -> None:
@@ -469,6 +473,9 @@ def _check_template(
     except TemplateSyntaxError as exc:
         report.error(path, f"Syntax error: {exc.message}")
         return
+    problem = _limit_problem(text, context)
+    if problem:
+        report.error(path, problem)
     for ref in refs:
         root = ref.split(".", 1)[0].split("[", 1)[0]
         if root not in ("trigger", "steps"):

@@ -7,9 +7,10 @@ import uuid
 from typing import Any
 
 from stripe_connector.errors import ActionInputError, StripeError
-from workflows.engine import json_safe
+from workflows.engine import bounded_input, json_safe
 from workflows.mapping import MappingError, build_context, refuse_empty_write, render_input
 from workflows.models import RunStatus, Step, StepRun, Workflow
+from workflows.sandbox import render_limits
 
 logger = logging.getLogger(__name__)
 MAX_PATHS = 300
@@ -77,8 +78,10 @@ def test_step(step: Step) -> dict[str, Any]:
     }
     try:
         action = get_action(step.action_key)
-        rendered = render_input(step.input_mapping, build_context(workflow.sample(), outputs))
-        result["input"], result["left_out_fields"] = json_safe(rendered.values), rendered.left_out
+        with render_limits():
+            rendered = render_input(step.input_mapping, build_context(workflow.sample(), outputs))
+        result["input"] = bounded_input(rendered.values)
+        result["left_out_fields"] = rendered.left_out
         refuse_empty_write(action, rendered)
         done = action.run(
             workflow.connection.client(),

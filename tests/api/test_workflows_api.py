@@ -259,3 +259,13 @@ def test_the_list_filters_and_a_deleted_workflow_is_gone(superuser_api, workflow
     assert not Workflow.objects.filter(pk=workflow.pk).exists()
     assert superuser_api.get(f"{LIST}{workflow.pk}/").status_code == 404
     assert superuser_api.get(f"{LIST}{2**70}/").status_code == 404
+
+
+def test_a_runaway_mapping_is_refused_at_save_naming_the_field(superuser_api, connection):
+    steps = invoice_steps()
+    steps[0]["input"]["description"] = "{{ 'x' | center(10**9) }}"
+    response = superuser_api.post(LIST, payload(connection, steps=steps), format="json")
+    assert response.status_code == 400
+    message = field_errors(response)["steps[0].input.description"]
+    assert message.startswith("Too large for a mapping: center would be about")
+    assert not Workflow.objects.exists()

@@ -1,0 +1,137 @@
+"""The mapping sandbox is bounded: size-multiplying templates are refused at save and at run."""
+
+import pytest
+
+from workflows import sandbox
+from workflows.mapping import MappingError, build_context, check_mapping, render_mapping
+from workflows.models import Run, RunStatus, StepRun
+
+from .conftest import make_workflow, sample_event
+
+CONTEXT = build_context({"data": {"object": {"id": "cus_1", "name": "Ada", "lines": [1, 2]}}})
+SCHEMA = {"type": "object", "properties": {"description": {"type": "string"}}}
+
+# The issue's five cases, then their relatives.
+LISTED = [
+    "{% set s = 'ab' %}{% for i in range(60) %}{% set s = s ~ s %}{% endfor %}{{ s }}",
+    "{{ (['x' * 99999] * 99999) | join }}",
+    "{{ '%1000000000s' % 'x' }}",
+    "{{ 'x' | center(10**9) }}",
+    "{{ ((10**1000)**1000)**100 }}",
+]
+RELATIVES = [
+    "{% for a in range(1000) %}{% for b in range(1000) %}xx{% endfor %}{% endfor %}",
+    "{% macro m() %}x{% endmacro %}{{ m() }}",
+    "{% filter upper %}x{% endfilter %}",
+    "{% with a = 1 %}{{ a }}{% endwith %}",
+    "{% include 'x' %}",
+    "{{ 'x'.center(10**9) }}",
+    "{{ 'x'.rjust(10**9) }}",
+    "{{ 'x'.zfill(10**9) }}",
+    "{{ 'ab'.replace('a', 'a' * 1000).replace('a', 'a' * 1000).replace('a', 'a' * 1000) }}",
+    "{{ 'ab' | replace('a', 'a' * 1000) | replace('a', 'a' * 1000) | replace('a', 'a' * 1000) }}",
+    "{{ 'x' | indent(10**9) }}",
+    "{{ ('x' * 99999) | wordwrap(1, wrapstring='y' * 99) }}",
+    "{{ [1] | batch(10**9, 'x') | list }}",
+    "{{ [1] | slice(10**9) | list }}",
+    "{{ '%s' | format('x' * 10**7) }}",
+    "{{ '{:>1000000000}'.format('x') }}",
+    "{{ '%.1000000000f' % 1.5 }}",
+    "{{ '%*d' % (10**9, 1) }}",
+    "{{ ('x' * 900000) ~ ('x' * 900000) }}",
+    "{{ ('x' * 900000) + ('x' * 900000) }}",
+    "{{ {'a': [1, 2]} | tojson(indent=1000000) }}",
+    "{{ range(100000) | batch(1) | sum(start=[]) }}",
+    "{{ 2 ** 100000 }}",
+    "{{ (2 ** 3000) * (2 ** 3000) }}",
+    "{{ 'x\tx'.expandtabs(10**9) }}",
+    "{{ 'x' * 999999 }}" * 9,
+]
+
+
+@pytest.mark.parametrize("text", LISTED + RELATIVES)
+def test_it_refuses_each_case_at_run_time_quickly_naming_the_field(text):
+    with pytest.raises(MappingError) as refused:
+        render_mapping({"metadata": {"note": text}}, CONTEXT)
+    assert refused.value.field == "metadata.note"
+    assert refused.value.message.startswith("metadata.note: ")
+
+
+@pytest.mark.parametrize("text", LISTED + RELATIVES)
+def test_it_refuses_each_case_at_save(text):
+    report = check_mapping({"description": text}, SCHEMA, sample_trigger=CONTEXT["trigger"])
+    assert {error["field"] for error in report.errors} == {"description"}
+    messages = " ".join(error["message"] for error in report.errors)
+    assert "Too large for a mapping" in messages or "not allowed in a" in messages
+
+
+def test_normal_mappings_still_render():
+    mapping = {
+        "description": "Order for {{ trigger.data.object.name | upper }}",
+        "name": "{% if trigger.data.object.name %}{{ trigger.data.object.name }}{% endif %}",
+        "lines": "{{ trigger.data.object.lines | map('string') | join(',') }}",
+        "padded": "{{ '%05d' % 42 }} {{ 'ab' * 3 }} {{ 2 ** 10 }} {{ 'x' | center(5) }}",
+    }
+    assert render_mapping(mapping, CONTEXT) == {
+        "description": "Order for ADA",
+        "name": "Ada",
+        "lines": "1,2",
+        "padded": "00042 ababab 1024   x  ",
+    }
+
+
+def test_a_loop_is_refused_at_save_with_what_to_use_instead():
+    text = "{% for x in trigger.data.object.lines %}{{ x }}{% endfor %}"
+    report = check_mapping({"description": text}, SCHEMA)
+    assert "'for' is not allowed in a field mapping" in report.errors[0]["message"]
+
+
+def test_a_render_past_its_deadline_stops(monkeypatch):
+    monkeypatch.setattr(sandbox, "MAX_RENDER_SECONDS", -1.0)
+    with pytest.raises(MappingError, match="longer than"):
+        render_mapping({"description": "{{ trigger.data.object.name | upper }}"}, CONTEXT)
+
+
+def test_lists_cannot_be_mutated_in_place():
+    with pytest.raises(MappingError, match="unsafe"):
+        render_mapping({"description": "{{ trigger.data.object.lines.append(3) }}"}, CONTEXT)
+    assert CONTEXT["trigger"]["data"]["object"]["lines"] == [1, 2]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("text", LISTED)
+def test_a_step_with_a_runaway_mapping_fails_clearly_and_sends_nothing(
+    connection, deliver, stripe, text
+):
+    make_workflow(connection, "customer.created", [("tag", "update_customer", {"id": "cus_1"})])
+    Run.objects.all().delete()
+    from workflows.models import Step
+
+    Step.objects.update(input_mapping={"id": "cus_1", "description": text})
+
+    deliver(connection, sample_event("customer.created"))
+
+    step_run = StepRun.objects.get()
+    assert step_run.status == RunStatus.FAILED
+    assert step_run.error["type"] == "mapping_error"
+    assert step_run.error["param"] == "description"
+    assert step_run.input is None
+    assert "tag: description: " in Run.objects.get().error
+    assert len(stripe.calls) == 0
+
+
+@pytest.mark.django_db
+def test_an_input_larger_than_the_limit_is_neither_stored_nor_sent(
+    connection, deliver, stripe, monkeypatch
+):
+    monkeypatch.setattr(sandbox, "MAX_INPUT_BYTES", 1000)
+    mapping = {"id": "cus_1", "description": "{{ 'x' * 600 }}", "name": "{{ 'y' * 600 }}"}
+    make_workflow(connection, "customer.created", [("tag", "update_customer", mapping)])
+
+    deliver(connection, sample_event("customer.created"))
+
+    step_run = StepRun.objects.get()
+    assert step_run.status == RunStatus.FAILED
+    assert "at most 1,000" in step_run.error["message"]
+    assert step_run.input is None
+    assert len(stripe.calls) == 0
