@@ -1,7 +1,7 @@
 """Benchmark: does the product pace itself just under Stripe's rate limit?
 
 500 "Create Customer" action calls on one test-mode account, made by 4 processes
-x 4 threads that share only a PostgreSQL database (``konnectify.ratelimit``),
+x 4 threads that share only a PostgreSQL database (``konnectify.platform.ratelimit``),
 against a local Stripe stub that enforces Stripe's test-mode limit of 25
 requests/s as a token bucket (capacity 25) and answers 429 with
 ``Retry-After: 1`` above it. A call that gets a retryable error (a 429 or our own
@@ -175,7 +175,7 @@ def worker(args: dict, next_call, ready, start, results) -> None:
     django.setup()
     from django.db import connections
 
-    from konnectify.ratelimit import stripe_throttle
+    from konnectify.platform.ratelimit import stripe_throttle
     from stripe_connector.catalog import get_action
     from stripe_connector.client import StripeClient
     from stripe_connector.errors import StripeError

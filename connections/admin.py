@@ -14,7 +14,7 @@ from connections.models import Connection, InboxEvent
 from connections.permissions import can_use, require_use
 from connections.services import delete_connection, recheck_connection
 from connections.webhooks import event_types_in_use, sync_webhook_endpoint
-from konnectify.admin_actions import RefuseForbiddenActions
+from konnectify.platform.admin_actions import RefuseForbiddenActions
 
 ENCRYPTED = ("secret_key", "webhook_secret", "previous_webhook_secret")
 CREATE_RUNS = "workflows.add_run"

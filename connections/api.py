@@ -43,7 +43,7 @@ from connections.services import (
 )
 from connections.services import recheck_connection as recheck
 from connections.webhooks import event_types_in_use, store_manual_secret, sync_webhook_endpoint
-from konnectify.api.base import (
+from konnectify.platform.api.base import (
     IntegerIds,
     JsonOnly,
     StrictFields,
@@ -54,8 +54,8 @@ from konnectify.api.base import (
     filter_date_range,
     filter_id,
 )
-from konnectify.api.permissions import requires
-from konnectify.api.schema import StripeErrorSerializer, errors
+from konnectify.platform.api.permissions import requires
+from konnectify.platform.api.schema import StripeErrorSerializer, errors
 from stripe_connector.catalog import ACTIONS, get_action
 from stripe_connector.errors import ActionInputError, StripeError
 
@@ -64,7 +64,7 @@ CONNECTION_STATUS = Connection.Status
 EVENT_STATUS = InboxEvent.Status
 WRITABLE_STATUS = [Connection.Status.ACTIVE, Connection.Status.DISABLED]
 PASSED_THROUGH = (400, 402, 404, 409)
-OWN_RATE_LIMIT = "rate_limit_local"  # konnectify.ratelimit.Throttled's type
+OWN_RATE_LIMIT = "rate_limit_local"  # konnectify.platform.ratelimit.Throttled's type
 # Dispatching an event again creates runs, whose steps spend the connection's key.
 CREATE_RUNS = "workflows.add_run"
 
@@ -297,7 +297,7 @@ def stripe_status(exc: StripeError) -> int:
     that 401/403 keep meaning the caller's own credentials. Stripe's rate limit
     (429) becomes 503 with Retry-After: Stripe is limiting us, we are not
     limiting the caller; so does our own pacing of calls to Stripe when its
-    budget is booked too far ahead (konnectify.ratelimit's Throttled). 5xx, 424
+    budget is booked too far ahead (konnectify.platform.ratelimit's Throttled). 5xx, 424
     and network failures: 502.
     """
     code = exc.http_status

@@ -222,7 +222,7 @@ class Connection(models.Model):
         Its calls are paced under Stripe's rate limit, shared by every worker:
         Stripe counts per account, so connections to one account share a budget.
         """
-        from konnectify.ratelimit import stripe_throttle
+        from konnectify.platform.ratelimit import stripe_throttle
         from stripe_connector.client import StripeClient
 
         self.require_enabled()

@@ -2,10 +2,14 @@ from django.apps import AppConfig
 
 
 class KonnectifyConfig(AppConfig):
-    """The project itself: system checks, healthcheck and the run command."""
+    """The project wiring: system checks, healthcheck, URLs and the commands that
+    assemble the apps (bootstrap, demo, serve). It has no models; the shared
+    platform code and its models are the ``konnectify.platform`` app (label
+    "konnectify")."""
 
     name = "konnectify"
-    verbose_name = "Konnectify"
+    label = "project"
+    verbose_name = "Konnectify project"
 
     def ready(self) -> None:
         from konnectify import checks  # noqa: F401  (registers the system checks)

@@ -42,7 +42,7 @@ def longest_attempt_seconds() -> float:
     both); the rate limiter may sleep before it; a task also waits out short
     retries inline, up to WORKFLOW_RETRY_INLINE_SECONDS; plus a margin.
     """
-    from konnectify.ratelimit import MAX_WAIT_SECONDS
+    from konnectify.platform.ratelimit import MAX_WAIT_SECONDS
 
     return (
         settings.STRIPE_CONNECT_TIMEOUT
@@ -64,7 +64,7 @@ def check_attempt_fits_the_task(app_configs, **kwargs) -> list:
     needed = longest_attempt_seconds()
     if timeout >= needed:
         return []
-    from konnectify.ratelimit import MAX_WAIT_SECONDS
+    from konnectify.platform.ratelimit import MAX_WAIT_SECONDS
 
     return [
         Error(

@@ -46,8 +46,8 @@ STRIPE_API_ALLOWED_BASES = env.origins("STRIPE_API_ALLOWED_BASES", [STRIPE_API_B
 STRIPE_CONNECT_TIMEOUT = env.int("STRIPE_CONNECT_TIMEOUT", 10, minimum=1)
 STRIPE_READ_TIMEOUT = env.int("STRIPE_READ_TIMEOUT", 80, minimum=1)
 # Our own pace per Stripe account and mode, in requests per second, shared by every
-# process through the database (konnectify.ratelimit): just under Stripe's published
-# limits (test 25, live 100, search 20 per second), reads and writes counted together.
+# process through the database (konnectify.platform.ratelimit): just under Stripe's
+# published limits (test 25, live 100, search 20 per second), reads and writes counted together.
 STRIPE_RATE_LIMIT_TEST = env.int("STRIPE_RATE_LIMIT_TEST", 24, minimum=1)
 STRIPE_RATE_LIMIT_LIVE = env.int("STRIPE_RATE_LIMIT_LIVE", 95, minimum=1)
 STRIPE_RATE_LIMIT_SEARCH = env.int("STRIPE_RATE_LIMIT_SEARCH", 19, minimum=1)
@@ -90,7 +90,10 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_q",
+    # Project wiring (label "project", no models) and the shared platform code,
+    # whose app label stays "konnectify" (its tables, migrations and permissions).
     "konnectify",
+    "konnectify.platform",
     "stripe_connector",
     "connections",
     "workflows",
@@ -106,7 +109,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Outside the view's transaction, which a 401 rolls back (see its docstring).
-    "konnectify.api.authentication.FailedTokenMiddleware",
+    "konnectify.platform.api.authentication.FailedTokenMiddleware",
     # Last, as django-axes asks: it answers a locked-out login with the lockout page.
     "axes.middleware.AxesMiddleware",
 ]
@@ -206,7 +209,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --- throttling failed logins and API tokens ---------------------------------------------
 # Reverse proxies in front that append the client's address to X-Forwarded-For (nginx:
 # proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for). 0: clients connect to
-# gunicorn directly and REMOTE_ADDR is theirs. konnectify.client_ip reads it for every throttle.
+# gunicorn directly and REMOTE_ADDR is theirs. konnectify.platform.client_ip reads it for
+# every throttle.
 TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", 0, minimum=0)
 # Admin logins (django-axes): this many failures for one username from one address lock
 # that pair out for LOGIN_LOCKOUT_MINUTES (the right password included); each failure
@@ -219,28 +223,28 @@ AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", 10, minimum=1)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", 15, minimum=1))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
-AXES_CLIENT_IP_CALLABLE = "konnectify.client_ip.client_ip"
-AXES_LOCKOUT_CALLABLE = "konnectify.lockout.lockout_page"
+AXES_CLIENT_IP_CALLABLE = "konnectify.platform.client_ip.client_ip"
+AXES_LOCKOUT_CALLABLE = "konnectify.platform.lockout.lockout_page"
 # API tokens: this many failed bearer tokens from one address within the window answer
-# 429 with Retry-After to that address's bearer requests (konnectify.api.authentication).
+# 429 with Retry-After to that address's bearer requests (konnectify.platform.api.authentication).
 API_TOKEN_FAILURE_LIMIT = env.int("API_TOKEN_FAILURE_LIMIT", 20, minimum=1)
 API_TOKEN_FAILURE_WINDOW_SECONDS = env.int("API_TOKEN_FAILURE_WINDOW_SECONDS", 600, minimum=1)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "konnectify.api.authentication.TokenAuthentication",
+        "konnectify.platform.api.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": [
         "rest_framework.permissions.IsAuthenticated",
-        "konnectify.api.permissions.ModelPermissions",
+        "konnectify.platform.api.permissions.ModelPermissions",
     ],
-    "DEFAULT_PAGINATION_CLASS": "konnectify.api.pagination.Pagination",
-    "DEFAULT_SCHEMA_CLASS": "konnectify.api.schema.AutoSchema",
-    "EXCEPTION_HANDLER": "konnectify.api.errors.api_exception_handler",
+    "DEFAULT_PAGINATION_CLASS": "konnectify.platform.api.pagination.Pagination",
+    "DEFAULT_SCHEMA_CLASS": "konnectify.platform.api.schema.AutoSchema",
+    "EXCEPTION_HANDLER": "konnectify.platform.api.errors.api_exception_handler",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
-    # Only for DRF's own throttles; ours read konnectify.client_ip (the same rule).
+    # Only for DRF's own throttles; ours read konnectify.platform.client_ip (the same rule).
     "NUM_PROXIES": TRUSTED_PROXY_COUNT,
 }
 SPECTACULAR_SETTINGS = {
@@ -254,7 +258,7 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     # The REST API only (the webhook receiver is for Stripe, not for integrations).
-    "PREPROCESSING_HOOKS": ["konnectify.api.schema.only_api_paths"],
+    "PREPROCESSING_HOOKS": ["konnectify.platform.api.schema.only_api_paths"],
     # Several models have a "status"; each choice set gets its own name.
     "ENUM_NAME_OVERRIDES": {
         "ConnectionStatusEnum": "connections.api.CONNECTION_STATUS",

@@ -48,7 +48,7 @@ MAX_PAGE_SIZE = 100
 METHODS = frozenset({"GET", "POST", "DELETE"})
 
 # ``throttle(method, path)`` runs right before each HTTP request: it may sleep
-# (pacing) or raise a retryable StripeError (e.g. konnectify.ratelimit.Throttled).
+# (pacing) or raise a retryable StripeError (e.g. konnectify.platform.ratelimit.Throttled).
 Throttle = Callable[[str, str], None]
 
 logger = logging.getLogger(__name__)
@@ -261,7 +261,7 @@ class StripeClient:
     checked against them again before the key goes out. ``session`` defaults to
     this thread's pooled session. ``throttle``, when given, is called as
     ``throttle(method, path)`` right before each HTTP request (built outside this
-    package, e.g. ``konnectify.ratelimit.stripe_throttle``). Every failure raises
+    package, e.g. ``konnectify.platform.ratelimit.stripe_throttle``). Every failure raises
     ``StripeError``.
     """
 

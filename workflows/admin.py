@@ -17,7 +17,7 @@ from django.utils.html import format_html, format_html_join
 
 from connections.models import Connection
 from connections.permissions import can_use, require_use
-from konnectify.admin_actions import RefuseForbiddenActions
+from konnectify.platform.admin_actions import RefuseForbiddenActions
 from workflows import services, tryout
 from workflows.automations import AUTOMATIONS, create_from_automation
 from workflows.models import SCHEDULE_TRIGGER, Run, Step, StepRun, Workflow

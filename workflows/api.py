@@ -28,7 +28,7 @@ from rest_framework.response import Response
 
 from connections.models import Connection
 from connections.permissions import require_use
-from konnectify.api.base import (
+from konnectify.platform.api.base import (
     IntegerIds,
     JsonOnly,
     StrictFields,
@@ -38,8 +38,8 @@ from konnectify.api.base import (
     filter_date_range,
     filter_id,
 )
-from konnectify.api.permissions import requires
-from konnectify.api.schema import FieldErrorSerializer, errors
+from konnectify.platform.api.permissions import requires
+from konnectify.platform.api.schema import FieldErrorSerializer, errors
 from stripe_connector.catalog import ACTIONS, TRIGGERS
 from workflows import services
 from workflows.models import SCHEDULE_TRIGGER, Run, RunStatus, Step, StepRun, Workflow

@@ -7,7 +7,7 @@ from rest_framework.routers import SimpleRouter
 
 from connections.api import ConnectionViewSet, InboxEventViewSet
 from konnectify.api import catalog
-from konnectify.api.base import NoSuchEndpoint
+from konnectify.platform.api.base import NoSuchEndpoint
 from workflows.api import RunViewSet, WorkflowViewSet
 
 router = SimpleRouter(trailing_slash=True)

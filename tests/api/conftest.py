@@ -18,7 +18,7 @@ from schemathesis.core.failures import FailureGroup
 from schemathesis.core.transport import Response
 
 from connections.models import Connection
-from konnectify.models import ApiToken
+from konnectify.platform.models import ApiToken
 
 
 def token_client(user, *, read_only: bool = False) -> APIClient:

@@ -5,7 +5,7 @@ from requests.exceptions import ConnectTimeout
 from responses import matchers
 
 from connections.models import Connection
-from konnectify.ratelimit import Throttled
+from konnectify.platform.ratelimit import Throttled
 from stripe_connector.client import StripeClient
 from tests.api.conftest import API, SECRET_KEY, field_errors, grant, stripe_error, token_client
 

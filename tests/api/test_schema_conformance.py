@@ -32,7 +32,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from connections.models import InboxEvent
-from konnectify.models import ApiToken
+from konnectify.platform.models import ApiToken
 from workflows.engine import create_run
 from workflows.models import Run, RunStatus, Step, Workflow
 

@@ -3,7 +3,7 @@
 import pytest
 from rest_framework.test import APIClient
 
-from konnectify.api.authentication import FailedTokenThrottle
+from konnectify.platform.api.authentication import FailedTokenThrottle
 from tests.api.conftest import token_client
 
 pytestmark = pytest.mark.django_db

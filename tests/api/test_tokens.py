@@ -11,8 +11,8 @@ from rest_framework.response import Response
 from rest_framework.test import APIClient
 from rest_framework.views import APIView
 
-from konnectify.api.permissions import ModelPermissions
-from konnectify.models import ApiToken, hash_token
+from konnectify.platform.api.permissions import ModelPermissions
+from konnectify.platform.models import ApiToken, hash_token
 
 pytestmark = pytest.mark.django_db
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import responses
 
-from konnectify.ratelimit import Throttled
+from konnectify.platform.ratelimit import Throttled
 from stripe_connector.client import StripeClient
 from stripe_connector.errors import StripeError
 

@@ -7,8 +7,8 @@ import threading
 import pytest
 from django.db import connection, connections, transaction
 
-from konnectify.models import RateLimitSlot
-from konnectify.ratelimit import reserve
+from konnectify.platform.models import RateLimitSlot
+from konnectify.platform.ratelimit import reserve
 
 THREADS = 8
 BOOKINGS_PER_THREAD = 5

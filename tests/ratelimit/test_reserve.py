@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from konnectify.models import RateLimitSlot
-from konnectify.ratelimit import Throttled, reserve
+from konnectify.platform.models import RateLimitSlot
+from konnectify.platform.ratelimit import Throttled, reserve
 from stripe_connector.errors import StripeError
 
 pytestmark = pytest.mark.django_db

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from django.test import override_settings
 
-from konnectify.models import RateLimitSlot
-from konnectify.ratelimit import Throttled, stripe_throttle
+from konnectify.platform.models import RateLimitSlot
+from konnectify.platform.ratelimit import Throttled, stripe_throttle
 
 pytestmark = pytest.mark.django_db
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rest_framework import permissions
 
-from konnectify.models import ApiToken
+from konnectify.platform.models import ApiToken
 
 
 def is_read_only_token(request) -> bool:

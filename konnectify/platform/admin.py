@@ -10,8 +10,8 @@ from __future__ import annotations
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 
-from konnectify.admin_actions import RefuseForbiddenActions
-from konnectify.models import ApiToken
+from konnectify.platform.admin_actions import RefuseForbiddenActions
+from konnectify.platform.models import ApiToken
 
 
 @admin.register(ApiToken)

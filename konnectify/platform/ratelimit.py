@@ -31,7 +31,7 @@ from django.conf import settings
 from django.db import connections, router, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 
-from konnectify.models import RateLimitSlot
+from konnectify.platform.models import RateLimitSlot
 from stripe_connector.errors import StripeError
 
 # Longest sleep inside a worker before handing the call back to be retried later.

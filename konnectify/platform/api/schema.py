@@ -88,8 +88,9 @@ class AutoSchema(openapi.AutoSchema):
     """
 
     def _map_serializer(self, serializer, direction, bypass_extensions=False) -> dict:
-        # Imported here: konnectify.api.base's decorators load this module as a DRF setting.
-        from konnectify.api.base import StrictFields
+        # Imported here: konnectify.platform.api.base's decorators load this module as a
+        # DRF setting.
+        from konnectify.platform.api.base import StrictFields
 
         mapped = super()._map_serializer(serializer, direction, bypass_extensions)
         if direction == "request" and isinstance(serializer, StrictFields):

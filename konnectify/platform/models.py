@@ -88,7 +88,7 @@ class ApiToken(models.Model):
 class RateLimitSlot(models.Model):
     """The next free moment of one rate budget, shared by every process through the database.
 
-    ``konnectify.ratelimit.reserve`` books slots: it moves ``next_free`` on by
+    ``konnectify.platform.ratelimit.reserve`` books slots: it moves ``next_free`` on by
     ``1 / rate`` under a row lock and makes the caller wait for its slot.
     """
 

@@ -7,8 +7,8 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 from rest_framework.throttling import SimpleRateThrottle
 
-from konnectify.client_ip import client_ip
-from konnectify.models import ApiToken
+from konnectify.platform.client_ip import client_ip
+from konnectify.platform.models import ApiToken
 
 FAILED_TOKEN_MARK = "konnectify_failed_token"
 
@@ -113,7 +113,7 @@ class FailedTokenMiddleware:
 
 
 class TokenAuthenticationScheme(OpenApiAuthenticationExtension):
-    target_class = "konnectify.api.authentication.TokenAuthentication"
+    target_class = "konnectify.platform.api.authentication.TokenAuthentication"
     name = "apiToken"
 
     def get_security_definition(self, auto_schema):

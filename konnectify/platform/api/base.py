@@ -16,7 +16,7 @@ from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.views import APIView, set_rollback
 
-from konnectify.api.errors import error_body
+from konnectify.platform.api.errors import error_body
 
 # Write actions whose body is the viewset's own (StrictFields) serializer.
 SERIALIZER_BODY_ACTIONS = ("create", "update", "partial_update")

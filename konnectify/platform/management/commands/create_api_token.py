@@ -9,7 +9,7 @@ from __future__ import annotations
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
-from konnectify.models import ApiToken
+from konnectify.platform.models import ApiToken
 
 
 class Command(BaseCommand):
