@@ -36,10 +36,12 @@ chromium:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update && apt-get install -y chromium; \
 	  else echo "The browser tests need Debian's Chromium: sudo apt-get install chromium" >&2; exit 1; fi; }
 
-# The whole suite: lint, format check, tests (SQLite unless DATABASE_URL says otherwise).
+# The whole suite: lint, format check, import layers (pyproject.toml's importlinter
+# contracts), tests (SQLite unless DATABASE_URL says otherwise).
 test: install chromium
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 format: install
