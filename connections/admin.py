@@ -198,6 +198,10 @@ class ConnectionAdmin(RefuseForbiddenActions, admin.ModelAdmin):
             level = messages.SUCCESS if result.ok else messages.ERROR
             self.message_user(request, f"{connection.name}: {result.message}", level)
 
+    def save_model(self, request, obj: Connection, form: ConnectionForm, change) -> None:
+        """``services.save_connection``, as the API saves: the checked key and secret go in."""
+        form.save_validated(obj)
+
     def delete_model(self, request, obj: Connection) -> None:
         self._delete(request, obj)
 

@@ -30,19 +30,17 @@ from connections.models import (
     Connection,
     InboxEvent,
     normalized_api_base,
-    require_key_for_api_base_change,
     validate_api_base,
 )
 from connections.permissions import USE_CONNECTION, require_use
 from connections.services import (
     ConnectionInUse,
-    KeyCheck,
-    apply_key,
-    check_key,
     delete_connection,
+    save_connection,
+    validate_connection_write,
 )
 from connections.services import recheck_connection as recheck
-from connections.webhooks import event_types_in_use, store_manual_secret, sync_webhook_endpoint
+from connections.webhooks import event_types_in_use, sync_webhook_endpoint
 from konnectify.platform.api.base import (
     IntegerIds,
     JsonOnly,
@@ -67,11 +65,6 @@ PASSED_THROUGH = (400, 402, 404, 409)
 OWN_RATE_LIMIT = "rate_limit_local"  # konnectify.platform.ratelimit.Throttled's type
 # Dispatching an event again creates runs, whose steps spend the connection's key.
 CREATE_RUNS = "workflows.add_run"
-
-
-def drf_error(field: str, exc: DjangoValidationError) -> exceptions.ValidationError:
-    """A service's ValidationError as DRF's, on ``field``."""
-    return exceptions.ValidationError({field: exc.messages})
 
 
 # --- connections -------------------------------------------------------------------
@@ -181,62 +174,34 @@ class ConnectionSerializer(StrictFields, serializers.ModelSerializer):
         return value
 
     def validate(self, attrs: dict) -> dict:
-        """What admin's form checks: the key with Stripe, the secret's format and mode."""
+        """``services.validate_connection_write``: the rules admin's form applies too."""
         adding = self.instance is None
         key = attrs.get("secret_key")
         if adding and not key:
             raise exceptions.ValidationError({"secret_key": ["This field is required."]})
         current = self.instance or Connection()
-        mode = attrs.get("webhook_mode", current.webhook_mode)
-        secret = attrs.get("webhook_secret")
-        if secret and mode != Connection.WebhookMode.MANUAL:
-            raise exceptions.ValidationError(
-                {
-                    "webhook_secret": [
-                        "Only manual mode takes a pasted secret; automatic mode stores the one "
-                        "Stripe returns when the endpoint is created."
-                    ]
-                }
-            )
-        if secret:
-            try:
-                store_manual_secret(Connection(), secret)  # the format check only
-            except DjangoValidationError as exc:
-                raise drf_error("webhook_secret", exc) from None
-        if "api_base" in attrs and not adding:
-            try:
-                require_key_for_api_base_change(
-                    current.api_base, attrs["api_base"], key, "secret_key"
-                )
-            except DjangoValidationError as exc:
-                raise exceptions.ValidationError(exc.message_dict) from None
-        if key:
-            attrs["key_check"] = self._check_key(key, attrs, current)
-        return attrs
-
-    def _check_key(self, key: str, attrs: dict, current: Connection) -> KeyCheck:
-        """Ask Stripe about the key, with the API version and base it will be used with."""
         try:
-            return check_key(
-                key,
+            attrs["key_check"] = validate_connection_write(
+                current,
+                key=key,
+                webhook_mode=attrs.get("webhook_mode", current.webhook_mode),
+                webhook_secret=attrs.get("webhook_secret"),
                 api_version=attrs.get("api_version", current.api_version),
-                api_base=attrs.get("api_base", current.api_base) or "",
+                api_base=attrs.get("api_base"),
+                key_field="secret_key",
+                secret_field="webhook_secret",
             )
         except DjangoValidationError as exc:
-            raise drf_error("secret_key", exc) from None
+            raise exceptions.ValidationError(exc.message_dict) from None
+        return attrs
 
     def save_connection(self, connection: Connection, attrs: dict) -> Connection:
-        """Apply the validated fields as admin's form does, then save."""
+        """``services.save_connection``, as admin's form saves."""
         key, check = attrs.pop("secret_key", None), attrs.pop("key_check", None)
         secret = attrs.pop("webhook_secret", None)
         for name, value in attrs.items():
             setattr(connection, name, value)
-        if check is not None:
-            apply_key(connection, key, check)
-        if secret:
-            store_manual_secret(connection, secret)
-        connection.save()
-        return connection
+        return save_connection(connection, key=key, key_check=check, webhook_secret=secret)
 
     def create(self, validated_data: dict) -> Connection:
         return self.save_connection(Connection(), validated_data)

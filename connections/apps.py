@@ -8,6 +8,7 @@ class ConnectionsConfig(AppConfig):
     verbose_name = "Stripe connections"
 
     def ready(self) -> None:
+        # Imported here: models may only be imported once the app registry is ready.
         from django.db.models.signals import post_delete, post_save
 
         from connections import receiver_cache

@@ -5,9 +5,8 @@ from __future__ import annotations
 from django import forms
 from django.core.exceptions import ValidationError
 
-from connections.models import Connection, allowed_api_bases, require_key_for_api_base_change
-from connections.services import KeyCheck, apply_key, check_key
-from connections.webhooks import store_manual_secret
+from connections.models import Connection, allowed_api_bases
+from connections.services import KeyCheck, save_connection, validate_connection_write
 
 
 class ConnectionForm(forms.ModelForm):
@@ -62,43 +61,36 @@ class ConnectionForm(forms.ModelForm):
             )
 
     def clean(self) -> dict:
+        """``services.validate_connection_write``: the rules the API applies too."""
         data = super().clean()
-        key = data.get("new_key")
-        if "api_base" in data and not self.instance._state.adding:
-            try:
-                require_key_for_api_base_change(
-                    self.instance.api_base, data["api_base"], key, "new_key"
-                )
-            except ValidationError as exc:
-                self.add_error(None, exc)
-                return data
-        if key and "api_base" not in self.errors:  # never send the key to a refused base
-            try:
-                self.key_check = check_key(
-                    key, api_version=data.get("api_version"), api_base=data.get("api_base") or ""
-                )
-            except ValidationError as exc:
-                self.add_error("new_key", exc)
-        secret = data.get("new_webhook_secret")
-        if secret and data.get("webhook_mode") != Connection.WebhookMode.MANUAL:
-            self.add_error(
-                "new_webhook_secret",
-                "Only manual mode takes a pasted secret; automatic mode stores the one Stripe "
-                "returns when the endpoint is created.",
+        if "api_base" in self.errors:  # never send the key to a refused base
+            return data
+        try:
+            self.key_check = validate_connection_write(
+                self.instance,
+                key=data.get("new_key"),
+                webhook_mode=data.get("webhook_mode", ""),
+                webhook_secret=data.get("new_webhook_secret"),
+                api_version=data.get("api_version"),
+                api_base=data.get("api_base"),
+                key_field="new_key",
+                secret_field="new_webhook_secret",
             )
-        elif secret:
-            try:
-                store_manual_secret(Connection(), secret)  # format check only
-            except ValidationError as exc:
-                self.add_error("new_webhook_secret", exc)
+        except ValidationError as exc:
+            self.add_error(None, exc)
         return data
 
     def save(self, commit: bool = True) -> Connection:
         connection = super().save(commit=False)
-        if self.key_check is not None:
-            apply_key(connection, self.cleaned_data["new_key"], self.key_check)
-        if self.cleaned_data.get("new_webhook_secret"):
-            store_manual_secret(connection, self.cleaned_data["new_webhook_secret"])
         if commit:
-            connection.save()
+            self.save_validated(connection)
         return connection
+
+    def save_validated(self, connection: Connection) -> Connection:
+        """``services.save_connection`` with the key and secret checked in ``clean``."""
+        return save_connection(
+            connection,
+            key=self.cleaned_data.get("new_key"),
+            key_check=self.key_check,
+            webhook_secret=self.cleaned_data.get("new_webhook_secret"),
+        )

@@ -13,23 +13,22 @@ from django.urls import reverse
 from django.utils import timezone
 
 from connections.fields import EncryptedTextField
+from konnectify.platform.ratelimit import stripe_throttle
+from stripe_connector.client import DEFAULT_API_VERSION, StripeClient, allowed_api_origins
 from stripe_connector.errors import StripeError
+from stripe_connector.origins import api_origin
 
 if TYPE_CHECKING:
     from stripe_connector.client import StripeClient
 
 
 def default_api_version() -> str:
-    """The product's one pinned Stripe API version (imported late: a callable default)."""
-    from stripe_connector.client import DEFAULT_API_VERSION
-
+    """The product's one pinned Stripe API version (a callable default, for migrations)."""
     return DEFAULT_API_VERSION
 
 
 def allowed_api_bases() -> list[str]:
     """The origins a connection's ``api_base`` may name, sorted (from the environment)."""
-    from stripe_connector.client import allowed_api_origins
-
     return sorted(allowed_api_origins())
 
 
@@ -40,8 +39,6 @@ def validate_api_base(value: str) -> None:
     a Stripe API origin listed in STRIPE_API_BASE or STRIPE_API_ALLOWED_BASES.
     Raises ValidationError saying which origins are allowed.
     """
-    from stripe_connector.origins import api_origin
-
     if not value:
         return
     allowed = allowed_api_bases()
@@ -65,8 +62,6 @@ def normalized_api_base(value: str) -> str:
 
     For comparing two bases; ``value`` must have passed ``validate_api_base``.
     """
-    from stripe_connector.origins import api_origin
-
     return api_origin(value) if value else ""
 
 
@@ -222,9 +217,6 @@ class Connection(models.Model):
         Its calls are paced under Stripe's rate limit, shared by every worker:
         Stripe counts per account, so connections to one account share a budget.
         """
-        from konnectify.platform.ratelimit import stripe_throttle
-        from stripe_connector.client import StripeClient
-
         self.require_enabled()
         return StripeClient(
             self.secret_key,

@@ -8,10 +8,11 @@ SCHEDULES = [
         "minutes": 15,
     },
     {
+        # The one endpoint repair job: drift in Stripe and failed syncs alike.
         "name": "connections: check webhook endpoints",
         "func": "connections.tasks.check_webhook_endpoints",
         "schedule_type": "I",
-        "minutes": 60,
+        "minutes": 10,
     },
     {
         "name": "connections: re-enqueue undispatched events",

@@ -1,7 +1,7 @@
 """Operations on connections that talk to Stripe: key validation, testing, deletion.
 
-Used by the admin today and by the REST API later, so that both validate a key
-the same way. Nothing here logs or returns a key; messages name the problem.
+Used by the admin and the REST API alike, so that both validate and save a
+connection the same way. Nothing here logs or returns a key; messages name the problem.
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ from django.core.exceptions import ValidationError
 from django.db import router, transaction
 from django.db.models.deletion import Collector, ProtectedError, RestrictedError
 
-from connections.models import Connection, ConnectionDisabled
+from connections.models import Connection, ConnectionDisabled, require_key_for_api_base_change
+from connections.webhooks import delete_endpoint, store_manual_secret
 from stripe_connector.client import StripeClient, key_kind, key_mode, mask_key
 from stripe_connector.errors import APIBaseNotAllowed, StripeError
 
@@ -128,6 +129,80 @@ def validate_and_store_key(connection: Connection, key: str) -> KeyCheck:
     return check
 
 
+# --- saving (admin's form and the API's serializer) ----------------------------------
+
+
+def validate_connection_write(
+    current: Connection,
+    *,
+    key: str | None,
+    webhook_mode: str,
+    webhook_secret: str | None,
+    api_version: str | None,
+    api_base: str | None,
+    key_field: str,
+    secret_field: str,
+) -> KeyCheck | None:
+    """The save rules of a connection, one place for admin's form and the REST API.
+
+    ``current`` is the connection as stored (unsaved for a new one); the others
+    are the requested values (``api_base`` None: not changed). A pasted signing
+    secret needs manual mode and the whsec_ format; changing ``api_base`` needs
+    the key in the same save (``require_key_for_api_base_change``); a key is
+    checked with Stripe (``check_key``), never sent to a refused base. Raises
+    ValidationError naming every offending field (``key_field`` and
+    ``secret_field`` are the caller's names for the key and the secret);
+    returns Stripe's word on the key, or None when no key was given.
+    """
+    errors: dict[str, list[str]] = {}
+    if webhook_secret and webhook_mode != Connection.WebhookMode.MANUAL:
+        errors[secret_field] = [
+            "Only manual mode takes a pasted secret; automatic mode stores the one Stripe "
+            "returns when the endpoint is created."
+        ]
+    elif webhook_secret:
+        try:
+            store_manual_secret(Connection(), webhook_secret)  # the format check only
+        except ValidationError as exc:
+            errors[secret_field] = exc.messages
+    check = None
+    try:
+        if api_base is not None and not current._state.adding:
+            require_key_for_api_base_change(current.api_base, api_base, key, key_field)
+        if key:
+            base = current.api_base if api_base is None else api_base
+            check = _checked_key(key, api_version, base, key_field)
+    except ValidationError as exc:
+        errors.update(exc.message_dict)
+    if errors:
+        raise ValidationError(errors)
+    return check
+
+
+def _checked_key(key: str, api_version: str | None, api_base: str, key_field: str) -> KeyCheck:
+    try:
+        return check_key(key, api_version=api_version, api_base=api_base or "")
+    except ValidationError as exc:
+        raise ValidationError({key_field: exc.messages}) from None
+
+
+def save_connection(
+    connection: Connection,
+    *,
+    key: str | None = None,
+    key_check: KeyCheck | None = None,
+    webhook_secret: str | None = None,
+) -> Connection:
+    """Save ``connection`` (its plain fields set by the caller) with the validated key and
+    secret (``validate_connection_write``'s outcome): admin's form and the API alike."""
+    if key_check is not None:
+        apply_key(connection, key or "", key_check)
+    if webhook_secret:
+        store_manual_secret(connection, webhook_secret)
+    connection.save()
+    return connection
+
+
 # The key itself may be fine after these: they do not make a connection invalid.
 NOT_THE_KEYS_FAULT = ("api_connection_error", "api_base_not_allowed")
 
@@ -210,8 +285,6 @@ def delete_connection(connection: Connection) -> str:
     connection still used by workflows raises ConnectionInUse before anything
     happens, so its endpoint is never removed from under running workflows.
     """
-    from connections.webhooks import delete_endpoint
-
     blocking = blocking_objects(connection)
     if blocking:
         raise ConnectionInUse(blocking)

@@ -7,7 +7,10 @@ from datetime import timedelta
 
 from django.utils import timezone
 
+from connections.inbox import enqueue_dispatch
 from connections.models import Connection, InboxEvent
+from connections.reconcile import reconcile_connection
+from connections.webhooks import check_webhook_endpoint, sync_endpoint_in_use
 from stripe_connector.errors import StripeError
 
 logger = logging.getLogger(__name__)
@@ -35,8 +38,6 @@ def redispatch_stale_events(limit: int = 500) -> int:
     and the enqueue with a non-ORM broker). Dispatching is idempotent, so an
     event that was merely slow costs one extra no-op task.
     """
-    from connections.inbox import enqueue_dispatch
-
     cutoff = timezone.now() - STALE_AFTER
     stale = InboxEvent.objects.filter(status=InboxEvent.Status.RECEIVED, received_at__lt=cutoff)
     ids = list(stale.order_by("received_at").values_list("pk", flat=True)[:limit])
@@ -58,8 +59,6 @@ def reconcile_events() -> dict[str, str]:
     One connection's failure (Stripe down for that account, a revoked key) is
     logged and does not stop the others.
     """
-    from connections.reconcile import reconcile_connection
-
     outcomes = {}
     for connection in _working_connections():
         try:
@@ -75,10 +74,26 @@ def reconcile_events() -> dict[str, str]:
     return outcomes
 
 
-def check_webhook_endpoints() -> dict[str, str]:
-    """Scheduled: check every automatic endpoint (exists, enabled, URL, events); repair drift."""
-    from connections.webhooks import check_webhook_endpoint
+def sync_webhook_endpoint(connection_id: str) -> str:
+    """Make one connection's endpoint match the event types in use; '' or the error.
 
+    Enqueued by ``connections.webhooks.request_endpoint_sync`` after a workflow change.
+    """
+    connection = Connection.objects.filter(pk=connection_id).first()
+    if connection is None:
+        return ""
+    result = sync_endpoint_in_use(connection)
+    return "" if result.ok else result.message
+
+
+def check_webhook_endpoints() -> dict[str, str]:
+    """Scheduled: the one endpoint repair job.
+
+    Checks every automatic endpoint of a working connection against Stripe (exists,
+    enabled, URL, event types in use, API version) and repairs any drift, which
+    also retries a sync that failed; the outcome is kept on the connection
+    (``webhook_status``, ``webhook_error``).
+    """
     outcomes = {}
     automatic = _working_connections().filter(webhook_mode=Connection.WebhookMode.AUTOMATIC)
     for connection in automatic:

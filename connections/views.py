@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+from typing import Any
 from uuid import UUID
 
 from django.conf import settings
@@ -24,7 +25,6 @@ from connections.inbox import (
     MAX_EVENT_DEPTH,
     ConnectionGone,
     NotAnEvent,
-    check_envelope,
     ingest,
 )
 from connections.models import Connection
@@ -109,7 +109,9 @@ class StripeWebhookView(APIView):
         verify(connection, body, header)
         payload = parse_event(body)
         try:
-            event, created = ingest(connection, payload)
+            event, created = ingest(connection, payload)  # checks the envelope first
+        except NotAnEvent as exc:
+            raise Rejected(400, str(exc)) from None
         except ConnectionGone:
             # Deleted by another process while this one still remembered it.
             receiver_cache.forget(connection_id)
@@ -164,11 +166,13 @@ def _refuse_constant(name: str):
     raise ValueError(f"{name} is not JSON")
 
 
-def parse_event(body: bytes) -> dict:
-    """The event envelope, or 400 when the body is not JSON or not a Stripe event.
+def parse_event(body: bytes) -> Any:
+    """The body as JSON, or 400 when it is not JSON.
 
-    Nesting deeper than MAX_EVENT_DEPTH is a 400 too: ``check_envelope`` counts it, and
-    a body too deep for the JSON parser itself (about 1,000 levels) fails earlier.
+    Whether it is a Stripe event is ``ingest``'s check (``check_envelope``, one place
+    for every source), answered 400 too; so is nesting deeper than MAX_EVENT_DEPTH,
+    which it counts, while a body too deep for the JSON parser itself (about 1,000
+    levels) fails here.
     """
     try:
         # NaN and Infinity are not JSON (RFC 8259) and no database column takes them.
@@ -177,8 +181,4 @@ def parse_event(body: bytes) -> dict:
         raise Rejected(400, "The body is not JSON.") from None
     except RecursionError:
         raise Rejected(400, f"The body is nested deeper than {MAX_EVENT_DEPTH} levels.") from None
-    try:
-        check_envelope(payload)
-    except NotAnEvent as exc:
-        raise Rejected(400, str(exc)) from None
     return payload

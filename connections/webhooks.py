@@ -11,17 +11,19 @@ the problem on the connection and in the log.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import partial
+from typing import Any
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.utils import timezone
-from django.utils.module_loading import import_string
+from django_q.tasks import async_task
 
 from connections.models import Connection
 from stripe_connector.client import StripeClient
-from stripe_connector.errors import StripeError
+from stripe_connector.errors import StripeError, redact_secrets
 
 logger = logging.getLogger(__name__)
 
@@ -55,16 +57,63 @@ class SyncFailed(Exception):
     """A problem found while syncing that is not a StripeError (e.g. no secret returned)."""
 
 
+# Who knows which event types a connection's endpoint must enable: the workflows app,
+# which sits above connections in the layers (connections never imports it). It
+# registers its answer here at start (WorkflowsConfig.ready); None: nobody registered.
+EventTypesSource = Callable[[Connection], Iterable[str]]
+event_types_source: EventTypesSource | None = None
+
+
+def provide_event_types_with(source: EventTypesSource | None) -> None:
+    """Register the function answering which event types a connection's endpoint needs.
+
+    ``source(connection)`` returns those event types (any iterable of strings).
+    Called once, by ``workflows.apps.WorkflowsConfig.ready``; None unregisters.
+    """
+    global event_types_source
+    event_types_source = source
+
+
 def event_types_in_use(connection: Connection) -> list[str]:
     """The event types the connection's endpoint should receive, sorted.
 
-    ``settings.WEBHOOK_EVENT_TYPES_PROVIDER`` (a dotted path to a function of the
-    connection) lets the workflows app answer without connections importing it;
-    unset, the answer is what the endpoint has enabled now.
+    The registered source answers (``provide_event_types_with``: the types of the
+    connection's active workflows); with none registered, what the endpoint has
+    enabled now, so nothing is removed by a sync.
     """
-    provider = settings.WEBHOOK_EVENT_TYPES_PROVIDER
-    types = import_string(provider)(connection) if provider else connection.webhook_enabled_events
+    source = event_types_source
+    types = source(connection) if source else connection.webhook_enabled_events
     return sorted(set(types or []))
+
+
+SYNC_TASK = "connections.tasks.sync_webhook_endpoint"
+
+
+def request_endpoint_sync(connection_ids: Iterable[Any]) -> None:
+    """After commit, make these connections' endpoints match the event types in use.
+
+    A background task (``connections.tasks.sync_webhook_endpoint``), so a save
+    in admin or the API never waits on Stripe; a failure is kept on the
+    connection (``webhook_error``) and the periodic check retries it.
+    """
+    for connection_id in connection_ids:
+        transaction.on_commit(
+            partial(async_task, SYNC_TASK, str(connection_id), task_name="sync-endpoint"),
+            robust=True,
+        )
+
+
+def sync_endpoint_in_use(connection: Connection) -> SyncResult:
+    """``sync_webhook_endpoint`` with the event types in use; never raises.
+
+    An unexpected failure (not Stripe's) is recorded on the connection like
+    Stripe's, so staff see it in the one place endpoint problems are shown.
+    """
+    try:
+        return sync_webhook_endpoint(connection, event_types_in_use(connection))
+    except Exception as exc:  # never lose the failure: it is what staff must see
+        logger.exception("Webhook endpoint sync failed for connection %s", connection.pk)
+        return _record_failure(connection, redact_secrets(str(exc)))
 
 
 def sync_webhook_endpoint(connection: Connection, event_types: Iterable[str]) -> SyncResult:
@@ -219,7 +268,7 @@ def _record_success(
     )
 
 
-def _record_failure(connection: Connection, exc: Exception) -> SyncResult:
+def _record_failure(connection: Connection, exc: Exception | str) -> SyncResult:
     """Keep the failure on the connection for staff, and log it (messages carry no secret)."""
     message = f"{timezone.now():%Y-%m-%d %H:%M} UTC: {exc}"
     Connection.objects.filter(pk=connection.pk).update(
@@ -298,6 +347,9 @@ def check_webhook_endpoint(connection: Connection) -> SyncResult:
     tracked = connection.webhook_endpoint_id
     endpoint = next((e for e in endpoints if tracked and e.get("id") == tracked), None)
     drift = endpoint_drift(connection, endpoint, wanted)
+    if not drift and connection.webhook_status == Connection.WebhookStatus.ERROR:
+        # A sync failed before, yet Stripe matches now: the error is no longer true.
+        return _record_success(connection, endpoint, wanted, "unchanged")
     if not drift:
         return SyncResult(True, "unchanged", "The endpoint matches.")
     logger.warning(

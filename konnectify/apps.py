@@ -12,4 +12,5 @@ class KonnectifyConfig(AppConfig):
     verbose_name = "Konnectify project"
 
     def ready(self) -> None:
+        # Imported here: the checks read models, importable only once the registry is ready.
         from konnectify import checks  # noqa: F401  (registers the system checks)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from cryptography.fernet import Fernet
 from django.conf import settings
 from django.core.checks import Error, Tags, Warning, register
+
+from konnectify.platform.ratelimit import MAX_WAIT_SECONDS
 
 
 @register(Tags.compatibility)
@@ -42,8 +45,6 @@ def longest_attempt_seconds() -> float:
     both); the rate limiter may sleep before it; a task also waits out short
     retries inline, up to WORKFLOW_RETRY_INLINE_SECONDS; plus a margin.
     """
-    from konnectify.platform.ratelimit import MAX_WAIT_SECONDS
-
     return (
         settings.STRIPE_CONNECT_TIMEOUT
         + settings.STRIPE_READ_TIMEOUT
@@ -64,8 +65,6 @@ def check_attempt_fits_the_task(app_configs, **kwargs) -> list:
     needed = longest_attempt_seconds()
     if timeout >= needed:
         return []
-    from konnectify.platform.ratelimit import MAX_WAIT_SECONDS
-
     return [
         Error(
             f"Q_TIMEOUT ({timeout}s) must be at least {needed:g}s: STRIPE_CONNECT_TIMEOUT "
@@ -97,8 +96,6 @@ def check_sqlite_in_production(app_configs, **kwargs) -> list:
 
 @register(Tags.security)
 def check_encryption_keys(app_configs, **kwargs) -> list:
-    from cryptography.fernet import Fernet
-
     keys = settings.FIELD_ENCRYPTION_KEYS
     if not keys:
         return [

@@ -56,14 +56,9 @@ WEBHOOK_TOLERANCE_SECONDS = env.int("WEBHOOK_TOLERANCE_SECONDS", 300, minimum=1)
 WEBHOOK_CONNECTION_CACHE_SECONDS = env.int("WEBHOOK_CONNECTION_CACHE_SECONDS", 5, minimum=0)
 WEBHOOK_SECRET_GRACE_HOURS = env.int("WEBHOOK_SECRET_GRACE_HOURS", 24, minimum=0)
 RETENTION_DAYS = env.int("RETENTION_DAYS", 30, minimum=1)
-# Dotted paths, so that connections never imports workflows (imports flow one way).
+# A dotted path, so that connections never imports workflows (imports flow one way).
 # The task that handles a newly stored inbox event (it receives the event's id).
 EVENT_DISPATCH_TASK = env.str("EVENT_DISPATCH_TASK", "workflows.tasks.dispatch_event")
-# A function(connection) -> iterable of the event types in use (the webhook endpoint's
-# enabled_events); empty means "what the endpoint has enabled now".
-WEBHOOK_EVENT_TYPES_PROVIDER = env.str(
-    "WEBHOOK_EVENT_TYPES_PROVIDER", "workflows.services.event_types_in_use"
-)
 # Workflow step retries: exponential backoff with full jitter (seconds), bounded
 # attempts; never past Stripe's 24 h idempotency window whatever these say.
 WORKFLOW_RETRY_BASE_SECONDS = env.int("WORKFLOW_RETRY_BASE_SECONDS", 2, minimum=1)

@@ -43,3 +43,16 @@ def test_schedules_are_created_once_and_updated_in_place():
         ensure_schedules()
     assert Schedule.objects.filter(name="example job").count() == 1
     assert Schedule.objects.get(name="example job").minutes == 10
+
+
+def test_a_job_an_app_no_longer_declares_is_deleted_and_other_schedules_are_kept():
+    # The endpoint check the workflows app declared before the connections check took it over.
+    Schedule.objects.create(
+        name="workflows: webhook endpoint check", func="workflows.tasks.check_endpoints"
+    )
+    Schedule.objects.create(name="workflow-7", func="workflows.tasks.run_scheduled", args="7")
+    Schedule.objects.create(name="staff job", func="tests.support.tasks.echo")
+    call_command("bootstrap")
+    names = set(Schedule.objects.values_list("name", flat=True))
+    assert "workflows: webhook endpoint check" not in names
+    assert {"workflow-7", "staff job", "connections: check webhook endpoints"} <= names

@@ -11,6 +11,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
+from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
@@ -18,9 +19,12 @@ from django.utils.html import format_html, format_html_join
 from connections.models import Connection
 from connections.permissions import can_use, require_use
 from konnectify.platform.admin_actions import RefuseForbiddenActions
+from stripe_connector.catalog import action_choices as catalog_actions
+from stripe_connector.catalog import trigger_choices as catalog_triggers
 from workflows import services, tryout
 from workflows.automations import AUTOMATIONS, create_from_automation
 from workflows.models import SCHEDULE_TRIGGER, Run, Step, StepRun, Workflow
+from workflows.templatetags.workflow_charts import runs_chart
 
 
 def pretty(value: Any) -> str:
@@ -41,14 +45,10 @@ def object_or_404(model, pk: Any, **filters: Any):
 
 
 def trigger_choices() -> list:
-    from stripe_connector.catalog import trigger_choices as catalog_triggers
-
     return [*catalog_triggers(), ("Schedule", [(SCHEDULE_TRIGGER, "Schedule (cron or interval)")])]
 
 
 def action_choices() -> list:
-    from stripe_connector.catalog import action_choices as catalog_actions
-
     return catalog_actions()
 
 
@@ -161,10 +161,10 @@ class StepInline(admin.StackedInline):
 class WorkflowAdmin(RefuseForbiddenActions, admin.ModelAdmin):
     form = WorkflowForm
     inlines = [StepInline]
-    list_display = ("name", "connection", "trigger_key", "active", "sync_status", "updated_at")
+    list_display = ("name", "connection", "trigger_key", "active", "updated_at")
     list_filter = ("active", "connection", "trigger_key")
     search_fields = ("name", "description", "event_type")
-    readonly_fields = ("event_type", "sync_error", "sample_reference", "chart")
+    readonly_fields = ("event_type", "sample_reference", "chart")
     actions = ["activate", "deactivate", "load_sample"]
     change_form_template = "admin/workflows/workflow/change_form.html"
     change_list_template = "admin/workflows/workflow/change_list.html"
@@ -183,14 +183,9 @@ class WorkflowAdmin(RefuseForbiddenActions, admin.ModelAdmin):
                 )
             },
         ),
-        ("Webhook endpoint", {"fields": ("sync_error",)}),
         ("Mapping reference: the sample event", {"fields": ("sample_reference",)}),
         ("Runs", {"fields": ("chart",)}),
     )
-
-    @admin.display(description="Endpoint sync", boolean=True)
-    def sync_status(self, workflow: Workflow) -> bool:
-        return not workflow.sync_error
 
     @admin.display(description="Sample event")
     def sample_reference(self, workflow: Workflow) -> str:
@@ -198,13 +193,20 @@ class WorkflowAdmin(RefuseForbiddenActions, admin.ModelAdmin):
 
     @admin.display(description="Runs per day")
     def chart(self, workflow: Workflow) -> str:
-        from django.template.loader import render_to_string
-
-        from workflows.templatetags.workflow_charts import runs_chart
-
         if not workflow.pk:
             return "-"
         return render_to_string("admin/workflows/runs_chart.html", runs_chart(workflow.pk))
+
+    def save_model(self, request, obj: Workflow, form, change) -> None:
+        """``services.save_workflow``: the endpoint and the schedule follow, as in the API."""
+        services.save_workflow(obj)
+
+    def delete_model(self, request, obj: Workflow) -> None:
+        services.delete_workflow(obj)
+
+    def delete_queryset(self, request, queryset) -> None:
+        for workflow in queryset:
+            services.delete_workflow(workflow)
 
     def save_formset(self, request, form, formset, change) -> None:
         super().save_formset(request, form, formset, change)
@@ -266,10 +268,7 @@ class WorkflowAdmin(RefuseForbiddenActions, admin.ModelAdmin):
     def _set_active(self, request: HttpRequest, queryset, active: bool) -> None:
         with transaction.atomic():
             for workflow in queryset:
-                workflow.active = active
-                if active:
-                    services.authorize_save(request.user, workflow, has_steps=True)
-                workflow.save()  # save(): schedules and the endpoint sync follow
+                services.set_active(workflow, active, request.user)
         word = "activated" if active else "deactivated"
         self.message_user(request, f"{queryset.count()} workflow(s) {word}; endpoint sync queued.")
 

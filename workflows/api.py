@@ -126,13 +126,12 @@ class WorkflowSerializer(StrictFields, serializers.ModelSerializer):
             "schedule_minutes",
             "filters",
             "active",
-            "sync_error",
             "steps",
             "warnings",
             "created_at",
             "updated_at",
         ]
-        read_only_fields = ["event_type", "sync_error"]
+        read_only_fields = ["event_type"]
 
     def get_warnings(self, workflow: Workflow) -> list[dict]:
         return getattr(workflow, "api_warnings", [])
@@ -216,7 +215,7 @@ class WorkflowSerializer(StrictFields, serializers.ModelSerializer):
         steps, warnings = data.pop("steps", None), data.pop("warnings", [])
         for name, value in data.items():
             setattr(workflow, name, value)
-        workflow.save()
+        services.save_workflow(workflow)
         if steps is not None:
             replace_steps(workflow, steps)
         workflow.api_warnings = warnings
@@ -304,16 +303,12 @@ class WorkflowViewSet(IntegerIds, JsonOnly, viewsets.ModelViewSet):
         return self._set_active(False)
 
     def _set_active(self, active: bool) -> Response:
-        """As admin's actions: save() follows with the schedule and the endpoint sync.
+        """As admin's actions (``services.set_active``): the schedule and the endpoint follow.
 
         Activating acts with the connection's key: the caller must be allowed to use it
         and becomes the owner (403 otherwise). Deactivating needs no such right.
         """
-        workflow = self.get_object()
-        workflow.active = active
-        if active:
-            services.authorize_save(self.request.user, workflow, has_steps=True)
-        workflow.save()
+        workflow = services.set_active(self.get_object(), active, self.request.user)
         return Response(WorkflowSerializer(workflow).data)
 
 

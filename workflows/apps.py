@@ -8,4 +8,11 @@ class WorkflowsConfig(AppConfig):
     verbose_name = "Workflows"
 
     def ready(self) -> None:
-        from workflows import signals  # noqa: F401  (connects the receivers)
+        """Tell connections which event types each endpoint needs: those of the active
+        workflows. connections sits below workflows and never imports it, so workflows
+        registers its answer (``connections.webhooks.provide_event_types_with``)."""
+        # Imported here: models may only be imported once the app registry is ready.
+        from connections.webhooks import provide_event_types_with
+        from workflows.services import active_event_types
+
+        provide_event_types_with(active_event_types)

@@ -13,6 +13,7 @@ from django.db import transaction
 
 from connections.models import Connection
 from workflows.models import Step, Workflow
+from workflows.services import save_workflow
 
 
 @dataclass(frozen=True)
@@ -82,14 +83,16 @@ def create_from_automation(key: str, connection: Connection, owner=None) -> Work
     """
     automation = AUTOMATIONS[key]
     with transaction.atomic():
-        workflow = Workflow.objects.create(
-            name=automation.label,
-            description=automation.description,
-            connection=connection,
-            owner=owner,
-            trigger_key=automation.trigger_key,
-            filters=[dict(item) for item in automation.filters],
-            active=False,
+        workflow = save_workflow(
+            Workflow(
+                name=automation.label,
+                description=automation.description,
+                connection=connection,
+                owner=owner,
+                trigger_key=automation.trigger_key,
+                filters=[dict(item) for item in automation.filters],
+                active=False,
+            )
         )
         for order, step in enumerate(automation.steps, start=1):
             Step.objects.create(workflow=workflow, order=order, **step)

@@ -23,12 +23,15 @@ from functools import partial
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.db.models import F, Q, Value
 from django.db.models.functions import Coalesce
 from django_q.tasks import async_task
 
 from connections.models import Connection, ConnectionDisabled, InboxEvent
+from connections.permissions import can_use
+from stripe_connector.catalog import get_action
 from stripe_connector.errors import ActionInputError, StripeError
 from workflows import clock
 from workflows.filters import matches
@@ -359,8 +362,6 @@ def call_action(step_run: StepRun, run: Run, outputs: dict[str, Any]) -> tuple[d
     so every attempt sends what the key saw first. (Rendering the step's copied
     mapping again after a crash gives the same input: same event, same outputs.)
     """
-    from stripe_connector.catalog import get_action
-
     check_window(step_run)
     action = get_action(step_run.action_key)
     if step_run.input is None:
@@ -373,7 +374,7 @@ def call_action(step_run: StepRun, run: Run, outputs: dict[str, Any]) -> tuple[d
     cleaned = action.validate(step_run.input)
     check_owner(run.workflow)
     client = run.workflow.connection.client()
-    result = action.run(client, cleaned, idempotency_key=step_run.idempotency_key)
+    result = action.send_validated(client, cleaned, idempotency_key=step_run.idempotency_key)
     return json_safe(result.output), result.request_id
 
 
@@ -392,10 +393,6 @@ def check_owner(workflow: Workflow) -> None:
     (``connections.permissions.can_use``); a workflow without owner was set up
     by the operator and may. The refusal is permanent: no request is sent.
     """
-    from django.contrib.auth import get_user_model
-
-    from connections.permissions import can_use
-
     if workflow.owner_id is None:
         return
     # Read afresh: a permission revoked since the run started must count now.

@@ -29,7 +29,12 @@ from typing import Any
 from jinja2 import StrictUndefined, TemplateSyntaxError, UndefinedError, nodes
 from jinja2.runtime import Undefined
 
-from stripe_connector.catalog.base import field_path, literal_errors, value_type_problem
+from stripe_connector.catalog.base import (
+    child_path,
+    field_path,
+    literal_errors,
+    value_type_problem,
+)
 from workflows.sandbox import BoundedEnvironment, MappingLimitError, render_limits
 
 _SINGLE_EXPRESSION = re.compile(r"^\s*\{\{(?P<expr>.*?)\}\}\s*$", re.DOTALL)
@@ -118,12 +123,12 @@ def render_mapping(mapping: Any, context: Mapping[str, Any], *, path: str = "") 
     """Render ``mapping`` against ``context``; raises MappingError naming the field."""
     if isinstance(mapping, dict):
         return {
-            key: render_mapping(value, context, path=_join(path, key))
+            key: render_mapping(value, context, path=child_path(path, key))
             for key, value in mapping.items()
         }
     if isinstance(mapping, list):
         return [
-            render_mapping(item, context, path=f"{path}[{index}]")
+            render_mapping(item, context, path=child_path(path, index))
             for index, item in enumerate(mapping)
         ]
     if not is_template(mapping):
@@ -167,13 +172,13 @@ def _leave_out_empty(mapping: Any, rendered: Any, path: str, left_out: list[str]
     if isinstance(mapping, dict) and isinstance(rendered, dict):
         kept = {}
         for key, value in rendered.items():
-            item = _leave_out_empty(mapping.get(key), value, _join(path, key), left_out)
+            item = _leave_out_empty(mapping.get(key), value, child_path(path, key), left_out)
             if item is not _LEFT_OUT:
                 kept[key] = item
         return _LEFT_OUT if mapping and not kept and len(kept) < len(rendered) else kept
     if isinstance(mapping, list) and isinstance(rendered, list):
         items = [
-            _leave_out_empty(item, value, f"{path}[{index}]", left_out)
+            _leave_out_empty(item, value, child_path(path, index), left_out)
             for index, (item, value) in enumerate(zip(mapping, rendered, strict=True))
         ]
         kept_items = [item for item in items if item is not _LEFT_OUT]
@@ -212,10 +217,6 @@ def refuse_empty_write(action: Any, rendered: RenderedInput) -> None:
         'or write "" to clear a field.',
         field=rendered.left_out[0],
     )
-
-
-def _join(path: str, key: str) -> str:
-    return f"{path}.{key}" if path else str(key)
 
 
 def _single_expression(text: str) -> str | None:
@@ -440,10 +441,10 @@ def _template_parts(value: Any, parts: tuple = ()) -> Iterator[tuple[list, str]]
 def _template_strings(value: Any, path: str = "") -> Iterator[tuple[str, str]]:
     if isinstance(value, dict):
         for key, item in value.items():
-            yield from _template_strings(item, _join(path, key))
+            yield from _template_strings(item, child_path(path, key))
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            yield from _template_strings(item, f"{path}[{index}]")
+            yield from _template_strings(item, child_path(path, index))
     elif is_template(value):
         yield path, value
 

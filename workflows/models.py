@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from croniter import croniter
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
@@ -17,7 +18,9 @@ from django.db import models
 from django.db.models import Q
 
 from connections.models import Connection, InboxEvent
+from stripe_connector.catalog import event_type_for_trigger, get_trigger
 from workflows.filters import HELP_TEXT as FILTERS_HELP_TEXT
+from workflows.filters import check_filters
 
 SCHEDULE_TRIGGER = "schedule"
 STEP_NAME = RegexValidator(
@@ -73,9 +76,6 @@ class Workflow(models.Model):
         blank=True,
         help_text="The event used as the mapping reference (loaded from Stripe or the catalog).",
     )
-    sync_error = models.TextField(
-        blank=True, help_text="Why the connection's webhook endpoint could not be updated."
-    )
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.PROTECT,
@@ -104,28 +104,16 @@ class Workflow(models.Model):
         return self.name
 
     def save(self, *args, **kwargs) -> None:
-        """Save; on commit, resync the webhook endpoint(s) and the schedule if needed."""
+        """Save with its derived event type; nothing else (``services.save_workflow`` keeps
+        the endpoint and the schedule in step)."""
         self.event_type = self.derive_event_type()
         super().save(*args, **kwargs)
-        from workflows import services
-
-        before, after = getattr(self, "_loaded", None), self.endpoint_need()
-        if before != after:
-            services.request_endpoint_sync({need[0] for need in (before, after) if need})
-        self._loaded = after
-        services.sync_schedule(self)
-
-    @classmethod
-    def from_db(cls, db, field_names, values):
-        instance = super().from_db(db, field_names, values)
-        if {"connection_id", "event_type", "active"} <= set(field_names):
-            instance._loaded = instance.endpoint_need()
-        return instance
 
     def endpoint_need(self) -> tuple[Any, str] | None:
         """What this workflow asks of its connection's webhook endpoint: (connection, type).
 
-        None when inactive or scheduled. Saving resyncs the endpoints only when this changes.
+        None when inactive or scheduled. ``services.save_workflow`` resyncs the
+        endpoints only when this changes.
         """
         if self.active and self.event_type:
             return (self.connection_id, self.event_type)
@@ -139,8 +127,6 @@ class Workflow(models.Model):
         """The event type for the trigger, from the catalog ('' for schedules)."""
         if self.is_scheduled or not self.trigger_key:
             return ""
-        from stripe_connector.catalog import event_type_for_trigger
-
         return event_type_for_trigger(self.trigger_key, self.custom_event_type or None)
 
     def clean(self) -> None:
@@ -149,17 +135,12 @@ class Workflow(models.Model):
         if self.is_scheduled:
             if bool(self.schedule_cron) == bool(self.schedule_minutes):
                 raise ValidationError("A schedule needs either a cron expression or minutes.")
-            if self.schedule_cron:
-                from croniter import croniter
-
-                if not croniter.is_valid(self.schedule_cron):
-                    raise ValidationError({"schedule_cron": "Not a valid cron expression."})
+            if self.schedule_cron and not croniter.is_valid(self.schedule_cron):
+                raise ValidationError({"schedule_cron": "Not a valid cron expression."})
         try:
             self.event_type = self.derive_event_type()
         except (KeyError, ValueError) as exc:
             raise ValidationError({"trigger_key": str(exc)}) from None
-        from workflows.filters import check_filters
-
         problems = check_filters(self.filters)
         if problems:
             raise ValidationError({"filters": problems})
@@ -170,8 +151,6 @@ class Workflow(models.Model):
             return self.sample_event
         if self.is_scheduled:
             return {"scheduled_at": "2026-01-01T00:00:00+00:00"}
-        from stripe_connector.catalog import get_trigger
-
         try:
             return get_trigger(self.trigger_key).sample or {}
         except KeyError:

@@ -9,13 +9,6 @@ SCHEDULES = [
         "repeats": -1,
     },
     {
-        "name": "workflows: webhook endpoint check",
-        "func": "workflows.tasks.check_endpoints",
-        "schedule_type": "I",
-        "minutes": 10,
-        "repeats": -1,
-    },
-    {
         "name": "workflows: prune old runs and inbox events",
         "func": "workflows.tasks.prune",
         "schedule_type": "D",

@@ -1,88 +1,84 @@
-"""Workflow operations used by admin, the API and tasks: endpoint sync, schedules, replay.
+"""Workflow operations used by admin, the API and tasks: saving, schedules, replay.
 
 Views and admin stay thin and call these.
 """
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Iterable
 from datetime import datetime, timedelta
-from functools import partial
 from typing import Any
 
+from croniter import croniter
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django_q.models import Schedule
-from django_q.tasks import async_task
 
 from connections.models import Connection, ConnectionDisabled
-from stripe_connector.errors import redact_secrets
+from connections.permissions import require_use
+from connections.webhooks import request_endpoint_sync
+from stripe_connector.catalog import get_action
 from workflows import clock
 from workflows.engine import create_run, enqueue_run_on_commit
 from workflows.mapping import MappingReport, check_mapping
 from workflows.models import Run, RunStatus, Step, StepRun, Workflow, new_idempotency_key
 
-logger = logging.getLogger(__name__)
-
-SYNC_TASK = "workflows.tasks.sync_endpoint"
+# -- saving a workflow -------------------------------------------------------------
 
 
-# -- the webhook endpoint -------------------------------------------------------
-
-
-def event_types_in_use(connection: Connection) -> set[str]:
+def active_event_types(connection: Connection) -> set[str]:
     """The event types the connection's active workflows wait for.
 
-    This is ``settings.WEBHOOK_EVENT_TYPES_PROVIDER``: what the connection's one
-    webhook endpoint must have enabled, exactly.
+    Registered with ``connections.webhooks.provide_event_types_with`` at start
+    (``WorkflowsConfig.ready``): ``connections.webhooks.event_types_in_use``
+    asks it what the connection's one webhook endpoint must enable, exactly.
     """
     rows = Workflow.objects.filter(connection=connection, active=True).exclude(event_type="")
     return set(rows.values_list("event_type", flat=True))
 
 
-def request_endpoint_sync(connection_ids: Iterable[Any]) -> None:
-    """After commit, sync these connections' endpoints in the background.
+def save_workflow(workflow: Workflow) -> Workflow:
+    """The one write of a workflow (admin, the API, popular automations, commands).
 
-    A task, so that saving in admin never waits on Stripe.
+    Saves it, then keeps what depends on it in step: the webhook endpoint of each
+    connection whose event types in use change (synced in the background after
+    commit, so a save never waits on Stripe) and the workflow's django-q2
+    schedule. Steps are saved by the caller (admin's inline, the API's
+    ``replace_steps``); they do not change either.
     """
-    for connection_id in connection_ids:
-        transaction.on_commit(
-            partial(async_task, SYNC_TASK, str(connection_id), task_name="sync-endpoint"),
-            robust=True,
-        )
+    before = stored_endpoint_need(workflow.pk)
+    workflow.save()
+    after = workflow.endpoint_need()
+    if before != after:
+        request_endpoint_sync({need[0] for need in (before, after) if need})
+    sync_schedule(workflow)
+    return workflow
 
 
-def sync_endpoint(connection_id: Any) -> str:
-    """Make the connection's endpoint match its workflows; returns the error ('' if none).
+def set_active(workflow: Workflow, active: bool, user=None) -> Workflow:
+    """Activate or deactivate (admin's actions, the API's): ``save_workflow`` follows.
 
-    The error is shown on every workflow of the connection until a later sync
-    (the periodic check retries) succeeds.
+    Activating acts with the connection's key: with ``user`` given, they must be
+    allowed to use it and become the owner (``authorize_save``, PermissionDenied).
     """
-    from connections.webhooks import sync_webhook_endpoint
-
-    connection = Connection.objects.filter(pk=connection_id).first()
-    if connection is None:
-        return ""
-    try:
-        result = sync_webhook_endpoint(connection, sorted(event_types_in_use(connection)))
-        error = "" if result.ok else f"Webhook endpoint sync failed: {result.message}"
-    except Exception as exc:  # never lose the failure: it is what staff must see
-        logger.exception("Webhook endpoint sync failed for connection %s", connection_id)
-        error = redact_secrets(f"Webhook endpoint sync failed: {exc}")
-    Workflow.objects.filter(connection=connection).update(sync_error=error)
-    return error
+    workflow.active = active
+    if active and user is not None:
+        authorize_save(user, workflow, has_steps=True)
+    return save_workflow(workflow)
 
 
-def connections_needing_sync() -> list[Any]:
-    """Connections with a failed sync, or whose endpoint's events differ from those in use."""
-    failed = set(
-        Workflow.objects.exclude(sync_error="").values_list("connection_id", flat=True).distinct()
-    )
-    for connection in Connection.objects.filter(webhook_mode=Connection.WebhookMode.AUTOMATIC):
-        if set(connection.webhook_enabled_events or []) != event_types_in_use(connection):
-            failed.add(connection.pk)
-    return sorted(failed, key=str)
+def delete_workflow(workflow: Workflow) -> None:
+    """Delete a workflow (and its runs): its schedule goes, its endpoint resyncs after commit."""
+    need = workflow.endpoint_need()
+    Schedule.objects.filter(name=schedule_name(workflow)).delete()
+    workflow.delete()
+    if need:
+        request_endpoint_sync([need[0]])
+
+
+def stored_endpoint_need(pk: int | None) -> tuple[Any, str] | None:
+    """``Workflow.endpoint_need`` of the row as stored (None for a new workflow)."""
+    stored = Workflow.objects.filter(pk=pk).first() if pk is not None else None
+    return stored.endpoint_need() if stored is not None else None
 
 
 # -- scheduled workflows ----------------------------------------------------------
@@ -125,8 +121,6 @@ def schedule_spec(workflow: Workflow) -> dict[str, Any]:
 
 def first_run(workflow: Workflow, now: datetime) -> datetime:
     if workflow.schedule_cron:
-        from croniter import croniter
-
         return croniter(workflow.schedule_cron, now).get_next(datetime)
     return now + timedelta(minutes=workflow.schedule_minutes or 1)
 
@@ -282,8 +276,6 @@ def authorize_save(user, workflow: Workflow, *, has_steps: bool) -> None:
     PermissionDenied) and becomes the workflow's ``owner`` (set, not saved): the
     engine checks before every Stripe call that the owner still may.
     """
-    from connections.permissions import require_use
-
     if not acts_with_key(workflow, has_steps):
         return
     require_use(user, workflow.connection)
@@ -295,8 +287,6 @@ def authorize_save(user, workflow: Workflow, *, has_steps: bool) -> None:
 
 def check_steps(workflow: Workflow, steps: list[dict]) -> list[MappingReport]:
     """Check each step's mapping (dicts with name, action_key, input_mapping), in order."""
-    from stripe_connector.catalog import get_action
-
     sample = workflow.sample()
     reports = []
     earlier: list[str] = []

@@ -9,7 +9,9 @@ from datetime import timedelta
 
 from django.conf import settings
 
+from connections.models import EVENT_ID_MEMORY, InboxEvent
 from workflows import clock, engine, services
+from workflows.models import Run, RunStatus
 
 
 def dispatch_event(event_id: int) -> list[int]:
@@ -36,19 +38,6 @@ def sweep() -> dict[str, int]:
     return engine.sweep()
 
 
-def sync_endpoint(connection_id: str) -> str:
-    """Make one connection's webhook endpoint match its active workflows."""
-    return services.sync_endpoint(connection_id)
-
-
-def check_endpoints() -> int:
-    """Periodic: retry failed endpoint syncs and fix endpoints that drifted."""
-    pending = services.connections_needing_sync()
-    for connection_id in pending:
-        services.sync_endpoint(connection_id)
-    return len(pending)
-
-
 def prune() -> dict[str, int]:
     """Periodic: delete runs older than settings.RETENTION_DAYS and prune the inbox.
 
@@ -58,9 +47,6 @@ def prune() -> dict[str, int]:
     instead of a second run. Returns counts: runs and inbox events deleted,
     payloads pruned.
     """
-    from connections.models import EVENT_ID_MEMORY, InboxEvent
-    from workflows.models import Run
-
     now = clock.now()
     cutoff = now - timedelta(days=settings.RETENTION_DAYS)
     # Runs first (with their step runs); an old event's runs go with it anyway.
@@ -78,7 +64,5 @@ def prune() -> dict[str, int]:
 
 
 def _unfinished() -> list[str]:
-    from workflows.models import RunStatus
-
     # A run still retrying is kept whatever its age; the 24 h window ends it soon.
     return [RunStatus.PENDING, RunStatus.RUNNING, RunStatus.RETRYING]

@@ -130,7 +130,20 @@ class Action:
         idempotency_key: str | None = None,
     ) -> ActionResult:
         """Validate, then call Stripe; nothing is sent when the input is invalid."""
-        data = self.validate(input)
+        return self.send_validated(client, self.validate(input), idempotency_key=idempotency_key)
+
+    def send_validated(
+        self,
+        client: StripeClient,
+        data: dict[str, Any],
+        *,
+        idempotency_key: str | None = None,
+    ) -> ActionResult:
+        """Call Stripe with ``data`` exactly as ``validate`` returned it (not checked again).
+
+        For a caller that validates first on its own (the workflow engine, which
+        checks the input before it takes the connection's key).
+        """
         return (self.handler or send)(self, client, data, idempotency_key)
 
     def to_dict(self) -> dict[str, Any]:
@@ -273,8 +286,16 @@ def field_path(parts: Any) -> str:
     """``["items", 0, "price"]`` -> ``items[0].price``."""
     text = ""
     for part in parts:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+        text = child_path(text, part)
     return text
+
+
+def child_path(path: str, part: str | int) -> str:
+    """The field ``part`` inside ``path``: ``items`` and 0 give ``items[0]``, then
+    ``price`` gives ``items[0].price``. The one way every message names a field."""
+    if isinstance(part, int):
+        return f"{path}[{part}]"
+    return f"{path}.{part}" if path else str(part)
 
 
 def _describe(error: ValidationError) -> list[dict[str, str]]:

@@ -103,6 +103,22 @@ def test_changing_api_base_needs_the_key_again_in_the_same_request(
     assert connection.api_base == ""
 
 
+def test_every_broken_save_rule_is_named_at_once_as_in_admin(
+    superuser_api, connection, stand_in, settings
+):
+    settings.STRIPE_API_ALLOWED_BASES = [stand_in.url, "https://api.stripe.com"]
+    response = superuser_api.patch(
+        detail(connection),
+        {"api_base": "https://api.stripe.com", "webhook_secret": "whsec_0123456789abcdefgh"},
+        format="json",
+    )
+    assert response.status_code == 400
+    errors = field_errors(response)
+    assert "Only manual mode takes a pasted secret" in errors["webhook_secret"]
+    assert "enter the key again (secret_key)" in errors["api_base"]
+    assert stand_in.requests == []
+
+
 def test_a_new_base_with_the_key_is_checked_there_and_stored_as_an_origin(
     superuser_api, connection, stand_in, settings
 ):

@@ -8,6 +8,7 @@ from itertools import count
 
 import pytest
 
+from connections import webhooks
 from connections.models import Connection
 from stripe_connector.signature import sign_payload
 
@@ -19,10 +20,10 @@ _ids = count(1)
 
 
 @pytest.fixture(autouse=True)
-def connections_on_their_own(settings):
+def connections_on_their_own(settings, monkeypatch):
     """Test this app without the workflows app's hooks (connections never imports workflows)."""
     settings.EVENT_DISPATCH_TASK = "connections.tasks.mark_dispatched"
-    settings.WEBHOOK_EVENT_TYPES_PROVIDER = ""
+    monkeypatch.setattr(webhooks, "event_types_source", None)
     # The staff user's password hash is not under test; the default hasher is slow on purpose.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 

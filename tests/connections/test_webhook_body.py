@@ -149,3 +149,14 @@ def test_optional_envelope_fields_may_be_absent_or_null_where_stripe_allows(
     stored = InboxEvent.objects.get()
     assert stored.livemode is False  # the connection's mode
     assert stored.api_version == ""
+
+
+def test_the_receiver_checks_the_envelope_once(connection, deliver, monkeypatch):
+    from connections import inbox
+
+    calls = []
+    walk = inbox._check_contents  # every check_envelope walks the whole payload once
+    monkeypatch.setattr(inbox, "_check_contents", lambda payload: calls.append(1) or walk(payload))
+    response = deliver(connection, make_event())
+    assert response.status_code == 200
+    assert len(calls) == 1

@@ -4,7 +4,11 @@ import pytest
 
 from connections.models import Connection
 from connections.tasks import check_webhook_endpoints
-from connections.webhooks import check_webhook_endpoint, event_types_in_use
+from connections.webhooks import (
+    check_webhook_endpoint,
+    event_types_in_use,
+    provide_event_types_with,
+)
 
 from .conftest import ENDPOINTS_URL, endpoint_json
 
@@ -16,7 +20,7 @@ def listing(*endpoints):
 
 
 def provide_invoice_events(connection):
-    """A stand-in for the workflows app's provider (settings.WEBHOOK_EVENT_TYPES_PROVIDER)."""
+    """A stand-in for the workflows app's source (registered in WorkflowsConfig.ready)."""
     return {"invoice.paid", "customer.created"}
 
 
@@ -70,11 +74,27 @@ def test_a_missing_endpoint_is_recreated(connection, stripe_mock):
     assert connection.webhook_endpoint_id == "we_1New"
 
 
-def test_the_event_types_in_use_come_from_the_configured_provider(connection, settings):
-    settings.WEBHOOK_EVENT_TYPES_PROVIDER = f"{__name__}.provide_invoice_events"
+def test_the_event_types_in_use_come_from_the_registered_source(connection):
+    provide_event_types_with(provide_invoice_events)
     assert event_types_in_use(connection) == ["customer.created", "invoice.paid"]
-    settings.WEBHOOK_EVENT_TYPES_PROVIDER = ""
+    provide_event_types_with(None)
     assert event_types_in_use(connection) == ["customer.created"]
+
+
+def test_a_failed_sync_is_kept_on_the_connection_until_the_check_finds_stripe_matching(
+    connection, stripe_mock
+):
+    Connection.objects.filter(pk=connection.pk).update(
+        webhook_status=Connection.WebhookStatus.ERROR, webhook_error="Stripe is down"
+    )
+    connection.refresh_from_db()
+    stripe_mock.get(
+        ENDPOINTS_URL, json=listing(endpoint_json("we_1Existing", connection=connection))
+    )
+    result = check_webhook_endpoint(connection)
+    assert result.ok and result.action == "unchanged"
+    connection.refresh_from_db()
+    assert (connection.webhook_status, connection.webhook_error) == ("enabled", "")
 
 
 def test_the_scheduled_task_skips_manual_and_disabled_connections(connection, stripe_mock):

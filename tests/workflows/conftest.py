@@ -15,6 +15,7 @@ from konnectify.testing import FixedClock, fix_workflow_clock
 from stripe_connector.catalog import get_trigger
 from stripe_connector.signature import sign_payload
 from workflows.models import Step, Workflow
+from workflows.services import save_workflow
 
 API = "https://api.stripe.com"
 WEBHOOK_SECRET = "whsec_workflows_test_0123456789abcdef"
@@ -100,14 +101,17 @@ def on_commit(django_capture_on_commit_callbacks):
 
 
 def make_workflow(connection, trigger_key, steps, *, filters=None, active=True, **fields):
-    """A workflow with steps given as (name, action_key, mapping[, on_failure])."""
-    workflow = Workflow.objects.create(
-        name=fields.pop("name", f"{trigger_key} workflow"),
-        connection=connection,
-        trigger_key=trigger_key,
-        filters=filters or [],
-        active=active,
-        **fields,
+    """A workflow with steps given as (name, action_key, mapping[, on_failure]), saved as
+    admin and the API save it (``services.save_workflow``: endpoint sync, schedule)."""
+    workflow = save_workflow(
+        Workflow(
+            name=fields.pop("name", f"{trigger_key} workflow"),
+            connection=connection,
+            trigger_key=trigger_key,
+            filters=filters or [],
+            active=active,
+            **fields,
+        )
     )
     for order, (name, action_key, mapping, *rest) in enumerate(steps, start=1):
         Step.objects.create(

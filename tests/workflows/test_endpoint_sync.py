@@ -5,9 +5,10 @@ from urllib.parse import parse_qs
 import pytest
 
 from connections.models import Connection
-from workflows import tasks
+from connections.tasks import check_webhook_endpoints
+from connections.webhooks import event_types_in_use
 from workflows.models import Workflow
-from workflows.services import event_types_in_use
+from workflows.services import active_event_types, delete_workflow, save_workflow
 
 from .conftest import API, make_workflow
 
@@ -53,13 +54,13 @@ def test_deactivating_and_changing_the_trigger_resync(connection, stripe, on_com
     other = make_workflow(connection, "invoice.paid", STEPS, active=True)
     with on_commit():
         other.trigger_key = "invoice.created"
-        other.save()
+        save_workflow(other)
     assert enabled_events(stripe.calls[0]) == ["customer.updated", "invoice.created"]
 
     stripe.post(ENDPOINT, json=endpoint_answer(["invoice.created"]))
     with on_commit():
         keep.active = False
-        keep.save()
+        save_workflow(keep)
     assert enabled_events(stripe.calls[1]) == ["invoice.created"]
 
 
@@ -68,7 +69,7 @@ def test_an_unchanged_save_does_not_call_stripe(connection, stripe, on_commit):
     workflow = Workflow.objects.get(pk=workflow.pk)
     with on_commit():
         workflow.name = "Renamed"
-        workflow.save()
+        save_workflow(workflow)
     assert len(stripe.calls) == 0
 
 
@@ -76,7 +77,7 @@ def test_deleting_the_last_workflow_deletes_the_endpoint(connection, stripe, on_
     workflow = make_workflow(connection, "customer.updated", STEPS, active=True)
     stripe.delete(ENDPOINT, json={"id": "we_1Workflows", "deleted": True})
     with on_commit():
-        Workflow.objects.filter(pk=workflow.pk).delete()
+        delete_workflow(workflow)
     assert stripe.calls[0].request.method == "DELETE"
 
 
@@ -92,35 +93,66 @@ def test_moving_a_workflow_to_another_connection_syncs_both(connection, stripe, 
     stripe.post(f"{API}/v1/webhook_endpoints/we_2Other", json=endpoint_answer(["customer.updated"]))
     with on_commit():
         workflow.connection = other
-        workflow.save()
+        save_workflow(workflow)
     assert {call.request.url for call in stripe.calls} == {
         ENDPOINT,
         f"{API}/v1/webhook_endpoints/we_2Other",
     }
 
 
-def test_a_failed_sync_is_shown_on_the_workflow_and_retried_by_the_periodic_check(
+def test_a_failed_sync_is_shown_on_the_connection_and_retried_by_the_periodic_check(
     connection, stripe, on_commit
 ):
     stripe.post(
         ENDPOINT, status=500, json={"error": {"type": "api_error", "message": "Stripe is down"}}
     )
     with on_commit():
-        workflow = make_workflow(connection, "customer.updated", STEPS, active=True)
-    workflow.refresh_from_db()
-    assert "Stripe is down" in workflow.sync_error
+        make_workflow(connection, "customer.updated", STEPS, active=True)
+    connection.refresh_from_db()
+    assert "Stripe is down" in connection.webhook_error
 
+    stripe.get(
+        f"{API}/v1/webhook_endpoints",
+        json={"object": "list", "data": [endpoint_answer([])], "has_more": False},
+    )
     stripe.post(ENDPOINT, json=endpoint_answer(["customer.updated"]))
-    assert tasks.check_endpoints() == 1
-    workflow.refresh_from_db()
-    assert workflow.sync_error == ""
+    check_webhook_endpoints()
+    assert enabled_events(stripe.calls[-1]) == ["customer.updated"]
+    connection.refresh_from_db()
+    assert connection.webhook_error == ""
 
 
 def test_event_types_in_use_are_those_of_active_event_workflows(connection):
     make_workflow(connection, "customer.updated", STEPS, active=True)
     make_workflow(connection, "invoice.paid", STEPS, active=False)
     make_workflow(connection, "schedule", STEPS, active=True, schedule_minutes=5)
-    assert event_types_in_use(connection) == {"customer.updated"}
+    assert active_event_types(connection) == {"customer.updated"}
+    # The workflows app answers for connections (registered in WorkflowsConfig.ready).
+    assert event_types_in_use(connection) == ["customer.updated"]
+
+
+def test_saving_in_admin_resyncs_the_endpoint(
+    connection, stripe, staff_client, django_capture_on_commit_callbacks
+):
+    from django.urls import reverse
+
+    workflow = make_workflow(connection, "customer.updated", STEPS, active=False)
+    stripe.post(ENDPOINT, json=endpoint_answer(["customer.updated"]))
+    form = {
+        "name": workflow.name,
+        "connection": connection.pk,
+        "active": "on",
+        "trigger_key": "customer.updated",
+        "filters": "[]",
+        "steps-TOTAL_FORMS": "0",
+        "steps-INITIAL_FORMS": "0",
+    }
+    with django_capture_on_commit_callbacks(execute=True):
+        response = staff_client.post(
+            reverse("admin:workflows_workflow_change", args=[workflow.pk]), form
+        )
+    assert response.status_code == 302, response.content
+    assert enabled_events(stripe.calls[0]) == ["customer.updated"]
 
 
 def test_the_admin_activate_action_resyncs(

@@ -8,12 +8,11 @@ pytestmark = pytest.mark.django_db
 
 JOBS = {
     "workflows: retry sweeper": "workflows.tasks.sweep",
-    "workflows: webhook endpoint check": "workflows.tasks.check_endpoints",
     "workflows: prune old runs and inbox events": "workflows.tasks.prune",
 }
 
 
-def test_bootstrap_creates_the_sweeper_endpoint_check_and_pruning_once():
+def test_bootstrap_creates_the_sweeper_and_pruning_once():
     call_command("bootstrap")
     call_command("bootstrap")
     for name, func in JOBS.items():
@@ -24,3 +23,11 @@ def test_the_sweeper_runs_every_minute():
     call_command("bootstrap")
     sweeper = Schedule.objects.get(name="workflows: retry sweeper")
     assert (sweeper.schedule_type, sweeper.minutes) == (Schedule.MINUTES, 1)
+
+
+def test_the_one_endpoint_repair_job_is_the_connections_check_every_ten_minutes():
+    call_command("bootstrap")
+    repair = Schedule.objects.filter(func__contains="endpoint")
+    assert [(job.func, job.minutes) for job in repair] == [
+        ("connections.tasks.check_webhook_endpoints", 10)
+    ]

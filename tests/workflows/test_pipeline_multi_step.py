@@ -84,3 +84,22 @@ def test_a_reference_that_keeps_its_type_is_sent_as_that_value(connection, deliv
     step_run = Run.objects.get().step_runs.get()
     assert step_run.input["amount"] == 1234
     assert form(stripe.calls[0])["amount"] == "1234"
+
+
+def test_a_steps_input_is_validated_once_per_attempt(connection, deliver, stripe, monkeypatch):
+    from stripe_connector.catalog import base
+
+    checks = []
+    schema_errors = base.schema_errors
+    monkeypatch.setattr(
+        base, "schema_errors", lambda *args: checks.append(1) or schema_errors(*args)
+    )
+    make_workflow(
+        connection,
+        "customer.created",
+        [("find_customer", "find_customer", {"id": "{{ trigger.data.object.id }}"})],
+    )
+    stripe.get(f"{API}/v1/customers/cus_Once1", json={"id": "cus_Once1", "object": "customer"})
+    deliver(connection, sample_event("customer.created", id="cus_Once1"))
+    assert Run.objects.get().status == RunStatus.SUCCEEDED
+    assert len(checks) == 1

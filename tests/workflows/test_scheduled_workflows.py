@@ -5,6 +5,7 @@ from django_q.models import Schedule
 
 from workflows import tasks
 from workflows.models import Run, RunStatus
+from workflows.services import set_active
 
 from .conftest import API, make_workflow
 
@@ -22,8 +23,7 @@ def test_an_active_scheduled_workflow_has_a_schedule_and_an_inactive_one_has_non
         "0 * * * *",
     )
 
-    workflow.active = False
-    workflow.save()
+    set_active(workflow, False)
     assert not Schedule.objects.filter(name=f"workflow-{workflow.pk}").exists()
 
 

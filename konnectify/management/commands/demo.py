@@ -33,6 +33,7 @@ from connections.models import Connection
 from connections.services import validate_and_store_key
 from connections.webhooks import store_manual_secret
 from stripe_connector.encoding import encode_params
+from workflows import services
 from workflows.automations import AUTOMATIONS, create_from_automation
 from workflows.models import Run, Step, Workflow
 
@@ -92,8 +93,7 @@ def prepare_workflows(connection: Connection) -> list[Workflow]:
         workflow = Workflow.objects.filter(connection=connection, name=automation.label).first()
         workflow = workflow or create_from_automation(key, connection)
         if key in SERVABLE_AUTOMATIONS and not workflow.active:
-            workflow.active = True
-            workflow.save()
+            services.set_active(workflow, True)
         workflows.append(workflow)
     workflows.append(tag_workflow(connection))
     return workflows
@@ -101,16 +101,18 @@ def prepare_workflows(connection: Connection) -> list[Workflow]:
 
 def tag_workflow(connection: Connection) -> Workflow:
     """customer.created -> update that customer's metadata (which fires customer.updated)."""
-    workflow, created = Workflow.objects.get_or_create(
-        connection=connection,
-        name=TAG_WORKFLOW,
-        defaults={
-            "description": "Tags every new customer; the update starts the Find Customer template.",
-            "trigger_key": "customer.created",
-            "active": True,
-        },
-    )
-    if created:
+    workflow = Workflow.objects.filter(connection=connection, name=TAG_WORKFLOW).first()
+    if workflow is None:
+        workflow = services.save_workflow(
+            Workflow(
+                connection=connection,
+                name=TAG_WORKFLOW,
+                description="Tags every new customer; the update starts the Find Customer "
+                "template.",
+                trigger_key="customer.created",
+                active=True,
+            )
+        )
         Step.objects.create(
             workflow=workflow,
             order=1,
