@@ -22,6 +22,8 @@ from django_q.conf import Conf
 from django_q.tasks import async_task
 
 from connections.models import Connection, InboxEvent
+from stripe_connector.jsonbounds import MAX_JSON_DEPTH, JSONProblem
+from stripe_connector.jsonbounds import check as check_json
 
 logger = logging.getLogger(__name__)
 
@@ -30,10 +32,8 @@ logger = logging.getLogger(__name__)
 LAST_EVENT_RESOLUTION = timedelta(minutes=1)
 
 
-# Stripe's events nest about ten levels (event, data, object, a list, an expanded
-# object, its metadata...). Far deeper is not Stripe's, and recursive code (JSON
-# encoders, the mapping renderer) fails on it: refused, with this bound in the answer.
-MAX_EVENT_DEPTH = 64
+# The product's one bound on JSON nesting (stripe_connector.jsonbounds), for events too.
+MAX_EVENT_DEPTH = MAX_JSON_DEPTH
 
 # 10000-01-01T00:00:00Z: datetime cannot go further; a later "created" is nonsense.
 _MAX_TIMESTAMP = 253_402_300_800
@@ -93,25 +93,29 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 
 def _check_contents(payload: dict) -> None:
     """NotAnEvent when any key or string holds U+0000 or a lone surrogate, or when
-    ``payload`` nests deeper than MAX_EVENT_DEPTH (the envelope itself is level 1).
+    ``payload`` breaks the product's bound on JSON (``jsonbounds.check``: nesting
+    deeper than MAX_EVENT_DEPTH, the envelope itself being level 1, or a number that
+    is not finite, such as 1e400 read from a reconciliation's page).
 
     Iterative, so that no depth can exhaust the stack here.
     """
-    stack: list[tuple[Any, int]] = [(payload, 1)]
+    try:
+        check_json(payload)
+    except JSONProblem as exc:
+        raise NotAnEvent(f"The event's {exc.field} {exc.reason}.") from None
+    stack: list[Any] = [payload]
     while stack:
-        item, depth = stack.pop()
+        item = stack.pop()
         if isinstance(item, str):
             if "\x00" in item or _SURROGATE.search(item):
                 raise NotAnEvent(
                     "The event holds text a database cannot store (U+0000 or a surrogate)."
                 )
-        elif isinstance(item, dict | list):
-            if depth > MAX_EVENT_DEPTH:
-                raise NotAnEvent(f"The event is nested deeper than {MAX_EVENT_DEPTH} levels.")
-            if isinstance(item, dict):
-                stack.extend((key, depth) for key in item)
-                item = item.values()
-            stack.extend((child, depth + 1) for child in item)
+        elif isinstance(item, dict):
+            stack.extend(item)
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
 
 
 def ingest(

@@ -9,7 +9,6 @@ before we answer.
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 from uuid import UUID
@@ -22,12 +21,12 @@ from rest_framework.views import APIView
 
 from connections import receiver_cache
 from connections.inbox import (
-    MAX_EVENT_DEPTH,
     ConnectionGone,
     NotAnEvent,
     ingest,
 )
 from connections.models import Connection
+from stripe_connector.jsonbounds import JSONProblem, loads
 from stripe_connector.signature import SignatureError, verify_signature
 
 logger = logging.getLogger(__name__)
@@ -162,23 +161,18 @@ def verify(connection: Connection, body: bytes, header: str) -> None:
         raise Rejected(400, f"Connection {connection.name!r}: {exc.reason}") from None
 
 
-def _refuse_constant(name: str):
-    raise ValueError(f"{name} is not JSON")
-
-
 def parse_event(body: bytes) -> Any:
     """The body as JSON, or 400 when it is not JSON.
 
-    Whether it is a Stripe event is ``ingest``'s check (``check_envelope``, one place
-    for every source), answered 400 too; so is nesting deeper than MAX_EVENT_DEPTH,
-    which it counts, while a body too deep for the JSON parser itself (about 1,000
-    levels) fails here.
+    Read by ``jsonbounds.loads``, the product's one bound on JSON: nesting deeper
+    than MAX_JSON_DEPTH (also past what the JSON parser itself can take), NaN,
+    Infinity and numbers that overflow to infinity (``1e400``; no database column
+    takes them) are 400s naming the field. Whether it is a Stripe event is
+    ``ingest``'s check (``check_envelope``, one place for every source), answered
+    400 too.
     """
     try:
-        # NaN and Infinity are not JSON (RFC 8259) and no database column takes them.
-        payload = json.loads(body, parse_constant=_refuse_constant)
-    except ValueError:
-        raise Rejected(400, "The body is not JSON.") from None
-    except RecursionError:
-        raise Rejected(400, f"The body is nested deeper than {MAX_EVENT_DEPTH} levels.") from None
-    return payload
+        return loads(body)
+    except JSONProblem as exc:
+        where = f"The body's {exc.field}" if exc.field else "The body"
+        raise Rejected(400, f"{where} {exc.reason}.") from None

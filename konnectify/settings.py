@@ -238,6 +238,12 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "konnectify.platform.api.schema.AutoSchema",
     "EXCEPTION_HANDLER": "konnectify.platform.api.errors.api_exception_handler",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    # DRF's three, with JSON read under the product's one bound (depth, finite numbers).
+    "DEFAULT_PARSER_CLASSES": [
+        "konnectify.platform.api.parsers.BoundedJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
     # Only for DRF's own throttles; ours read konnectify.platform.client_ip (the same rule).
     "NUM_PROXIES": TRUSTED_PROXY_COUNT,

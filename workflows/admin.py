@@ -19,6 +19,7 @@ from django.utils.html import format_html, format_html_join
 from connections.models import Connection
 from connections.permissions import can_use, require_use
 from konnectify.platform.admin_actions import RefuseForbiddenActions
+from konnectify.platform.forms import BoundedJSONField
 from stripe_connector.catalog import action_choices as catalog_actions
 from stripe_connector.catalog import trigger_choices as catalog_triggers
 from workflows import services, tryout
@@ -68,6 +69,8 @@ class WorkflowForm(forms.ModelForm):
             "schedule_minutes",
             "filters",
         )
+        # Nesting and numbers within the product's one bound on JSON: never a 500.
+        field_classes = {"filters": BoundedJSONField}
 
 
 class StepForm(forms.ModelForm):
@@ -76,6 +79,7 @@ class StepForm(forms.ModelForm):
     class Meta:
         model = Step
         fields = ("order", "name", "action_key", "input_mapping", "on_failure")
+        field_classes = {"input_mapping": BoundedJSONField}
 
 
 class StepFormSet(forms.BaseInlineFormSet):

@@ -18,7 +18,13 @@ from urllib.parse import quote
 from jsonschema import ValidationError
 
 from stripe_connector.catalog import schema as s
-from stripe_connector.catalog.values import Validator, field_schema, prepare, unsendable
+from stripe_connector.catalog.values import (
+    Validator,
+    field_schema,
+    fractional_text,
+    prepare,
+    unsendable,
+)
 from stripe_connector.errors import ActionInputError, InvalidRequestError, StripeError
 
 if TYPE_CHECKING:
@@ -339,7 +345,7 @@ def _message(error: ValidationError) -> str:
 
 
 def _fraction(error: ValidationError) -> bool:
-    return isinstance(error.instance, float)
+    return isinstance(error.instance, float) or fractional_text(error.instance)
 
 
 def _key_problem(error: ValidationError) -> str:

@@ -7,8 +7,10 @@ input schema and never by an action's name:
 
 - a text field takes a number or a boolean as its text (1099 -> "1099",
   true -> "true"), which is what Stripe stores;
-- an integer field takes whole numbers (1099.0 -> 1099) and text of digits;
-  a fractional amount stays an error;
+- an integer field takes whole numbers and their text alike (1099, 1099.0,
+  "1099" and "1099.0" -> 1099); a fractional amount (10.5, "10.5") stays an
+  error, and so does any number past Stripe's 64-bit integers (MAX_INTEGER:
+  amounts are at most 8 digits in most currencies, so far less in practice);
 - a boolean field takes the text "true" or "false";
 - a field marked ``x-stripe-id`` takes an expanded object's ``id``;
 - a field marked ``x-stripe-clearable`` takes ``""``, which unsets it
@@ -32,8 +34,14 @@ from jsonschema.validators import extend
 from stripe_connector.catalog.schema import CLEARABLE, EXCLUSIVE, REQUIRED_WHEN, STRIPE_ID
 from stripe_connector.encoding import render_scalar
 
-_WHOLE = re.compile(r"^-?[0-9]+$")
+_WHOLE = re.compile(r"^-?[0-9]+(\.0+)?$")
 _DECIMAL = re.compile(r"^-?[0-9]+(\.[0-9]+)?$")
+# Stripe's integer parameters are 64-bit (https://docs.stripe.com/api/payment_intents/create
+# amount: "up to eight digits" in most currencies); a number field is held to the same.
+MAX_INTEGER = 2**63 - 1
+# Text longer than this is past MAX_INTEGER whatever it says; int() is never asked to
+# read it (past 4,300 digits it raises ValueError).
+_MAX_DIGITS = len(str(MAX_INTEGER)) + 1
 _BOOLEANS = {"true": True, "false": False}
 
 
@@ -84,15 +92,20 @@ def _as_text(value: Any) -> Any:
 def _as_integer(value: Any) -> Any:
     if isinstance(value, float) and value.is_integer():
         return int(value)
-    if isinstance(value, str) and _WHOLE.match(value):
-        return int(value)
+    if isinstance(value, str) and _WHOLE.match(value) and _short(value):
+        return int(value.split(".")[0])
     return value
 
 
 def _as_number(value: Any) -> Any:
-    if isinstance(value, str) and _DECIMAL.match(value):
+    if isinstance(value, str) and _DECIMAL.match(value) and _short(value):
         return float(value) if "." in value else int(value)
     return value
+
+
+def _short(text: str) -> bool:
+    """Whether the whole part of a number's text is short enough to read."""
+    return len(text.split(".")[0].lstrip("-")) <= _MAX_DIGITS
 
 
 def _as_boolean(value: Any) -> Any:
@@ -142,10 +155,42 @@ def _required_when(validator, conditions, instance, schema) -> Iterator[Validati
             yield ValidationError(f"is required when {because}", path=[name])
 
 
+def _bounded_type(validator, types, instance, schema) -> Iterator[ValidationError]:
+    """JSON Schema's ``type``, plus Stripe's range for integers and numbers.
+
+    A number text too long to convert (``prepare`` leaves it as text) is out of range
+    too, named as such rather than as "not a number".
+    """
+    kinds = {types} if isinstance(types, str) else set(types)
+    numeric = kinds & {"integer", "number"}
+    if numeric and "string" not in kinds and _long_number_text(instance):
+        yield _out_of_range()
+        return
+    yield from Draft202012Validator.VALIDATORS["type"](validator, types, instance, schema) or ()
+    number = isinstance(instance, int | float) and not isinstance(instance, bool)
+    if numeric and number and math.isfinite(instance) and abs(instance) > MAX_INTEGER:
+        yield _out_of_range()
+
+
+def _long_number_text(value: Any) -> bool:
+    return isinstance(value, str) and bool(_DECIMAL.match(value)) and not _short(value)
+
+
+def fractional_text(value: Any) -> bool:
+    """Whether ``value`` is the text of a number with a fraction (``"10.5"``)."""
+    return isinstance(value, str) and bool(_DECIMAL.match(value)) and not _WHOLE.match(value)
+
+
+def _out_of_range() -> ValidationError:
+    # validator "maximum": the message is shown as is (base._message words "type" errors).
+    return ValidationError(f"must be between -{MAX_INTEGER} and {MAX_INTEGER}", validator="maximum")
+
+
 Validator = extend(
     Draft202012Validator,
     {
         **{name: _unless_cleared(check) for name, check in Draft202012Validator.VALIDATORS.items()},
+        "type": _unless_cleared(_bounded_type),
         EXCLUSIVE: _exclusive,
         REQUIRED_WHEN: _required_when,
     },

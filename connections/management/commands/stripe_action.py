@@ -22,6 +22,7 @@ from django.core.management.base import BaseCommand, CommandError
 from connections.models import Connection
 from stripe_connector.catalog import get_action
 from stripe_connector.errors import ActionInputError, StripeError
+from stripe_connector.jsonbounds import JSONProblem, loads
 
 EXIT_STRIPE_ERROR = 1
 EXIT_INPUT_ERROR = 2
@@ -75,9 +76,10 @@ class Command(BaseCommand):
     def parse_input(self, text: str) -> dict:
         raw = sys.stdin.read() if text == "-" else text
         try:
-            data = json.loads(raw)
-        except ValueError as exc:
-            raise CommandError(f"--input is not JSON: {exc}", returncode=EXIT_INPUT_ERROR) from None
+            data = loads(raw)  # the product's one bound on JSON: depth, finite numbers
+        except JSONProblem as exc:
+            where = f"--input's {exc.field}" if exc.field else "--input"
+            raise CommandError(f"{where} {exc.reason}", returncode=EXIT_INPUT_ERROR) from None
         if not isinstance(data, dict):
             raise CommandError("--input must be a JSON object.", returncode=EXIT_INPUT_ERROR)
         return data

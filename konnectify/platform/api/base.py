@@ -12,11 +12,11 @@ from django.utils.dateparse import parse_datetime
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, status
-from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.views import APIView, set_rollback
 
 from konnectify.platform.api.errors import error_body
+from konnectify.platform.api.parsers import BoundedJSONParser
 
 # Write actions whose body is the viewset's own (StrictFields) serializer.
 SERIALIZER_BODY_ACTIONS = ("create", "update", "partial_update")
@@ -32,7 +32,7 @@ class JsonOnly:
     their own): any field sent to them is refused by name, as nothing reads it.
     """
 
-    parser_classes = [JSONParser]
+    parser_classes = [BoundedJSONParser]  # the product's one bound on JSON
     body_actions: tuple[str, ...] = ()
 
     def initial(self, request, *args, **kwargs) -> None:
