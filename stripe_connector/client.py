@@ -115,8 +115,15 @@ _local = threading.local()
 
 
 def _new_session() -> requests.Session:
-    """A pooled session that keeps no cookies (clients of different accounts share it)."""
+    """A pooled session that keeps no cookies (clients of different accounts share it).
+
+    It ignores the environment (``trust_env``): HTTP(S)_PROXY / ALL_PROXY would send
+    every call, with its ``Authorization: Bearer`` key, through a proxy (one that reads
+    it on an http stand-in), and REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE / .netrc would
+    change whom TLS trusts or what is sent. A key goes only to the configured origin.
+    """
     session = requests.Session()
+    session.trust_env = False
     session.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))
     adapter = HTTPAdapter(pool_connections=4, pool_maxsize=10, max_retries=0)
     session.mount("https://", adapter)
