@@ -190,9 +190,19 @@ class ConnectionAdmin(RefuseForbiddenActions, admin.ModelAdmin):
             level = messages.SUCCESS if ok else messages.ERROR
             self.message_user(request, f"{connection.name}: {message}", level)
 
-    @admin.action(description="Sync webhook endpoint", permissions=["change"])
+    def has_sync_permission(self, request) -> bool:
+        """Sync webhook endpoint sends the stored key to Stripe: change and use, as Test does."""
+        return self.has_change_permission(request) and can_use(request.user)
+
+    @admin.action(description="Sync webhook endpoint", permissions=["sync"])
     def sync_endpoint(self, request, queryset: QuerySet) -> None:
-        """What the periodic check does anyway: the endpoint matches the workflows in use."""
+        """What the periodic check does anyway: the endpoint matches the workflows in use.
+
+        The periodic check acts for the operator; a click acts for the user, who spends
+        the key on Stripe's webhook_endpoints calls: they must be allowed to use it.
+        """
+        for connection in queryset:
+            require_use(request.user, connection)
         for connection in queryset:
             result = sync_webhook_endpoint(connection, event_types_in_use(connection))
             level = messages.SUCCESS if result.ok else messages.ERROR
@@ -201,6 +211,14 @@ class ConnectionAdmin(RefuseForbiddenActions, admin.ModelAdmin):
     def save_model(self, request, obj: Connection, form: ConnectionForm, change) -> None:
         """``services.save_connection``, as the API saves: the checked key and secret go in."""
         form.save_validated(obj)
+
+    def has_delete_permission(self, request, obj: Connection | None = None) -> bool:
+        """Deleting also deletes the webhook endpoint in Stripe, with the stored key: use it too.
+
+        Leaving the endpoint behind would have Stripe send (and retry for days) events to a
+        URL that no longer answers; so deleting spends the key, like any other Stripe call.
+        """
+        return super().has_delete_permission(request, obj) and can_use(request.user, obj)
 
     def delete_model(self, request, obj: Connection) -> None:
         self._delete(request, obj)
@@ -211,6 +229,7 @@ class ConnectionAdmin(RefuseForbiddenActions, admin.ModelAdmin):
 
     def _delete(self, request, connection: Connection) -> None:
         """Delete the endpoint in Stripe first; say so when that failed."""
+        require_use(request.user, connection)
         warning = delete_connection(connection)
         if warning:
             self.message_user(request, f"{connection.name}: {warning}", messages.WARNING)

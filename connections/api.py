@@ -329,8 +329,14 @@ class ConnectionViewSet(JsonOnly, viewsets.ModelViewSet):
         },
     )
     def destroy(self, request, *args, **kwargs) -> Response:
+        """Deleting the endpoint in Stripe spends the stored key: delete and use the connection.
+
+        (Leaving the endpoint behind would have Stripe retry events to a dead URL for days.)
+        """
+        connection = self.get_object()
+        require_use(request.user, connection)
         try:
-            warning = delete_connection(self.get_object())
+            warning = delete_connection(connection)
         except ConnectionInUse as exc:
             return conflict(str(exc))
         return Response({"deleted": True, "warning": warning})
@@ -367,11 +373,16 @@ class ConnectionViewSet(JsonOnly, viewsets.ModelViewSet):
         detail=True,
         methods=["post"],
         url_path="sync-webhook",
-        permission_classes=[requires("connections.change_connection")],
+        permission_classes=[requires("connections.change_connection", USE_CONNECTION)],
     )
     def sync_webhook(self, request, pk=None) -> Response:
-        """A failure is recorded on the connection and answered 200 with ok=false."""
+        """A failure is recorded on the connection and answered 200 with ok=false.
+
+        It sends the stored key to Stripe's webhook_endpoints: changing the connection and
+        using it, as for ``test``.
+        """
         connection = self.get_object()
+        require_use(request.user, connection)
         result = sync_webhook_endpoint(connection, event_types_in_use(connection))
         body = {"ok": result.ok, "action": result.action, "message": result.message}
         return Response({**body, "connection": ConnectionSerializer(connection).data})

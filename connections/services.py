@@ -170,6 +170,8 @@ def validate_connection_write(
         if api_base is not None and not current._state.adding:
             require_key_for_api_base_change(current.api_base, api_base, key, key_field)
         if key:
+            # This spends the key the user just typed, not the stored one: no use_connection
+            # needed (they hold that key anyway); the stored key is never sent by a save.
             base = current.api_base if api_base is None else api_base
             check = _checked_key(key, api_version, base, key_field)
     except ValidationError as exc:

@@ -7,7 +7,7 @@ the connection, dispatching an event again and replaying runs all use the key.
 import pytest
 
 from connections.inbox import ingest
-from connections.models import InboxEvent
+from connections.models import Connection, InboxEvent
 from tests.api.conftest import API, grant, token_client
 from workflows.engine import create_run
 from workflows.models import Run, RunStatus, Step, Workflow
@@ -149,6 +149,35 @@ def test_testing_a_connection_needs_the_use_permission(api_user, connection, str
     assert client.post(url).status_code == 200
 
 
+def test_syncing_the_webhook_endpoint_needs_the_use_permission(api_user, connection, stripe):
+    grant(api_user, "view_connection", "change_connection")
+    client = token_client(api_user)
+    url = f"/api/v1/connections/{connection.pk}/sync-webhook/"
+
+    assert client.post(url).status_code == 403
+    assert len(stripe.calls) == 0
+
+    grant(api_user, "use_connection")
+    stripe.delete(f"{API}/v1/webhook_endpoints/we_1Api", json={"id": "we_1Api", "deleted": True})
+    assert client.post(url).status_code == 200
+
+
+def test_deleting_a_connection_needs_the_use_permission(api_user, connection, stripe):
+    """Deleting deletes its endpoint in Stripe first, with the stored key."""
+    grant(api_user, "view_connection", "delete_connection")
+    client = token_client(api_user)
+    url = f"/api/v1/connections/{connection.pk}/"
+
+    refused(client.delete(url), connection)
+    assert len(stripe.calls) == 0
+    assert Connection.objects.filter(pk=connection.pk).exists()
+
+    grant(api_user, "use_connection")
+    stripe.delete(f"{API}/v1/webhook_endpoints/we_1Api", json={"id": "we_1Api", "deleted": True})
+    assert client.delete(url).json() == {"deleted": True, "warning": ""}
+    assert not Connection.objects.filter(pk=connection.pk).exists()
+
+
 def test_dispatching_again_needs_to_create_runs_and_use_the_connection(api_user, connection):
     event, _ = ingest(connection, EVENT)
     InboxEvent.objects.filter(pk=event.pk).update(status=InboxEvent.Status.FAILED)
@@ -161,7 +190,7 @@ def test_dispatching_again_needs_to_create_runs_and_use_the_connection(api_user,
     assert event.status == InboxEvent.Status.FAILED
 
     grant(api_user, "use_connection")
-    assert client.post(url).status_code == 202
+    assert client.post(url).status_code == 200
 
 
 # --- runs ------------------------------------------------------------------------------------
