@@ -4,7 +4,7 @@
     .venv/bin/python -m bench.brokers --broker redis --workers 4  # one combination, once
 
 One combination: the app under gunicorn (2 processes x 4 threads) and ``manage.py
-qcluster`` with N workers on a scratch PostgreSQL database, Stripe replaced by
+worker`` (the task cluster) with N workers on a scratch PostgreSQL database, Stripe replaced by
 bench.fault_stub, one workflow whose step creates a customer. Then:
 
 1. latency: signed events at a steady 20/s for ``--duration`` seconds; for each event,
@@ -16,7 +16,7 @@ bench.fault_stub, one workflow whose step creates a customer. Then:
    sampled each second over both phases.
 
 The Redis broker uses ``REDIS_URL=redis://127.0.0.1:6379/13`` (flushed first). This
-reuses the pipeline's shape from bench/pipeline.py (dave's) with a step that creates
+reuses the pipeline's shape from bench/pipeline.py with a step that creates
 objects, so that duplicates would show.
 """
 
@@ -33,7 +33,7 @@ from bench import harness
 from bench.common import gunicorn, run_load
 from bench.fault_stub import FaultStub
 
-DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/heidi_bench_brokers"
+DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/konnectify_bench_brokers"
 REDIS_URL = "redis://127.0.0.1:6379/13"
 
 
@@ -101,7 +101,7 @@ def one_combination(args) -> dict:
     web_log = harness.LOGS / f"brokers-{args.broker}-{args.workers}-web.log"
     with (
         gunicorn(env, args.bind, web_log, workers=2, threads=4) as web,
-        harness.qcluster(env, f"brokers-{args.broker}-{args.workers}-qcluster.log") as cluster,
+        harness.worker(env, f"brokers-{args.broker}-{args.workers}-worker.log") as cluster,
     ):
         harness.wait_for_cluster()
         memory = harness.PeakMemory({"web": web.pid, "qcluster": cluster.pid})

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+from konnectify.platform import processes
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -145,19 +147,11 @@ def gunicorn(
         sys.executable, "-m", "gunicorn", "konnectify.wsgi", "--bind", bind,
         "--workers", str(workers), *worker_class, "--keep-alive", "30",
     ]  # fmt: skip
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            command, cwd=BASE_DIR, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT
-        )
-        try:
-            _wait_for_port(bind, process)
-            yield process
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
+    log_path.unlink(missing_ok=True)
+    env = {**os.environ, **env}
+    with processes.running(command, cwd=BASE_DIR, env=env, log=log_path) as process:
+        _wait_for_port(bind, process)
+        yield process
 
 
 def _wait_for_port(bind: str, process: subprocess.Popen, timeout: float = 30) -> None:

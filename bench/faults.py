@@ -5,7 +5,7 @@
     .venv/bin/python -m bench.faults sigkill      # SIGKILL a worker every 3 s, 500 events
     .venv/bin/python -m bench.faults postgres     # PostgreSQL stopped for 20 s during ingest
 
-Each starts the app under gunicorn and ``manage.py qcluster`` (ORM broker) on a scratch
+Each starts the app under gunicorn and ``manage.py worker`` (ORM broker) on a scratch
 database, Stripe replaced by bench.fault_stub (idempotency like Stripe's; it counts the
 objects created per Idempotency-Key), and prints a markdown block with the command, the
 machine, the figures and the checks. The fast versions run in CI: tests/faults/.
@@ -29,8 +29,9 @@ from pathlib import Path
 from bench import harness
 from bench.common import gunicorn, run_load
 from bench.fault_stub import OK, OUTAGE, FaultStub
+from konnectify.platform import processes
 
-DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/heidi_bench_faults"
+DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/konnectify_bench_faults"
 
 
 def parse_args() -> argparse.Namespace:
@@ -61,7 +62,7 @@ class Stack:
         return gunicorn(self.env, self.args.bind, harness.LOGS / log, workers=2, threads=4)
 
     def cluster(self, log: str):
-        return harness.qcluster(self.env, log)
+        return harness.worker(self.env, log)
 
     def url(self, connection) -> str:
         return f"http://{self.args.bind}{connection.webhook_path}"
@@ -102,7 +103,7 @@ def duplicates(args) -> str:
     requests = [harness.signed_request(connection.webhook_path, harness.event("dup", n))
                 for n in range(events) for _ in range(10)]  # fmt: skip
     random.Random(10).shuffle(requests)
-    with stack.web("faults-duplicates-web.log"), stack.cluster("faults-duplicates-qcluster.log"):
+    with stack.web("faults-duplicates-web.log"), stack.cluster("faults-duplicates-worker.log"):
         harness.wait_for_cluster()
         load = run_load(stack.host, stack.port, requests, 32)
         waited = harness.wait_for_runs("dup", events * 2, timeout=600, sweep_every=30)
@@ -140,7 +141,7 @@ def outage(args) -> str:
     requests = [harness.signed_request(connection.webhook_path, harness.event("out", n))
                 for n in range(events)]  # fmt: skip
     stack.stub.set_mode(OUTAGE)
-    with stack.web("faults-outage-web.log"), stack.cluster("faults-outage-qcluster.log"):
+    with stack.web("faults-outage-web.log"), stack.cluster("faults-outage-worker.log"):
         harness.wait_for_cluster()
         outage_started = time.monotonic()
         load = run_load(stack.host, stack.port, requests, 8)
@@ -180,7 +181,8 @@ def _max_attempts() -> int:
 
 
 def exhaustion_probability(seconds: float, trials: int = 100_000) -> float:
-    """How often full jitter fits every allowed attempt inside an outage of ``seconds``.
+    """How often the retry policy (equal jitter) uses up every attempt inside an outage of
+    ``seconds``.
 
     Only the retry policy: it assumes each retry runs the moment it is due. The
     product's sweeper wakes retries once a minute, which spaces them further.
@@ -250,7 +252,7 @@ def sigkill(args) -> str:
 
 
 class Supervisor:
-    """Runs qcluster and, like systemd with a watchdog would, restarts it when it is stuck.
+    """Runs the task worker and, like systemd with a watchdog would, restarts it when it is stuck.
 
     Stuck means: runs are unfinished and none finished for ``stuck_after`` seconds.
     The sweeper is called every 5 s meanwhile (standing in for its schedule).
@@ -263,13 +265,15 @@ class Supervisor:
     def start(self) -> subprocess.Popen:
         import sys
 
-        log = open(harness.LOGS / "faults-sigkill-qcluster.log", "ab")  # noqa: SIM115
-        return subprocess.Popen([sys.executable, "manage.py", "qcluster"], cwd=harness.BASE_DIR,
-                                env={**os.environ, **self.env}, stdout=log,
-                                stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+        return processes.start(
+            [sys.executable, "manage.py", "worker"],
+            cwd=harness.BASE_DIR,
+            env={**os.environ, **self.env},
+            log=harness.LOGS / "faults-sigkill-worker.log",
+        )
 
     def stop(self) -> None:
-        harness.stop_group(self.child)
+        processes.stop(self.child, timeout=20)
 
     def watch(self, prefix: str, expected: int, seconds: float) -> None:
         from workflows import engine
@@ -362,7 +366,7 @@ def postgres(args) -> str:
 
     connection = harness.create_connection()
     deliverer = Deliverer(stack, connection, rate=10)
-    cluster_log = "faults-postgres-qcluster.log"
+    cluster_log = "faults-postgres-worker.log"
     with stack.web("faults-postgres-web.log"), stack.cluster(cluster_log) as cluster:
         harness.wait_for_cluster()
         deliverer.run_for(10)

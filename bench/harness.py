@@ -1,10 +1,10 @@
 """Process plumbing for the fault, broker and scale scripts (bench/faults.py, brokers.py, scale.py).
 
 One scratch PostgreSQL database per script, the app under gunicorn and ``manage.py
-qcluster`` as in production, the Stripe fault stub (bench.fault_stub) in this process,
+worker`` as in production, the Stripe fault stub (bench.fault_stub) in this process,
 and small helpers: signed events, waiting for runs, memory of child processes, and the
 machine description every report starts with. The load generator and gunicorn wrapper
-are carol's (bench.common); nothing here changes how the product runs.
+are in bench.common; nothing here changes how the product runs.
 """
 
 from __future__ import annotations
@@ -13,17 +13,15 @@ import json
 import os
 import platform
 import secrets
-import signal
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from bench.common import BASE_DIR, Request, recreate_postgres_database
+from konnectify.platform import processes
 
 WEBHOOK_SECRET = "whsec_bench_faults_" + "0123456789abcdef"
 EVENT_TYPE = "customer.updated"
@@ -40,7 +38,7 @@ def base_env(database_url: str, stub_url: str, **extra: str) -> dict[str, str]:
         "DEBUG": "false",
         "SECRET_KEY": "bench-" + secrets.token_hex(16),
         "FIELD_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
-        "DATA_DIR": "/tmp/heidi-bench-data",
+        "DATA_DIR": "/tmp/konnectify-bench-data",
         "STRIPE_API_BASE": stub_url,
         "LOG_LEVEL": "WARNING",
         "PYTHONUNBUFFERED": "1",
@@ -72,42 +70,25 @@ def setup_django(env: dict[str, str], *, fresh_database: bool = True) -> None:
 def create_connection(name: str = "Bench faults", workflows: int = 1):
     """A test-mode connection with ``workflows`` one-step workflows creating a customer."""
     from connections.models import Connection
-    from workflows.models import Step, Workflow
+    from tests.support.factories import CREATE_CUSTOMER_STEP, make_connection, make_workflow
 
-    connection = Connection.objects.create(
+    connection = make_connection(
         name=name,
         secret_key="sk_test_" + "f" * 40,
-        key_hint="sk_test_...ffff",
-        mode=Connection.Mode.TEST,
-        key_kind=Connection.KeyKind.SECRET,
         webhook_mode=Connection.WebhookMode.MANUAL,  # no endpoint calls during a bench
         webhook_secret=WEBHOOK_SECRET,
     )
     for number in range(workflows):
-        workflow = Workflow.objects.create(
-            name=f"{name} {number}", connection=connection, trigger_key=EVENT_TYPE, active=True
-        )
-        Step.objects.create(
-            workflow=workflow,
-            order=1,
-            name="create",
-            action_key="create_customer",
-            input_mapping={"email": "{{ trigger.data.object.email }}"},
-        )
+        make_workflow(connection, EVENT_TYPE, [CREATE_CUSTOMER_STEP], name=f"{name} {number}")
     return connection
 
 
 def event(prefix: str, number: int, event_type: str = EVENT_TYPE) -> dict:
-    return {
-        "id": f"evt_{prefix}{number:07d}",
-        "object": "event",
-        "type": event_type,
-        "created": int(time.time()),
-        "livemode": False,
-        "api_version": "2026-04-22.dahlia",
-        "data": {"object": {"id": f"cus_{prefix}{number:07d}", "object": "customer",
-                            "email": f"{prefix}{number}@example.com"}},
-    }  # fmt: skip
+    """A Stripe event numbered ``number`` whose customer has its own id and email."""
+    from tests.support.factories import event_envelope
+
+    customer = {"id": f"cus_{prefix}{number:07d}", "email": f"{prefix}{number}@example.com"}
+    return event_envelope(event_type, id=f"evt_{prefix}{number:07d}", data_object=customer)
 
 
 def signed_request(path: str, payload: dict, secret: str = WEBHOOK_SECRET) -> Request:
@@ -118,39 +99,17 @@ def signed_request(path: str, payload: dict, secret: str = WEBHOOK_SECRET) -> Re
     return Request(path, body, {"Content-Type": "application/json", "Stripe-Signature": header})
 
 
-@contextmanager
-def process(env: dict[str, str], command: list[str], log_name: str) -> Iterator[subprocess.Popen]:
-    """Run ``command`` until the block ends, in its own process group.
-
-    The group matters for qcluster: its sentinel and workers are children of the
-    command, and a wedged cluster ignores SIGTERM; they must not outlive the script.
-    """
-    LOGS.mkdir(exist_ok=True)
-    with open(LOGS / log_name, "wb") as log:
-        child = subprocess.Popen(
-            command, cwd=BASE_DIR, env={**os.environ, **env}, stdout=log,
-            stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
-        try:
-            yield child
-        finally:
-            stop_group(child)
+def process(env: dict[str, str], command: list[str], log_name: str):
+    """Run ``command`` until the block ends, in its own process group (a context manager)."""
+    (LOGS / log_name).unlink(missing_ok=True)
+    return processes.running(
+        command, cwd=BASE_DIR, env={**os.environ, **env}, log=LOGS / log_name, timeout=20
+    )
 
 
-def stop_group(child: subprocess.Popen, timeout: float = 20) -> None:
-    """SIGTERM the child's process group, then SIGKILL whatever is left of it."""
-    try:
-        os.killpg(child.pid, signal.SIGTERM)
-        child.wait(timeout=timeout)
-    except (ProcessLookupError, subprocess.TimeoutExpired):
-        pass
-    with suppress(ProcessLookupError):
-        os.killpg(child.pid, signal.SIGKILL)
-    child.wait()
-
-
-def qcluster(env: dict[str, str], log_name: str):
-    return process(env, [sys.executable, "manage.py", "qcluster"], log_name)
+def worker(env: dict[str, str], log_name: str):
+    """``manage.py worker`` (the task cluster) until the block ends."""
+    return process(env, [sys.executable, "manage.py", "worker"], log_name)
 
 
 def wait_for_cluster(timeout: float = 30) -> list:

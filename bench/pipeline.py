@@ -6,7 +6,7 @@ A script, not a test. What it does, on PostgreSQL with the ORM broker:
    for ``customer.updated``, nine on other event types);
 2. starts a Stripe stub on 127.0.0.1 that answers like Stripe (JSON, Request-Id)
    and records when each request arrived and its Idempotency-Key;
-3. runs the app under gunicorn and ``manage.py qcluster`` with 2 workers;
+3. runs the app under gunicorn and ``manage.py worker`` with 2 workers;
 4. posts signed ``customer.updated`` events at a steady rate (20/s) for a
    duration (60 s) and reports event-received -> first Stripe call latency
    (p50, p99; "received" is the inbox row's ``received_at``) and completed runs;
@@ -43,6 +43,7 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 
 from bench.common import gunicorn, recreate_postgres_database  # noqa: E402 (needs the path)
+from konnectify.platform import processes  # noqa: E402
 
 WEBHOOK_SECRET = "whsec_bench_" + "0" * 24
 EVENT_TYPE = "customer.updated"
@@ -158,18 +159,12 @@ def manage(env: dict[str, str], *command: str) -> None:
 
 
 def start(env: dict[str, str], command: list[str], log: Path) -> subprocess.Popen:
-    handle = open(log, "wb")  # noqa: SIM115 (kept open for the child's lifetime)
-    return subprocess.Popen(command, cwd=BASE_DIR, env=env, stdout=handle, stderr=subprocess.STDOUT)
+    log.unlink(missing_ok=True)
+    return processes.start(command, cwd=BASE_DIR, env=env, log=log)
 
 
 def stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    processes.stop(process, timeout=20)
 
 
 def free_port() -> int:
@@ -183,30 +178,18 @@ def free_port() -> int:
 
 def create_bench_connection():
     from connections.models import Connection
-    from workflows.models import Step, Workflow
+    from tests.support.factories import make_connection, make_workflow
 
-    connection = Connection.objects.create(
+    connection = make_connection(
         name="Bench",
         secret_key="sk_test_" + "b" * 40,
-        key_hint="sk_test_...bbbb",
-        mode=Connection.Mode.TEST,
-        key_kind=Connection.KeyKind.SECRET,
         webhook_mode=Connection.WebhookMode.MANUAL,  # no endpoint calls during the bench
         webhook_secret=WEBHOOK_SECRET,
     )
+    tag = {"id": "{{ trigger.data.object.id }}", "metadata": {"event": "{{ trigger.id }}"}}
     for event_type in [EVENT_TYPE, *OTHER_TYPES]:
-        workflow = Workflow.objects.create(
-            name=f"Bench {event_type}", connection=connection, trigger_key=event_type, active=True
-        )
-        Step.objects.create(
-            workflow=workflow,
-            order=1,
-            name="tag",
-            action_key="update_customer",
-            input_mapping={
-                "id": "{{ trigger.data.object.id }}",
-                "metadata": {"event": "{{ trigger.id }}"},
-            },
+        make_workflow(
+            connection, event_type, [("tag", "update_customer", tag)], name=f"Bench {event_type}"
         )
     return connection
 
@@ -302,16 +285,10 @@ def post_events(url: str, rate: float, duration: float, prefix: str) -> list[str
     ids = [f"cus_{prefix}{n:06d}" for n in range(total)]
     failures = []
 
+    from tests.support.factories import event_envelope
+
     def post(n: int) -> None:
-        event = {
-            "id": f"evt_{prefix}{n:06d}",
-            "object": "event",
-            "type": EVENT_TYPE,
-            "created": int(time.time()),
-            "livemode": False,
-            "api_version": "2026-04-22.dahlia",
-            "data": {"object": {"id": ids[n], "object": "customer"}},
-        }
+        event = event_envelope(EVENT_TYPE, id=f"evt_{prefix}{n:06d}", data_object={"id": ids[n]})
         body = json.dumps(event).encode()
         answer = session.post(
             url,
@@ -429,7 +406,7 @@ def run_load(args, env, stub, url, label, duration, prefix) -> dict:
     logs = Path(args.data_dir)
     bind = f"127.0.0.1:{args.port}"
     with gunicorn(env, bind, logs / f"gunicorn-{prefix}.log", workers=2, threads=1):
-        worker = start(env, [sys.executable, "manage.py", "qcluster"], logs / f"qc-{prefix}.log")
+        worker = start(env, [sys.executable, "manage.py", "worker"], logs / f"worker-{prefix}.log")
         try:
             wait_for_cluster()
             print(f"Posting {args.rate}/s for {duration}s ({label}) ...")
@@ -446,7 +423,7 @@ def wait_for_cluster(timeout: float = 120) -> None:
     """Until a task has gone through the cluster: measure a warm cluster, not its start-up."""
     from django_q.tasks import async_task, result
 
-    task_id = async_task("konnectify.tasks.echo", "ready")
+    task_id = async_task("tests.support.tasks.echo", "ready")
     if result(task_id, wait=int(timeout * 1000)) != "ready":
         raise SystemExit("The cluster did not run a task in time; see its log.")
 
@@ -477,7 +454,7 @@ def main() -> None:
         "--database-url", default="postgres://postgres@127.0.0.1:5432/konnectify_bench"
     )
     parser.add_argument("--data-dir", default="/tmp/konnectify-bench")
-    parser.add_argument("--log-level", default="WARNING", help="of gunicorn and qcluster")
+    parser.add_argument("--log-level", default="WARNING", help="of gunicorn and the task worker")
     args = parser.parse_args()
 
     stub = StripeStub()

@@ -2,7 +2,7 @@
 
     .venv/bin/python -m bench.scale [--samples 300] [--rounds 3] [--requests 3000]
 
-Dispatch (in this process, no worker running): dave's bench/pipeline.py pieces create the
+Dispatch (in this process, no worker running): bench/pipeline.py's pieces create the
 bench connection (10 workflows: one for ``customer.updated``, nine on other types) and
 load workflows on 100 other connections and other event types; ``engine.dispatch`` of a fresh
 ``customer.updated`` event is timed ``--samples`` times per size, in ``--rounds`` rounds,
@@ -19,11 +19,10 @@ import argparse
 import statistics
 import time
 
-from bench import harness
-from bench import pipeline as dave
+from bench import harness, pipeline
 from bench.common import gunicorn, run_load
 
-DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/heidi_bench_scale"
+DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/konnectify_bench_scale"
 
 
 def parse_args() -> argparse.Namespace:
@@ -46,7 +45,7 @@ def load_same_connection(connection, count: int) -> None:
     rows = []
     for n in range(count):
         event_type = types[n % len(types)]
-        inactive = event_type == dave.EVENT_TYPE  # same type: present but switched off
+        inactive = event_type == pipeline.EVENT_TYPE  # same type: present but switched off
         rows.append(Workflow(name=f"Same {n}", connection=connection, trigger_key=event_type,
                              event_type=event_type, active=not inactive))  # fmt: skip
     Workflow.objects.bulk_create(rows, batch_size=2000)
@@ -55,28 +54,29 @@ def load_same_connection(connection, count: int) -> None:
 def time_size(connection, samples: int, rounds: int, label: str) -> dict:
     medians, everything = [], []
     for round_number in range(rounds):
-        timings = dave.time_dispatch(connection, samples, f"d10_{label}_{round_number}_")
+        timings = pipeline.time_dispatch(connection, samples, f"d10_{label}_{round_number}_")
         medians.append(statistics.median(timings))
         everything += timings
-    return {"median_ms": statistics.median(medians), "p99_ms": dave.percentile(everything, 0.99)}
+    p99 = pipeline.percentile(everything, 0.99)
+    return {"median_ms": statistics.median(medians), "p99_ms": p99}
 
 
 def dispatch_rows(args) -> list[tuple[str, dict]]:
     from workflows.models import Workflow
 
-    connection = dave.create_bench_connection()
-    others = dave.other_connections(10_000)
+    connection = pipeline.create_bench_connection()
+    others = pipeline.other_connections(10_000)
     sizes = []
     sizes.append(("10", time_size(connection, args.samples, args.rounds, "a")))
-    dave.load_other_workflows(990, others)
+    pipeline.load_other_workflows(990, others)
     sizes.append(("1,000", time_size(connection, args.samples, args.rounds, "b")))
-    dave.load_other_workflows(9000, others)
+    pipeline.load_other_workflows(9000, others)
     sizes.append(("10,000", time_size(connection, args.samples, args.rounds, "c")))
     load_same_connection(connection, 10_000)
     total = Workflow.objects.count()
     sizes.append((f"{total:,} (10,000 more on the same connection)",
                   time_size(connection, args.samples, args.rounds, "d")))  # fmt: skip
-    print("dispatch query plan:", dave.explain_dispatch_query(connection).replace("\n", " | "))
+    print("dispatch query plan:", pipeline.explain_dispatch_query(connection).replace("\n", " | "))
     return sizes
 
 

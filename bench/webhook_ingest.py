@@ -81,21 +81,17 @@ def prepare_database(args: argparse.Namespace) -> str:
 
 
 def events(count: int, prefix: str) -> list[dict]:
-    now = int(time.time())
+    from tests.support.factories import event_envelope
+
     return [
-        {
-            "id": f"evt_{prefix}{i:07d}",
-            "object": "event",
-            "type": "customer.created",
-            "created": now,
-            "livemode": False,
-            "api_version": "2026-04-22.dahlia",
-            "data": {"object": {"id": f"cus_{prefix}{i:07d}", "object": "customer",
-                                "email": f"user{i}@example.com", "metadata": {}}},
-            "request": {"id": f"req_{i}", "idempotency_key": None},
-        }
+        event_envelope(
+            "customer.created",
+            id=f"evt_{prefix}{i:07d}",
+            data_object={"id": f"cus_{prefix}{i:07d}", "metadata": {}},
+            request={"id": f"req_{i}", "idempotency_key": None},
+        )
         for i in range(count)
-    ]  # fmt: skip
+    ]
 
 
 def signed(path: str, event: dict) -> Request:

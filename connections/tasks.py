@@ -16,17 +16,6 @@ from stripe_connector.errors import StripeError
 logger = logging.getLogger(__name__)
 
 
-def mark_dispatched(event_id: int) -> bool:
-    """Interim dispatch task until workflows provides one: mark a received event dispatched.
-
-    A conditional UPDATE, so running twice (or on two workers) changes nothing more.
-    """
-    claimed = InboxEvent.objects.filter(pk=event_id, status=InboxEvent.Status.RECEIVED).update(
-        status=InboxEvent.Status.DISPATCHED
-    )
-    return bool(claimed)
-
-
 # Well past the broker's redelivery (Q_RETRY) so that a merely slow queue is left alone.
 STALE_AFTER = timedelta(minutes=30)
 

@@ -11,7 +11,7 @@ from konnectify.schedules import ensure_schedules
 
 pytestmark = pytest.mark.django_db
 
-EXAMPLE = [{"name": "example job", "func": "konnectify.tasks.echo", "schedule_type": "I",
+EXAMPLE = [{"name": "example job", "func": "tests.support.tasks.echo", "schedule_type": "I",
             "minutes": 5}]  # fmt: skip
 
 

@@ -7,7 +7,7 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 
 from konnectify.envconfig import Env
-from konnectify.testing import BASE_DIR
+from tests.support.processes import BASE_DIR
 
 
 def django_check(tmp_path, **env):

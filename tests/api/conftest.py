@@ -19,6 +19,7 @@ from schemathesis.core.transport import Response
 
 from connections.models import Connection
 from konnectify.platform.models import ApiToken
+from tests.support.factories import make_connection
 
 
 def token_client(user, *, read_only: bool = False) -> APIClient:
@@ -91,12 +92,9 @@ def stripe():
 @pytest.fixture
 def connection(db) -> Connection:
     """A test-mode connection with a key, a signing secret and a previous one still valid."""
-    return Connection.objects.create(
+    return make_connection(
         name="API test account",
         secret_key=SECRET_KEY,
-        key_hint="sk_test_...abcd",
-        mode=Connection.Mode.TEST,
-        key_kind=Connection.KeyKind.SECRET,
         account_id="acct_1Api",
         account_name="API Shop",
         webhook_secret=WEBHOOK_SECRET,

@@ -180,14 +180,14 @@ def test_deleting_a_connection_needs_the_use_permission(api_user, connection, st
 
 def test_dispatching_again_needs_to_create_runs_and_use_the_connection(api_user, connection):
     event, _ = ingest(connection, EVENT)
-    InboxEvent.objects.filter(pk=event.pk).update(status=InboxEvent.Status.FAILED)
+    InboxEvent.objects.filter(pk=event.pk).update(status=InboxEvent.Status.DISPATCHED)
     grant(api_user, "view_inboxevent", "change_inboxevent", "add_run")
     client = token_client(api_user)
     url = f"/api/v1/events/{event.pk}/dispatch-again/"
 
     assert client.post(url).status_code == 403
     event.refresh_from_db()
-    assert event.status == InboxEvent.Status.FAILED
+    assert event.status == InboxEvent.Status.DISPATCHED
 
     grant(api_user, "use_connection")
     assert client.post(url).status_code == 200

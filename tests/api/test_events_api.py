@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from connections.models import Connection, InboxEvent
 from tests.api.conftest import field_errors, grant, token_client
+from tests.support.factories import event_envelope, inbox_event
 
 pytestmark = pytest.mark.django_db
 
@@ -14,18 +15,9 @@ LIST = "/api/v1/events/"
 
 
 def make_event(connection, number: int, event_type: str = "customer.created", **fields):
-    payload = {"id": f"evt_{number}", "type": event_type, "data": {"object": {"id": "cus_1"}}}
-    values = {
-        "connection": connection,
-        "stripe_event_id": f"evt_{number}",
-        "type": event_type,
-        "created": timezone.now(),
-        "livemode": False,
-        "payload": payload,
-        "status": InboxEvent.Status.DISPATCHED,
-    }
-    values.update(fields)
-    return InboxEvent.objects.create(**values)
+    """A dispatched inbox event whose Stripe id is ``evt_<number>``."""
+    envelope = event_envelope(event_type, id=f"evt_{number}", data_object={"id": "cus_1"})
+    return inbox_event(connection, envelope, **{"status": InboxEvent.Status.DISPATCHED, **fields})
 
 
 @pytest.fixture
@@ -76,7 +68,7 @@ def test_the_list_has_no_payload_and_the_detail_has_it(superuser_api, event, con
 
 def test_the_list_filters(superuser_api, event, connection):
     other = Connection.objects.create(name="Other", mode="test")
-    paid = make_event(other, 2, "invoice.paid", status=InboxEvent.Status.FAILED)
+    paid = make_event(other, 2, "invoice.paid", status=InboxEvent.Status.IGNORED)
     old = make_event(connection, 3, created=timezone.now() - timedelta(days=5))
     InboxEvent.objects.filter(pk=old.pk).update(received_at=timezone.now() - timedelta(days=5))
 
@@ -87,7 +79,7 @@ def test_the_list_filters(superuser_api, event, connection):
 
     assert ids(connection=str(other.pk)) == [paid.pk]
     assert ids(type="customer.created") == sorted([event.pk, old.pk])
-    assert ids(status="failed") == [paid.pk]
+    assert ids(status="ignored") == [paid.pk]
     day_ago = (timezone.now() - timedelta(days=1)).isoformat()
     assert ids(created_before=day_ago) == [old.pk]
     assert ids(received_after=day_ago) == sorted([event.pk, paid.pk])

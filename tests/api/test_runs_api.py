@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from connections.models import Connection, InboxEvent
 from tests.api.conftest import field_errors, grant, token_client
+from tests.support.factories import event_envelope, inbox_event
 from workflows.engine import create_run
 from workflows.models import Run, RunStatus, Step, StepRun, Workflow
 
@@ -16,14 +17,8 @@ LIST = "/api/v1/runs/"
 
 
 def make_event(connection, number: int = 1) -> InboxEvent:
-    return InboxEvent.objects.create(
-        connection=connection,
-        stripe_event_id=f"evt_api_{number}",
-        type="customer.created",
-        created=timezone.now(),
-        livemode=False,
-        payload={"id": f"evt_api_{number}", "type": "customer.created", "data": {"object": {}}},
-    )
+    """A stored customer.created event whose Stripe id is ``evt_api_<number>``."""
+    return inbox_event(connection, event_envelope(id=f"evt_api_{number}"))
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from playwright.sync_api import Page, expect
 
-from konnectify.testing import BASE_DIR
+from tests.support.processes import BASE_DIR
 
 SCREENSHOTS = BASE_DIR / "test-artifacts" / "screenshots"
 ADMIN = ("browser-admin", "a-long-Browser-pass-42")

@@ -4,45 +4,30 @@ from __future__ import annotations
 
 import json
 import time
-from itertools import count
 
 import pytest
 
 from connections import webhooks
 from connections.models import Connection
 from stripe_connector.signature import sign_payload
+from tests.support.factories import event_envelope, make_connection
+from tests.support.tasks import STANDIN_DISPATCH_TASK
 
 WEBHOOK_SECRET = "whsec_test_current_0123456789abcdef"
 OLD_WEBHOOK_SECRET = "whsec_test_previous_0123456789abcdef"
 SECRET_KEY = "sk_test_51AbCdEfGhIjKlMnOpQrStUvWxYz0123456789secretkey"
 
-_ids = count(1)
-
 
 @pytest.fixture(autouse=True)
 def connections_on_their_own(settings, monkeypatch):
     """Test this app without the workflows app's hooks (connections never imports workflows)."""
-    settings.EVENT_DISPATCH_TASK = "connections.tasks.mark_dispatched"
+    settings.EVENT_DISPATCH_TASK = STANDIN_DISPATCH_TASK
     monkeypatch.setattr(webhooks, "event_types_source", None)
     # The staff user's password hash is not under test; the default hasher is slow on purpose.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
-def make_event(event_type: str = "customer.created", **fields) -> dict:
-    """A Stripe event envelope with a fresh evt_ id (fields override)."""
-    number = next(_ids)
-    event = {
-        "id": f"evt_test_{number:08d}",
-        "object": "event",
-        "type": event_type,
-        "created": int(time.time()),
-        "livemode": False,
-        "api_version": "2026-04-22.dahlia",
-        "data": {"object": {"id": f"cus_{number:08d}", "object": "customer"}},
-        "request": {"id": None, "idempotency_key": None},
-    }
-    event.update(fields)
-    return event
+make_event = event_envelope
 
 
 def signed_headers(body: bytes, secret: str = WEBHOOK_SECRET, timestamp: int | None = None):
@@ -54,13 +39,10 @@ def signed_headers(body: bytes, secret: str = WEBHOOK_SECRET, timestamp: int | N
 @pytest.fixture
 def connection(db) -> Connection:
     """A test-mode connection with a stored key and webhook secret."""
-    return Connection.objects.create(
+    return make_connection(
         name="Main test account",
         secret_key=SECRET_KEY,
         key_hint="sk_test_...ykey",
-        mode=Connection.Mode.TEST,
-        key_kind=Connection.KeyKind.SECRET,
-        account_id="acct_1Test",
         account_name="Test Shop",
         api_version="2026-04-22.dahlia",
         webhook_secret=WEBHOOK_SECRET,

@@ -7,6 +7,7 @@ from django.urls import reverse
 
 from connections.inbox import ingest
 from connections.models import Connection, InboxEvent
+from tests.support.tasks import STANDIN_DISPATCH_TASK
 
 from .conftest import (
     API,
@@ -220,7 +221,7 @@ def test_dispatch_again_requeues_the_selected_events(
     staff_client, connection, enqueued, django_capture_on_commit_callbacks
 ):
     event, _ = ingest(connection, make_event())
-    InboxEvent.objects.filter(pk=event.pk).update(status=InboxEvent.Status.FAILED)
+    InboxEvent.objects.filter(pk=event.pk).update(status=InboxEvent.Status.DISPATCHED)
     enqueued.clear()
     with django_capture_on_commit_callbacks(execute=True):
         response = staff_client.post(
@@ -229,4 +230,4 @@ def test_dispatch_again_requeues_the_selected_events(
             follow=True,
         )
     assert "1 event(s) queued" in response.content.decode()
-    assert enqueued == [("connections.tasks.mark_dispatched", event.pk)]
+    assert enqueued == [(STANDIN_DISPATCH_TASK, event.pk)]

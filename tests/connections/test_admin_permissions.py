@@ -6,6 +6,7 @@ from django.urls import reverse
 from connections.inbox import ingest
 from connections.models import Connection, InboxEvent
 from tests.api.conftest import grant
+from tests.support.tasks import STANDIN_DISPATCH_TASK
 
 from .conftest import API, ENDPOINTS_URL, endpoint_json, make_event
 
@@ -35,7 +36,7 @@ def staff_as(client, staff):
 @pytest.fixture
 def event(connection, enqueued):
     event, _ = ingest(connection, make_event())
-    InboxEvent.objects.filter(pk=event.pk).update(status=InboxEvent.Status.FAILED)
+    InboxEvent.objects.filter(pk=event.pk).update(status=InboxEvent.Status.DISPATCHED)
     enqueued.clear()
     return event
 
@@ -133,7 +134,7 @@ def test_view_only_staff_cannot_dispatch_events_again(
     assert response.status_code == 403
     assert enqueued == []
     event.refresh_from_db()
-    assert event.status == InboxEvent.Status.FAILED
+    assert event.status == InboxEvent.Status.DISPATCHED
 
 
 def test_dispatching_again_needs_to_create_runs_and_use_the_connection(
@@ -147,4 +148,4 @@ def test_dispatching_again_needs_to_create_runs_and_use_the_connection(
     grant(staff, "use_connection")
     with django_capture_on_commit_callbacks(execute=True):
         assert run_action(client, INBOX, "dispatch_again_action", event.pk).status_code == 302
-    assert enqueued == [("connections.tasks.mark_dispatched", event.pk)]
+    assert enqueued == [(STANDIN_DISPATCH_TASK, event.pk)]

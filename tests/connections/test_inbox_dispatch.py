@@ -6,7 +6,7 @@ from django_q.models import OrmQ
 
 from connections.inbox import dispatch_again, ingest, queue_shares_database
 from connections.models import Connection, InboxEvent
-from connections.tasks import mark_dispatched
+from tests.support.tasks import STANDIN_DISPATCH_TASK, mark_dispatched
 
 from .conftest import make_event
 
@@ -28,7 +28,7 @@ def test_with_another_broker_the_dispatch_is_enqueued_only_after_commit(
         assert enqueued == []
     assert created
     assert len(callbacks) == 1
-    assert enqueued == [("connections.tasks.mark_dispatched", event.pk)]
+    assert enqueued == [(STANDIN_DISPATCH_TASK, event.pk)]
 
 
 def test_with_the_orm_broker_the_task_row_commits_and_rolls_back_with_the_event(connection):
@@ -36,7 +36,7 @@ def test_with_the_orm_broker_the_task_row_commits_and_rolls_back_with_the_event(
     with transaction.atomic():
         event, _ = ingest(connection, make_event())
         queued = [task for task in OrmQ.objects.all() if task.task["args"] == (event.pk,)]
-        assert queued[0].task["func"] == "connections.tasks.mark_dispatched"
+        assert queued[0].task["func"] == STANDIN_DISPATCH_TASK
         transaction.set_rollback(True)
     assert not InboxEvent.objects.exists()
     assert not OrmQ.objects.exists()
@@ -60,7 +60,7 @@ def test_a_test_event_at_a_live_connection_is_a_mismatch(connection, enqueued):
     assert enqueued == []
 
 
-def test_the_interim_task_marks_an_event_dispatched_once(connection, enqueued):
+def test_the_standin_dispatch_task_marks_an_event_dispatched_once(connection, enqueued):
     event, _ = ingest(connection, make_event())
     assert mark_dispatched(event.pk) is True
     assert mark_dispatched(event.pk) is False
@@ -78,7 +78,7 @@ def test_dispatch_again_requeues_events_but_skips_mode_mismatches(
     with django_capture_on_commit_callbacks(execute=True):
         queued, skipped = dispatch_again(InboxEvent.objects.all())
     assert (queued, skipped) == (1, 1)
-    assert enqueued == [("connections.tasks.mark_dispatched", normal.pk)]
+    assert enqueued == [(STANDIN_DISPATCH_TASK, normal.pk)]
     normal.refresh_from_db()
     assert normal.status == InboxEvent.Status.RECEIVED
 
@@ -106,4 +106,4 @@ def test_events_left_received_for_long_are_enqueued_again(connection, enqueued):
     enqueued.clear()
 
     assert redispatch_stale_events() == 1
-    assert enqueued == [("connections.tasks.mark_dispatched", stuck.pk)]
+    assert enqueued == [(STANDIN_DISPATCH_TASK, stuck.pk)]

@@ -8,6 +8,7 @@ from django.db import connection as db_connection
 from django.test import Client
 
 from connections.models import InboxEvent
+from tests.support.tasks import STANDIN_DISPATCH_TASK
 
 from .conftest import make_event, signed_headers
 
@@ -27,7 +28,7 @@ def test_a_sequential_duplicate_answers_200_and_stores_nothing_new(connection, d
     assert again.json()["duplicate"] is True
     assert InboxEvent.objects.count() == 1
     assert InboxEvent.objects.get().status == InboxEvent.Status.DISPATCHED
-    assert enqueued == [("connections.tasks.mark_dispatched", stored.pk)]
+    assert enqueued == [(STANDIN_DISPATCH_TASK, stored.pk)]
 
 
 def test_the_same_event_id_is_stored_once_per_connection(connection, deliver, enqueued):

@@ -15,10 +15,7 @@ test is done.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import signal
 import socket
 import subprocess
 import sys
@@ -36,8 +33,10 @@ from django_q.tasks import async_task
 from connections.models import Connection
 from connections.services import validate_and_store_key
 from connections.webhooks import store_manual_secret
-from konnectify.testing import BASE_DIR, child_env
+from konnectify.platform import processes
 from stripe_connector.encoding import encode_params
+from tests.support import factories
+from tests.support.processes import BASE_DIR, child_env
 
 LOGS = BASE_DIR / "test-artifacts" / "e2e"
 SECRET_KEY = "sk_test_e2eLocalstripe0000000000000000000000000000000000000e2e1"
@@ -99,15 +98,9 @@ class Service:
         LOGS.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "ab") as log:
             log.write(f"\n===== start {' '.join(self.command)}\n".encode())
-            log.flush()
-            self.process = subprocess.Popen(
-                self.command,
-                cwd=BASE_DIR,
-                env=child_env(**self.env),
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # its own group: we stop its children with it
-            )
+        self.process = processes.start(
+            self.command, cwd=BASE_DIR, env=child_env(**self.env), log=self.log_path
+        )
         deadline = time.monotonic() + timeout
         while not answers(self.ready_url, ok_only=self.ready_only_when_ok):
             if not self.running or time.monotonic() > deadline:
@@ -120,28 +113,14 @@ class Service:
             self.start()
 
     def stop(self, timeout: float = 15) -> None:
-        """SIGTERM the process (it stops its children), then SIGKILL what is left of the group."""
-        if self.process is None:
-            return
-        if self.process.poll() is None:
-            self.process.terminate()
-        try:
-            self.process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self._signal(signal.SIGKILL)
-            self.process.wait()
-        self._signal(signal.SIGKILL)  # children that outlived their parent
+        """SIGTERM the process group, then SIGKILL what is left of it."""
+        if self.process is not None:
+            processes.stop(self.process, timeout=timeout)
 
     def kill(self) -> None:
         """``kill -9`` the process and all its children, at once, as a crash would."""
-        if self.process is None:
-            return
-        self._signal(signal.SIGKILL)
-        self.process.wait()
-
-    def _signal(self, signum: int) -> None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.process.pid, signum)
+        if self.process is not None:
+            processes.kill(self.process)
 
     def log_tail(self, lines: int = LOG_TAIL_LINES) -> str:
         if not self.log_path.exists():
@@ -256,7 +235,7 @@ def content_type_ids() -> tuple:
 
 
 def start_stack() -> Stack:
-    """Start localstripe, gunicorn and qcluster on free ports, on the test database."""
+    """Start localstripe, gunicorn and the task worker on free ports, on the test database."""
     ls_port, web_port = free_port(), free_port()
     ls_url, web_url = f"http://127.0.0.1:{ls_port}", f"http://127.0.0.1:{web_port}"
     state = LOGS / f"localstripe-{ls_port}.pickle"
@@ -265,7 +244,7 @@ def start_stack() -> Stack:
     python = sys.executable
     standin = Service(
         "localstripe",
-        [python, "-m", "konnectify.standins.localstripe_server", "--port", str(ls_port),
+        [python, "-m", "standins.localstripe_server", "--port", str(ls_port),
          "--state-file", str(state)],
         ready_url=f"{ls_url}/v1/account",
     )  # fmt: skip
@@ -278,8 +257,8 @@ def start_stack() -> Stack:
     )  # fmt: skip
     # The cluster answers no HTTP: it is ready when /healthz sees its heartbeat.
     worker = Service(
-        "qcluster",
-        [python, "manage.py", "qcluster"],
+        "worker",
+        [python, "manage.py", "worker"],
         ready_url=f"{web_url}/healthz",
         env={**env, **WORKER_ENV},
         ready_only_when_ok=True,
@@ -404,16 +383,7 @@ def pretty(value: object) -> str:
 
 def make_workflow(connection: Connection, trigger_key: str, *steps: tuple[str, str, dict]):
     """An active workflow on ``connection``: steps are (name, action key, input mapping)."""
-    from workflows.models import Step, Workflow
-
-    workflow = Workflow.objects.create(
-        name=unique(trigger_key), connection=connection, trigger_key=trigger_key, active=True
-    )
-    for order, (name, action_key, mapping) in enumerate(steps, start=1):
-        Step.objects.create(
-            workflow=workflow, order=order, name=name, action_key=action_key, input_mapping=mapping
-        )
-    return workflow
+    return factories.make_workflow(connection, trigger_key, steps, name=unique(trigger_key))
 
 
 def finished_run(workflow, timeout: float = 30, *, sweep: bool = False):

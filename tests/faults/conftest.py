@@ -4,19 +4,22 @@ from __future__ import annotations
 
 import json
 import time
-from itertools import count
 
 import pytest
 
 from bench.fault_stub import FaultStub
 from connections.models import Connection
-from konnectify.testing import FixedClock, fix_workflow_clock
 from stripe_connector.signature import sign_payload
-from workflows.models import Step, Workflow
+from tests.support.clock import FixedClock, fix_workflow_clock
+from tests.support.factories import (
+    CREATE_CUSTOMER_STEP,
+    event_envelope,
+    make_connection,
+    make_workflow,
+)
 
 WEBHOOK_SECRET = "whsec_faults_0123456789abcdef0123456789"
 SECRET_KEY = "sk_test_51FaultsTestKey0000000000000000000000000000000000faul"
-_ids = count(1)
 
 
 @pytest.fixture(autouse=True)
@@ -34,55 +37,28 @@ def stub(settings):
     fault_stub.close()
 
 
-def make_connection(name: str = "Faults test account", **fields) -> Connection:
-    """A test-mode connection with a key and a webhook secret, webhooks managed by hand."""
-    values = {
-        "name": name,
-        "secret_key": SECRET_KEY,
-        "key_hint": "sk_test_...faul",
-        "mode": Connection.Mode.TEST,
-        "key_kind": Connection.KeyKind.SECRET,
-        "account_id": "acct_1Faults",
-        "webhook_mode": Connection.WebhookMode.MANUAL,
-        "webhook_secret": WEBHOOK_SECRET,
-    }
-    values.update(fields)
-    return Connection.objects.create(**values)
-
-
 @pytest.fixture
 def connection(db) -> Connection:
-    return make_connection()
+    """A test-mode connection whose webhooks are managed by hand."""
+    return make_connection(
+        name="Faults test account",
+        secret_key=SECRET_KEY,
+        webhook_secret=WEBHOOK_SECRET,
+        account_id="acct_1Faults",
+        webhook_mode=Connection.WebhookMode.MANUAL,
+    )
 
 
 def create_customer_workflow(connection: Connection, trigger_key: str = "customer.updated"):
     """An active one-step workflow that creates a customer: duplicates would be visible."""
-    workflow = Workflow.objects.create(
-        name=f"Copy {trigger_key}", connection=connection, trigger_key=trigger_key, active=True
+    return make_workflow(
+        connection, trigger_key, [CREATE_CUSTOMER_STEP], name=f"Copy {trigger_key}"
     )
-    Step.objects.create(
-        workflow=workflow,
-        order=1,
-        name="create",
-        action_key="create_customer",
-        input_mapping={"email": "{{ trigger.data.object.email }}"},
-    )
-    return workflow
 
 
-def make_event(event_type: str = "customer.updated", prefix: str = "faults") -> dict:
-    """A Stripe event envelope with a fresh evt_ id."""
-    number = next(_ids)
-    return {
-        "id": f"evt_{prefix}_{number:07d}_{int(time.time())}",
-        "object": "event",
-        "type": event_type,
-        "created": int(time.time()),
-        "livemode": False,
-        "api_version": "2026-04-22.dahlia",
-        "data": {"object": {"id": f"cus_{number:07d}", "object": "customer",
-                            "email": f"person{number}@example.com"}},
-    }  # fmt: skip
+def make_event(event_type: str = "customer.updated") -> dict:
+    """A fresh event of the type the fault tests' workflows start on."""
+    return event_envelope(event_type)
 
 
 def signature_for(body: bytes, secret: str = WEBHOOK_SECRET, timestamp: int | None = None) -> str:

@@ -29,7 +29,7 @@ from django_q.models import OrmQ
 
 from bench.common import Request, run_load
 from connections.models import InboxEvent
-from konnectify.testing import running, wait_until
+from tests.support.processes import running, wait_until
 from workflows import engine
 from workflows.models import Run
 
@@ -58,7 +58,7 @@ def port_open(port: int) -> bool:
 def deliveries(path: str) -> list[Request]:
     """Every event COPIES times, each copy signed on its own, shuffled."""
     requests = []
-    for event in (make_event(prefix="dup") for _ in range(EVENTS)):
+    for event in (make_event() for _ in range(EVENTS)):
         body = json.dumps(event).encode()
         for _ in range(COPIES):
             headers = {"Content-Type": "application/json", "Stripe-Signature": signature_for(body)}

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from konnectify.testing import BASE_DIR
+from tests.support.processes import BASE_DIR
 
 
 def test_the_defaults_sit_just_under_stripes_published_limits(settings):

@@ -11,11 +11,10 @@ import responses
 from django_q.conf import Conf
 
 from connections.models import Connection
-from konnectify.testing import FixedClock, fix_workflow_clock
 from stripe_connector.catalog import get_trigger
 from stripe_connector.signature import sign_payload
-from workflows.models import Step, Workflow
-from workflows.services import save_workflow
+from tests.support.clock import FixedClock, fix_workflow_clock
+from tests.support.factories import make_connection, make_workflow  # noqa: F401 (for the tests here)
 
 API = "https://api.stripe.com"
 WEBHOOK_SECRET = "whsec_workflows_test_0123456789abcdef"
@@ -38,12 +37,9 @@ def stripe_base(settings):
 
 @pytest.fixture
 def connection(db) -> Connection:
-    return Connection.objects.create(
+    return make_connection(
         name="Workflows test account",
         secret_key=SECRET_KEY,
-        key_hint="sk_test_...wxyz",
-        mode=Connection.Mode.TEST,
-        key_kind=Connection.KeyKind.SECRET,
         account_id="acct_1Workflows",
         webhook_secret=WEBHOOK_SECRET,
         webhook_endpoint_id="we_1Workflows",
@@ -98,28 +94,3 @@ def deliver(client, django_capture_on_commit_callbacks):
 def on_commit(django_capture_on_commit_callbacks):
     """Run a block's commit callbacks (enqueues) as a real commit would."""
     return lambda: django_capture_on_commit_callbacks(execute=True)
-
-
-def make_workflow(connection, trigger_key, steps, *, filters=None, active=True, **fields):
-    """A workflow with steps given as (name, action_key, mapping[, on_failure]), saved as
-    admin and the API save it (``services.save_workflow``: endpoint sync, schedule)."""
-    workflow = save_workflow(
-        Workflow(
-            name=fields.pop("name", f"{trigger_key} workflow"),
-            connection=connection,
-            trigger_key=trigger_key,
-            filters=filters or [],
-            active=active,
-            **fields,
-        )
-    )
-    for order, (name, action_key, mapping, *rest) in enumerate(steps, start=1):
-        Step.objects.create(
-            workflow=workflow,
-            order=order,
-            name=name,
-            action_key=action_key,
-            input_mapping=mapping,
-            on_failure=rest[0] if rest else Step.OnFailure.STOP,
-        )
-    return workflow

@@ -32,6 +32,7 @@ from django.utils import timezone
 from connections.models import Connection
 from connections.services import validate_and_store_key
 from connections.webhooks import store_manual_secret
+from konnectify.platform import processes
 from stripe_connector.encoding import encode_params
 from workflows import services
 from workflows.automations import AUTOMATIONS, create_from_automation
@@ -156,8 +157,18 @@ class Command(BaseCommand):
     help = "Run the product with localstripe, demo workflows and events (no Stripe account)."
 
     def add_arguments(self, parser) -> None:
-        parser.add_argument("--port", type=int, default=8100, help="web app port (127.0.0.1)")
-        parser.add_argument("--stripe-port", type=int, default=8420, help="localstripe port")
+        parser.add_argument(
+            "--port",
+            type=int,
+            default=int(os.environ.get("DEMO_PORT", "8100")),
+            help="web app port on 127.0.0.1 (default: $DEMO_PORT or 8100)",
+        )
+        parser.add_argument(
+            "--stripe-port",
+            type=int,
+            default=int(os.environ.get("DEMO_STRIPE_PORT", "8420")),
+            help="localstripe port on 127.0.0.1 (default: $DEMO_STRIPE_PORT or 8420)",
+        )
         parser.add_argument(
             "--wait", type=float, default=60, help="seconds to wait for the first runs"
         )
@@ -191,18 +202,15 @@ class Command(BaseCommand):
         env = {**os.environ, "PUBLIC_BASE_URL": web_url, "STRIPE_API_BASE": stripe.url}
         state = Path(settings.DATA_DIR) / "localstripe.pickle"
         commands = {
-            "localstripe": [python, "-m", "konnectify.standins.localstripe_server",
+            "localstripe": [python, "-m", "standins.localstripe_server",
                             "--port", str(stripe_port), "--state-file", str(state)],
             "product": [python, "manage.py", "serve", "--bind", f"127.0.0.1:{port}"],
         }  # fmt: skip
         logs = Path(settings.DATA_DIR) / "logs"
-        logs.mkdir(exist_ok=True)
-        children = {}
-        for name, command in commands.items():
-            with open(logs / f"{name}.log", "ab") as log:
-                children[name] = subprocess.Popen(
-                    command, cwd=settings.BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT
-                )
+        children = {
+            name: processes.start(command, cwd=settings.BASE_DIR, env=env, log=logs / f"{name}.log")
+            for name, command in commands.items()
+        }
         self.stdout.write(f"Logs: {logs}/")
         try:
             wait_for_http(f"{stripe.url}/v1/account", children["localstripe"], "localstripe")
@@ -312,14 +320,7 @@ def wait_until_stopped(children: dict[str, subprocess.Popen], stop: dict[str, bo
 
 
 def stop_all(children: dict[str, subprocess.Popen]) -> None:
-    """The product first (it stops its own web and worker), then localstripe."""
+    """The product first (its worker finishes the tasks in hand), then localstripe."""
     for name in ("product", "localstripe"):
-        child = children.get(name)
-        if child is None or child.poll() is not None:
-            continue
-        child.send_signal(signal.SIGTERM)
-        try:
-            child.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            child.kill()
-            child.wait()
+        if name in children:
+            processes.stop(children[name], timeout=settings.Q_TIMEOUT + 10)

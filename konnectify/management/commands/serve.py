@@ -1,18 +1,21 @@
 """Run the web app (gunicorn) and the django-q2 worker cluster as one unit.
 
 Ctrl-C or SIGTERM stops both; if either exits, the other is stopped too, so a
-half-running product never goes unnoticed.
+half-running product never goes unnoticed. The worker finishes the tasks in hand
+first (``manage.py worker``), for up to Q_TIMEOUT seconds.
 """
 
 from __future__ import annotations
 
 import os
 import signal
-import subprocess
 import sys
 import time
 
+from django.conf import settings
 from django.core.management.base import BaseCommand
+
+from konnectify.platform import processes
 
 
 class Command(BaseCommand):
@@ -31,9 +34,9 @@ class Command(BaseCommand):
                 python, "-m", "gunicorn", "konnectify.wsgi",
                 "--bind", bind, "--workers", str(web_workers), "--access-logfile", "-",
             ],
-            "worker": [python, "manage.py", "qcluster"],
+            "worker": [python, "manage.py", "worker"],
         }  # fmt: skip
-        children = {name: subprocess.Popen(cmd) for name, cmd in commands.items()}
+        children = {name: processes.start(cmd) for name, cmd in commands.items()}
         self.stdout.write(f"Serving on http://{bind}/ (admin at /admin/); worker running.")
         stop = {"requested": False}
 
@@ -51,18 +54,7 @@ class Command(BaseCommand):
             time.sleep(0.2)
         if exited:
             self.stderr.write(f"The {exited} process exited; stopping the rest.")
-        self.stop_all(children.values())
+        # The worker finishes the task in hand, which may take up to its timeout.
+        processes.stop(*children.values(), timeout=settings.Q_TIMEOUT + 5)
         if exited:
             sys.exit(1)
-
-    @staticmethod
-    def stop_all(children) -> None:
-        for child in children:
-            if child.poll() is None:
-                child.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + 15
-        for child in children:
-            try:
-                child.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                child.kill()

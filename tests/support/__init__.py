@@ -1,0 +1,1 @@
+"""Helpers for the tests (and the benchmarks): never imported by the product."""
