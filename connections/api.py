@@ -54,6 +54,7 @@ from konnectify.platform.api.base import (
 )
 from konnectify.platform.api.permissions import requires
 from konnectify.platform.api.schema import StripeErrorSerializer, errors
+from konnectify.platform.ratelimit import THROTTLED_TYPE
 from stripe_connector.catalog import ACTIONS, get_action
 from stripe_connector.errors import ActionInputError, StripeError
 
@@ -62,7 +63,6 @@ CONNECTION_STATUS = Connection.Status
 EVENT_STATUS = InboxEvent.Status
 WRITABLE_STATUS = [Connection.Status.ACTIVE, Connection.Status.DISABLED]
 PASSED_THROUGH = (400, 402, 404, 409)
-OWN_RATE_LIMIT = "rate_limit_local"  # konnectify.platform.ratelimit.Throttled's type
 # Dispatching an event again creates runs, whose steps spend the connection's key.
 CREATE_RUNS = "workflows.add_run"
 
@@ -268,7 +268,7 @@ def stripe_status(exc: StripeError) -> int:
     code = exc.http_status
     if code in PASSED_THROUGH:
         return code
-    if code == 429 or exc.type == OWN_RATE_LIMIT:
+    if code == 429 or exc.type == THROTTLED_TYPE:
         return status.HTTP_503_SERVICE_UNAVAILABLE
     if code is not None and 400 <= code < 500 and code not in (401, 403, 424):
         return status.HTTP_400_BAD_REQUEST

@@ -59,7 +59,7 @@ RETENTION_DAYS = env.int("RETENTION_DAYS", 30, minimum=1)
 # A dotted path, so that connections never imports workflows (imports flow one way).
 # The task that handles a newly stored inbox event (it receives the event's id).
 EVENT_DISPATCH_TASK = env.str("EVENT_DISPATCH_TASK", "workflows.tasks.dispatch_event")
-# Workflow step retries: exponential backoff with full jitter (seconds), bounded
+# Workflow step retries: exponential backoff with equal jitter (seconds), bounded
 # attempts; never past Stripe's 24 h idempotency window whatever these say.
 WORKFLOW_RETRY_BASE_SECONDS = env.int("WORKFLOW_RETRY_BASE_SECONDS", 2, minimum=1)
 WORKFLOW_RETRY_CAP_SECONDS = env.int("WORKFLOW_RETRY_CAP_SECONDS", 600, minimum=1)

@@ -388,7 +388,8 @@ class StripeClient:
         """Search results across pages (``next_page``), at most ``max_objects``.
 
         Returns the objects and whether more exist beyond them. ``params`` adds
-        e.g. ``expand``. Search is not read-after-write: see STRIPE.md.
+        e.g. ``expand``. Search is not read-after-write (an object written a moment ago may
+        be missing): https://docs.stripe.com/search#data-freshness
         """
         request = {**(params or {}), "query": query}
         wanted = _page_size(limit)

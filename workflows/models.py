@@ -254,7 +254,7 @@ class Run(models.Model):
 
     def __str__(self) -> str:
         source = self.event.stripe_event_id if self.event_id else f"schedule {self.scheduled_for}"
-        suffix = f" (replay {self.replay})" if self.replay else ""
+        suffix = f" (re-run {self.replay})" if self.replay else ""
         return f"{self.workflow} for {source}{suffix}"
 
     def trigger_data(self) -> dict:

@@ -72,6 +72,9 @@ _AHEAD = """
     FROM {table} WHERE {key} = %(key)s
 """
 
+# The StripeError type of Throttled: our own limit held the call back, Stripe saw nothing.
+THROTTLED_TYPE = "rate_limit_local"
+
 Clock = Callable[[], float]
 Sleep = Callable[[float], None]
 
@@ -83,7 +86,7 @@ class Throttled(StripeError):
         super().__init__(
             f"Held back by our own rate limit: the next free slot of {key} is {wait:.2f} s "
             f"away, more than the {max_wait:g} s a worker waits; retry later.",
-            type="rate_limit_local",
+            type=THROTTLED_TYPE,
             retryable=True,
             retry_after=wait,
         )

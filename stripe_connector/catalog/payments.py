@@ -115,7 +115,7 @@ ACTIONS = [
         "cancel",
         "Cancel an intent that is not yet succeeded (Stripe has no delete).",
         cancellation_reason=s.enum(
-            "Why it is cancelled",
+            "Why it is canceled",
             "duplicate",
             "fraudulent",
             "requested_by_customer",

@@ -103,7 +103,7 @@ def _immediate_only(data: dict[str, Any]) -> list[dict[str, str]]:
     if not data.get("at_period_end"):
         return []
     return [
-        {"field": name, "message": "only applies when cancelling now (at_period_end false)"}
+        {"field": name, "message": "only applies when canceling now (at_period_end false)"}
         for name in ("invoice_now", "prorate")
         if name in data
     ]
@@ -204,7 +204,7 @@ ACTIONS = [
                 "prorate": s.boolean("Credit the unused time"),
                 "cancellation_details": s.obj(
                     {
-                        "comment": s.string("Why the customer cancelled, in their words"),
+                        "comment": s.string("Why the customer canceled, in their words"),
                         "feedback": s.enum(
                             "Reason picked by the customer",
                             "customer_service",
@@ -217,7 +217,7 @@ ACTIONS = [
                             "unused",
                         ),
                     },
-                    "Why the subscription is cancelled",
+                    "Why the subscription is canceled",
                 ),
                 "expand": s.expand(),
             },

@@ -195,7 +195,7 @@ TRIGGERS: list[Trigger] = [
         "Subscriptions",
         "Subscription Deleted",
         "customer.subscription.deleted",
-        "A subscription ended (cancelled now or at period end).",
+        "A subscription ended (canceled now or at period end).",
         event("customer.subscription.deleted", base("subscription", **_CANCELED_SUB)),
     ),
     _trigger(
@@ -278,7 +278,7 @@ TRIGGERS: list[Trigger] = [
     ),
     _trigger(
         "Payments",
-        "Payment Intent Cancelled",
+        "Payment Intent Canceled",
         "payment_intent.canceled",
         "A payment intent was canceled.",
         event(

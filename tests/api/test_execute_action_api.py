@@ -5,7 +5,7 @@ from requests.exceptions import ConnectTimeout
 from responses import matchers
 
 from connections.models import Connection
-from konnectify.platform.ratelimit import Throttled
+from konnectify.platform.ratelimit import THROTTLED_TYPE, Throttled
 from stripe_connector.client import StripeClient
 from tests.api.conftest import API, SECRET_KEY, field_errors, grant, stripe_error, token_client
 
@@ -169,7 +169,7 @@ def test_our_own_rate_limit_is_a_503_with_retry_after(superuser_api, connection,
     response = run(superuser_api, connection, {"input": {}}, key="get_account")
     assert response.status_code == 503
     assert response["Retry-After"] == "8"
-    assert response.json()["stripe"]["type"] == "rate_limit_local"
+    assert response.json()["stripe"]["type"] == THROTTLED_TYPE
 
 
 def test_fields_beside_input_are_refused_by_name_and_nothing_is_sent(api_user, connection, stripe):

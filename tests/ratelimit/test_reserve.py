@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from konnectify.platform.models import RateLimitSlot
-from konnectify.platform.ratelimit import Throttled, reserve
+from konnectify.platform.ratelimit import THROTTLED_TYPE, Throttled, reserve
 from stripe_connector.errors import StripeError
 
 pytestmark = pytest.mark.django_db
@@ -56,7 +56,7 @@ def test_throttled_is_a_retryable_stripe_error_the_engine_reschedules(key, clock
 
     error = caught.value.to_dict()
     assert error["retryable"] is True
-    assert error["type"] == "rate_limit_local"
+    assert error["type"] == THROTTLED_TYPE
     assert error["retry_after"] == pytest.approx(1.0)
     assert error["http_status"] is None
     assert key in error["message"]

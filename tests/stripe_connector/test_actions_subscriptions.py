@@ -168,7 +168,7 @@ def test_it_sends_the_exact_request_and_returns_stripes_object(
             [
                 {
                     "field": "invoice_now",
-                    "message": "only applies when cancelling now (at_period_end false)",
+                    "message": "only applies when canceling now (at_period_end false)",
                 }
             ],
         ),

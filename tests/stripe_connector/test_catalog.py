@@ -1,4 +1,5 @@
-"""Catalog integrity: exactly the triggers and actions of STRIPE.md, valid schemas, choices."""
+"""Catalog integrity: exactly the triggers and actions the product offers, valid schemas,
+choices."""
 
 import re
 
@@ -18,7 +19,8 @@ from stripe_connector.catalog import (
     trigger_choices,
 )
 
-# STRIPE.md section 1, spelled out: this list IS the spec (group, label, event type).
+# The product's triggers, spelled out: this list IS the spec (group, label, event type).
+# Event types as Stripe names them: https://docs.stripe.com/api/events/types
 SPEC_TRIGGERS = [
     ("Customers", "Customer Created", "customer.created"),
     ("Customers", "Customer Updated", "customer.updated"),
@@ -42,12 +44,13 @@ SPEC_TRIGGERS = [
     ("Invoices", "Invoice Paid", "invoice.paid"),
     ("Invoices", "Invoice Finalized", "invoice.finalized"),
     ("Payments", "Payment Intent Created", "payment_intent.created"),
-    ("Payments", "Payment Intent Cancelled", "payment_intent.canceled"),
+    ("Payments", "Payment Intent Canceled", "payment_intent.canceled"),
     ("Payments", "Payment Intent Succeeded", "payment_intent.succeeded"),
     ("Coupons", "Coupon Created", "coupon.created"),
 ]
 
-# STRIPE.md section 1: (group, label, method, path) of the 37 actions of the product page.
+# (group, label, method, path) of the 37 actions of the product page; paths as in
+# Stripe's API reference: https://docs.stripe.com/api
 SPEC_ACTIONS = [
     ("Invoices", "Search Invoice", "GET", "/v1/invoices/search"),
     ("Invoices", "Create Invoice", "POST", "/v1/invoices"),
@@ -88,7 +91,7 @@ SPEC_ACTIONS = [
     ("Events & Accounts", "Get Account", "GET", "/v1/accounts/{id}"),
 ]
 
-# The extras STRIPE.md recommends beyond the product page.
+# The actions offered beyond the product page.
 SPEC_EXTRAS = [
     ("Invoices", "Create Invoice Item", "POST", "/v1/invoiceitems"),
     ("Invoices", "Send Invoice", "POST", "/v1/invoices/{id}/send"),
@@ -228,7 +231,7 @@ def test_trigger_choices_list_every_trigger_once():
     assert [group for group, _ in choices] == [*EXPECTED_GROUPS[:7], "Advanced"]
     flat = [key for _, options in choices for key, _ in options]
     assert flat == list(TRIGGERS)
-    assert ("payment_intent.canceled", "Payment Intent Cancelled") in dict(choices)["Payments"]
+    assert ("payment_intent.canceled", "Payment Intent Canceled") in dict(choices)["Payments"]
 
 
 def test_unknown_keys_raise_a_clear_key_error():

@@ -45,7 +45,7 @@ def test_the_table_lists_every_trigger_and_action_grouped_like_the_product_page(
 
 def test_the_table_shows_how_special_actions_call_stripe():
     text = _run()
-    assert "Payment Intent Cancelled      payment_intent.canceled" in text
+    assert "Payment Intent Canceled       payment_intent.canceled" in text
     assert "GET /v1/accounts/{id} (without id: GET /v1/account)" in text
     assert "GET /v1/subscriptions/{id} (si_ ids: GET /v1/subscription_items/{id})" in text
     assert "POST /v1/prices/{id} (active=false)" in text

@@ -8,7 +8,7 @@ from jsonschema import Draft202012Validator
 from stripe_connector.catalog import TRIGGERS, get_trigger
 from stripe_connector.client import DEFAULT_API_VERSION
 
-# The envelope Stripe POSTs to a webhook endpoint (STRIPE.md section 3).
+# The envelope Stripe POSTs to a webhook endpoint: https://docs.stripe.com/api/events/object
 ENVELOPE = {
     "type": "object",
     "required": [
