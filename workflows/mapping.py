@@ -35,7 +35,14 @@ from stripe_connector.catalog.base import (
     literal_errors,
     value_type_problem,
 )
-from workflows.sandbox import BoundedEnvironment, MappingLimitError, render_limits
+from workflows.sandbox import (
+    BoundedEnvironment,
+    MappingLimitError,
+    check_input_size,
+    check_size,
+    check_value,
+    render_limits,
+)
 
 _SINGLE_EXPRESSION = re.compile(r"^\s*\{\{(?P<expr>.*?)\}\}\s*$", re.DOTALL)
 _MISSING = object()
@@ -159,11 +166,19 @@ class RenderedInput:
 
 
 def render_input(mapping: Any, context: Mapping[str, Any]) -> RenderedInput:
-    """Render ``mapping`` and leave out what rendered empty; raises MappingError."""
+    """Render ``mapping`` and leave out what rendered empty; raises MappingError.
+
+    The values are at most ``MAX_INPUT_BYTES`` of JSON, checked here before any
+    caller writes them out.
+    """
     left_out: list[str] = []
     values = _leave_out_empty(mapping, render_mapping(mapping, context), "", left_out)
     if values is _LEFT_OUT:
         values = {} if isinstance(mapping, dict) else None
+    try:
+        check_input_size(values)
+    except MappingLimitError as exc:
+        raise MappingError(f"input: {exc}") from None
     return RenderedInput(values, left_out)
 
 
@@ -238,8 +253,11 @@ def _render_string(text: str, context: Mapping[str, Any], path: str) -> Any:
             value = _expression(expr)(**context)
             if isinstance(value, Undefined):
                 raise _missing(expr, path)
-            return value
-        return _template(text).render(**context)
+            # The same bound as each output of a text template (the sandbox's finalize).
+            return check_value(value, "the value")
+        rendered = _template(text).render(**context)
+        check_size(len(rendered), "the rendered text")
+        return rendered
     except TemplateSyntaxError as exc:
         raise MappingError(f"{path or 'value'}: syntax error: {exc.message}", field=path) from None
     except UndefinedError:
@@ -350,6 +368,10 @@ class AnyValue:
     def __str__(self) -> str:
         return ""
 
+    def __iter__(self) -> Iterator[Any]:
+        # Without it Python iterates through __getitem__ forever ("| join" hung at save).
+        return iter(())
+
 
 def check_mapping(
     mapping: Any,
@@ -420,7 +442,8 @@ def _warn_sample_types(
 def _sample_value(expr: str, context: dict) -> Any:
     """The expression's value against the sample, or _MISSING when it has none yet."""
     try:
-        value = _expression(expr)(**context)
+        with render_limits():
+            value = _expression(expr)(**context)
     except Exception:  # a broken or unresolvable reference is reported elsewhere
         return _MISSING
     return _MISSING if isinstance(value, (Undefined, AnyValue)) else value

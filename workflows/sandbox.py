@@ -2,26 +2,34 @@
 
 Mappings are written by staff, but one expression must never take a worker's
 memory or time (``{{ 'x' | center(10**9) }}``, ``{{ ((10**1000)**1000)**100 }}``).
-Four layers, each cheap on a normal mapping:
+Five layers, each cheap on a normal mapping:
 
-1. Statically, when a template is parsed (at save and at render: one compile
-   path), only expressions and ``{% if %}`` are allowed. Loops, ``set``,
-   macros, blocks, includes and imports are refused: a field's value does not
-   need them (``map``/``join`` filters cover lists), and they are what makes
-   sizes double in a loop.
+1. Statically, when a template is parsed (at save and at render: ``_parse``
+   and ``compile_expression``), its shape is bounded first (``check_shape``:
+   length, nesting, operators per tag, so Jinja's recursive parser never runs
+   out of stack), then only expressions and ``{% if %}`` are allowed, and only
+   the filters and tests in ``ALLOWED_FILTERS``/``ALLOWED_TESTS``. Loops,
+   ``set``, macros, blocks, includes and imports are refused: a field's value
+   does not need them (``map``/``join`` filters cover lists), and they are
+   what makes sizes double in a loop.
 2. Every operation that can multiply a size is predicted before it runs and
    refused past ``MAX_VALUE_CHARS``: ``*`` and ``+`` on text and lists, ``**``
    and ``*`` on integers (by bit length), ``%`` formatting (widths and
-   precisions), ``~`` concatenation, the filters that pad, repeat or fill
-   (center, indent, wordwrap, format, join, replace, batch, slice, tojson, sum)
-   and the string methods that do (center, ljust, rjust, zfill, replace, join,
-   expandtabs, translate); ``str.format`` and mutating list/dict methods are
-   refused. Everything a render produces counts against ``RENDER_BUDGET_CHARS``.
-3. The rendered input of a step is at most ``MAX_INPUT_BYTES`` of JSON
-   (``check_input_size``).
-4. A deadline, ``MAX_RENDER_SECONDS`` per step: every sandbox hook (operators,
-   calls, attribute lookups, filters, output) checks it, so even an expression
-   these rules did not foresee stops.
+   precisions), ``~`` concatenation, the filters that pad, repeat, fill or
+   turn a value into text (``PREDICTIONS``) and the string methods that do
+   (center, ljust, rjust, zfill, replace, join, split); ``str.format``,
+   expandtabs, translate and mutating list/dict methods are refused.
+3. What is built is counted, whatever built it: every filter's and method's
+   result, each ``{{ output }}`` of a text template and the value of a single
+   ``{{ expression }}`` go through ``size_of`` (the JSON size of the object,
+   a value reached twice counted twice) before they are handed on; a
+   generator (map, select, batch...) is counted item by item as it is
+   collected. Everything counts against ``RENDER_BUDGET_CHARS`` too.
+4. The rendered input of a step is at most ``MAX_INPUT_BYTES`` of JSON
+   (``check_input_size``), estimated before it is ever written as JSON.
+5. A deadline, ``MAX_RENDER_SECONDS`` per step: every sandbox hook (operators,
+   calls, attribute lookups, filters, items collected, output) checks it, so
+   even an expression these rules did not foresee stops.
 
 All refusals raise ``MappingLimitError`` (a jinja2 SecurityError); the mapping
 module turns it into a MappingError naming the field.
@@ -33,13 +41,24 @@ import json
 import re
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import (
+    Callable,
+    ItemsView,
+    Iterator,
+    KeysView,
+    Mapping,
+    Sized,
+    ValuesView,
+)
 from contextlib import contextmanager
+from itertools import chain
 from typing import Any
 
 from jinja2 import TemplateSyntaxError, nodes
 from jinja2.compiler import CodeGenerator, Frame
+from jinja2.environment import TemplateExpression
 from jinja2.exceptions import SecurityError
+from jinja2.parser import Parser
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 # Stripe does not publish a maximum request size in its API reference; a step's
@@ -57,6 +76,11 @@ MAX_INT_BITS = 4_000
 # Items a filter may create out of nothing (batch/slice fill, range).
 MAX_ITEMS = 100_000
 MAX_RENDER_SECONDS = 2.0
+# The shape of one template (see check_shape): a field's template is a line or
+# a paragraph, far below these.
+MAX_TEMPLATE_CHARS = 20_000
+MAX_NESTING = 16
+MAX_OPERATORS = 64
 
 # Statements a field mapping may use; anything else is refused when parsed.
 ALLOWED_STATEMENTS = (nodes.Output, nodes.If)
@@ -116,11 +140,7 @@ def check_time() -> None:
 
 def spend(chars: int, what: str) -> None:
     """Refuse a result predicted at ``chars`` characters, or past the render's budget."""
-    check_time()
-    if chars > MAX_VALUE_CHARS:
-        raise MappingLimitError(
-            f"{what} would be about {chars:,} characters; at most {MAX_VALUE_CHARS:,}."
-        )
+    check_size(chars, what)
     budget = _budget()
     budget.spent += chars
     if budget.spent > RENDER_BUDGET_CHARS:
@@ -129,29 +149,112 @@ def spend(chars: int, what: str) -> None:
         )
 
 
-def size_of(value: Any, limit: int = MAX_VALUE_CHARS) -> int:
-    """The rough size of ``value`` as text (characters); stops counting past ``limit``."""
+def check_size(chars: int, what: str) -> None:
+    """Refuse a value of ``chars`` characters past ``MAX_VALUE_CHARS`` (no budget spent)."""
+    check_time()
+    if chars > MAX_VALUE_CHARS:
+        raise MappingLimitError(
+            f"{what} would be about {chars:,} characters; at most {MAX_VALUE_CHARS:,}."
+        )
+
+
+def check_value(value: Any, what: str) -> Any:
+    """Spend ``value``'s counted size (``size_of``) on the render and return it.
+
+    What a filter, a method or a single ``{{ expression }}`` hands back goes
+    through here, so no object larger than the bounds leaves the sandbox.
+    """
+    spend(size_of(value), what)
+    return value
+
+
+def as_text(value: Any, what: str) -> str:
+    """``str(value)``, its size predicted from the counted size first, then checked.
+
+    Escapes (repr, JSON) can make text up to about ten times the counted size,
+    so the most one conversion builds before it is refused is ~10 M characters.
+    """
+    if isinstance(value, str):
+        return value
+    check_size(size_of(value), what)
+    text = str(value)
+    check_size(len(text), what)
+    return text
+
+
+_CONTAINERS = (Mapping, list, tuple, set, frozenset, KeysView, ValuesView, ItemsView)
+
+
+def size_of(value: Any, limit: int = MAX_VALUE_CHARS, indent: int = 0) -> int:
+    """The size of ``value`` as JSON text, roughly (characters); stops counting past ``limit``.
+
+    Counts what a conversion to text would write: a value reached twice (a list
+    holding one string 1,000 times) is counted each time. A string counts its
+    length, an item 2 more (quotes or a separator); ``indent`` adds a line and
+    its indentation per item, as ``tojson(indent=...)`` writes them. Depth-first
+    with one iterator per level, so its memory grows with depth, not breadth.
+    """
+    total = _scalar_size(value)
+    if total is not None:
+        return total
+    total = _container_size(value, 0, indent)
+    stack = [(_children(value), 1)]
+    while stack and total <= limit:
+        children, depth = stack[-1]
+        for child in children:
+            size = _scalar_size(child)
+            if size is None:
+                total += _container_size(child, depth, indent)
+                stack.append((_children(child), depth + 1))
+                break
+            total += size
+            if total > limit:
+                break
+        else:
+            stack.pop()
+    return total
+
+
+def _scalar_size(value: Any) -> int | None:
+    """The text size of a value that holds no others; None for a container."""
     if isinstance(value, (str, bytes)):
         return len(value)
-    if isinstance(value, bool) or value is None:
+    if value is None or isinstance(value, bool):
         return 5
     if isinstance(value, int):
-        return value.bit_length() // 3 + 1
-    if isinstance(value, Mapping):
-        value = [item for pair in value.items() for item in pair]
-    if isinstance(value, (list, tuple, set, frozenset)):
-        total = 2
-        for item in value:
-            total += size_of(item, limit - total) + 2
-            if total > limit:
-                return total
-        return total
+        bits = value.bit_length()
+        return len(str(value)) if bits < 64 else bits * 3 // 10 + 2
+    if isinstance(value, float):
+        return len(repr(value))
+    if isinstance(value, range):
+        widest = max(abs(value.start), abs(value.stop))
+        return 2 + len(value) * (len(str(widest)) + 3)
+    if isinstance(value, _CONTAINERS):
+        return None
     return 24
 
 
+def _container_size(value: Any, depth: int, indent: int) -> int:
+    """Brackets, separators (and with ``indent`` lines) of a container; not its items."""
+    count = len(value) * 2 if isinstance(value, Mapping) else len(value)
+    return 2 + count * (2 + (1 + indent * (depth + 1) if indent else 0))
+
+
+def _children(value: Any) -> Iterator[Any]:
+    if isinstance(value, Mapping):
+        return chain.from_iterable(value.items())
+    return iter(value)
+
+
 def check_input_size(value: Any) -> None:
-    """Refuse an input larger than ``MAX_INPUT_BYTES`` of JSON (raises MappingLimitError)."""
-    size = len(json.dumps(value, default=str).encode())
+    """Refuse an input larger than ``MAX_INPUT_BYTES`` of JSON (raises MappingLimitError).
+
+    Estimated first (``size_of`` stops early), so an oversized input is refused
+    before it is ever written out as JSON.
+    """
+    size = size_of(value, MAX_INPUT_BYTES)
+    if size <= MAX_INPUT_BYTES:
+        size = len(json.dumps(value, default=str).encode())
     if size > MAX_INPUT_BYTES:
         raise MappingLimitError(
             f"the rendered input is {size:,} bytes of JSON; at most {MAX_INPUT_BYTES:,}."
@@ -205,7 +308,36 @@ def predict_format(template: str, args: Any) -> None:
     spend(total, "a formatted value")
 
 
-# -- bounded filters and methods --------------------------------------------------
+# -- the filters and tests a mapping may use ---------------------------------------
+#
+# An allow-list: a filter or test that is not named here is refused when the
+# template is parsed, and is not in the environment at all (``map('x')`` looks
+# filters up by name at run time). Left out: what formats documents rather than
+# a field's value (indent, wordwrap, pprint, urlize, xmlattr, filesizeformat,
+# striptags, wordcount), escaping (e, escape, forceescape, safe, urlencode),
+# attr (dotted lookups do it) and random (a retry must send the same input).
+
+ALLOWED_FILTERS = frozenset(
+    {
+        # text
+        "capitalize", "center", "format", "join", "lower", "replace", "string",
+        "title", "tojson", "trim", "truncate", "upper",
+        # values
+        "abs", "d", "default", "float", "int", "round",
+        # lists and objects
+        "batch", "count", "dictsort", "first", "groupby", "items", "last", "length",
+        "list", "map", "max", "min", "reject", "rejectattr", "reverse", "select",
+        "selectattr", "slice", "sort", "sum", "unique",
+    }
+)  # fmt: skip
+ALLOWED_TESTS = frozenset(
+    {
+        "defined", "undefined", "none", "boolean", "true", "false", "integer", "float",
+        "number", "string", "mapping", "sequence", "iterable", "odd", "even",
+        "divisibleby", "in", "lower", "upper", "sameas", "eq", "ne", "lt", "le", "gt",
+        "ge", "==", "!=", "<", "<=", ">", ">=", "equalto", "greaterthan", "lessthan",
+    }
+)  # fmt: skip
 
 
 def _width(value: Any) -> int:
@@ -214,88 +346,8 @@ def _width(value: Any) -> int:
     return int(value) if _is_int(value) else 0
 
 
-def _bounded_filters(filters: dict) -> dict:
-    """Jinja's filters that pad, repeat or fill, each predicted first."""
-    original = dict(filters)
-
-    def center(value, width=80):
-        spend(max(len(str(value)), _width(width)), "center")
-        return original["center"](value, width)
-
-    def indent(s, width=4, first=False, blank=False):
-        text = str(s)
-        spend(len(text) + (text.count("\n") + 1) * _width(width), "indent")
-        return original["indent"](s, width, first, blank)
-
-    def wordwrap(environment, s, width=79, break_long_words=True, wrapstring=None, **kwargs):
-        text, sep = str(s), wrapstring or environment.newline_sequence
-        lines = len(text) // max(_width(width), 1) + text.count("\n") + 1
-        spend(len(text) + lines * len(sep), "wordwrap")
-        return original["wordwrap"](environment, s, width, break_long_words, wrapstring, **kwargs)
-
-    def format_(value, *args, **kwargs):
-        predict_format(str(value), tuple(args) or kwargs)
-        return original["format"](value, *args, **kwargs)
-
-    def join(eval_ctx, value, d="", attribute=None):
-        items = list(value)
-        spend(size_of(items) + len(str(d)) * len(items), "join")
-        return original["join"](eval_ctx, items, d, attribute)
-
-    def replace(eval_ctx, s, old, new, count=None):
-        text, old, new = str(s), str(old), str(new)
-        hits = (text.count(old) if old else len(text) + 1) if len(new) > len(old) else 0
-        if count is not None and _is_int(count) and count >= 0:
-            hits = min(hits, count)
-        spend(len(text) + hits * (len(new) - len(old)), "replace")
-        return original["replace"](eval_ctx, s, old, new, count)
-
-    def batch(value, linecount, fill_with=None):
-        _check_items(linecount, "batch")
-        return original["batch"](value, linecount, fill_with)
-
-    def slice_(value, slices, fill_with=None):
-        _check_items(slices, "slice")
-        return original["slice"](value, slices, fill_with)
-
-    def tojson(eval_ctx, value, indent=None):
-        if indent is not None and (not _is_int(indent) or not 0 <= indent <= 8):
-            raise MappingLimitError("tojson: indent must be between 0 and 8.")
-        return original["tojson"](eval_ctx, value, indent)
-
-    def sum_(environment, iterable, attribute=None, start=0):
-        if not isinstance(start, (int, float)) or isinstance(start, bool):
-            raise MappingLimitError("sum: only numbers can be summed in a mapping.")
-        return original["sum"](environment, iterable, attribute, start)
-
-    for function in (wordwrap, sum_):
-        function.jinja_pass_arg = original["wordwrap"].jinja_pass_arg  # environment
-    for function in (join, replace, tojson):
-        function.jinja_pass_arg = original["join"].jinja_pass_arg  # eval context
-    return {
-        "center": center,
-        "indent": indent,
-        "wordwrap": wordwrap,
-        "format": format_,
-        "join": join,
-        "replace": replace,
-        "batch": batch,
-        "slice": slice_,
-        "tojson": tojson,
-        "sum": sum_,
-    }
-
-
-def _timed(function: Any) -> Any:
-    """``function`` checking the render's deadline first (filters are called directly)."""
-
-    def timed(*args: Any, **kwargs: Any) -> Any:
-        check_time()
-        return function(*args, **kwargs)
-
-    if hasattr(function, "jinja_pass_arg"):
-        timed.jinja_pass_arg = function.jinja_pass_arg
-    return timed
+def _text_size(value: Any) -> int:
+    return len(value) if isinstance(value, str) else size_of(value)
 
 
 def _check_items(count: Any, what: str) -> None:
@@ -303,18 +355,140 @@ def _check_items(count: Any, what: str) -> None:
         raise MappingLimitError(f"{what}: the count must be between 1 and {MAX_ITEMS:,}.")
 
 
+# Predictions of the filters whose result can be much larger than their
+# arguments, each called with the filter's own arguments (without the context or
+# environment Jinja passes first) before the filter runs.
+
+
+def _predict_center(value: Any, width: Any = 80) -> None:
+    check_size(max(_text_size(value), _width(width)), "center")
+
+
+def _predict_format(value: Any, *args: Any, **kwargs: Any) -> None:
+    predict_format(as_text(value, "format"), tuple(args) or kwargs)
+
+
+def _predict_join(value: Any, d: Any = "", attribute: Any = None) -> None:
+    count = len(value) if isinstance(value, Sized) else 0
+    check_size(size_of(value) + _text_size(d) * count, "join")
+
+
+def _predict_replace(s: Any, old: Any, new: Any, count: Any = None) -> None:
+    text, old, new = as_text(s, "replace"), str(old), str(new)
+    hits = (text.count(old) if old else len(text) + 1) if len(new) > len(old) else 0
+    if count is not None and _is_int(count) and count >= 0:
+        hits = min(hits, count)
+    check_size(len(text) + hits * (len(new) - len(old)), "replace")
+
+
+def _predict_batch(value: Any, linecount: Any, fill_with: Any = None) -> None:
+    _check_items(linecount, "batch")
+    if fill_with is not None:
+        check_size(size_of(value) + (size_of(fill_with) + 2) * (linecount - 1), "batch")
+
+
+def _predict_slice(value: Any, slices: Any, fill_with: Any = None) -> None:
+    _check_items(slices, "slice")
+    if fill_with is not None:
+        check_size(size_of(value) + (size_of(fill_with) + 2) * slices, "slice")
+
+
+def _predict_tojson(value: Any, indent: Any = None) -> None:
+    if indent is not None and (not _is_int(indent) or not 0 <= indent <= 8):
+        raise MappingLimitError("tojson: indent must be between 0 and 8.")
+    check_size(size_of(value, indent=indent or 0), "tojson")
+
+
+def _predict_string(value: Any) -> None:
+    check_size(_text_size(value), "string")
+
+
+def _predict_list(value: Any) -> None:
+    # A string becomes one item per character: ["a", "b", ...] is 3 characters each.
+    if isinstance(value, str):
+        check_size(2 + 3 * len(value), "list")
+
+
+def _predict_sum(iterable: Any, attribute: Any = None, start: Any = 0) -> None:
+    if not isinstance(start, (int, float)) or isinstance(start, bool):
+        raise MappingLimitError("sum: only numbers can be summed in a mapping.")
+
+
+PREDICTIONS: dict[str, Callable[..., None]] = {
+    "center": _predict_center,
+    "format": _predict_format,
+    "join": _predict_join,
+    "replace": _predict_replace,
+    "batch": _predict_batch,
+    "slice": _predict_slice,
+    "tojson": _predict_tojson,
+    "string": _predict_string,
+    "list": _predict_list,
+    "sum": _predict_sum,
+}
+
+
+def bounded_filter(name: str, function: Callable[..., Any]) -> Callable[..., Any]:
+    """``function`` (a Jinja filter) predicted first when it can grow, its result checked.
+
+    The result is what the filter built: a generator (map, select, batch...) is
+    collected into a list item by item, each item counted as it comes (the
+    deadline checked too), so a list of 100,000 references to a 1 MB string is
+    refused at its second item; anything else is counted whole (``check_value``).
+    """
+    predict = PREDICTIONS.get(name)
+    pass_arg = getattr(function, "jinja_pass_arg", None)
+    what = f"the {name} filter"
+
+    def bounded(*args: Any, **kwargs: Any) -> Any:
+        check_time()
+        if predict is not None:
+            predict(*(args[1:] if pass_arg else args), **kwargs)
+        return checked_result(function(*args, **kwargs), what)
+
+    if pass_arg is not None:
+        bounded.jinja_pass_arg = pass_arg  # type: ignore[attr-defined]
+    return bounded
+
+
+def checked_result(result: Any, what: str) -> Any:
+    """``result`` counted against the bounds (an iterator collected into a list first)."""
+    if not isinstance(result, Iterator):
+        return check_value(result, what)
+    items, total = [], 2
+    for item in result:
+        check_time()
+        total += size_of(item, MAX_VALUE_CHARS - total) + 2
+        check_size(total, what)
+        items.append(item)
+    spend(total, what)
+    return items
+
+
 def predict_method(obj: Any, name: str, args: tuple, kwargs: dict) -> None:
-    """Refuse a str/bytes method call whose result would be too large."""
+    """Refuse a str/bytes method call whose result would be too large.
+
+    The result of every call is counted afterwards too (``checked_result``);
+    these are the methods that can build far more than they were given.
+    """
     if name in ("center", "ljust", "rjust", "zfill"):
-        spend(max(len(obj), _width(args[0]) if args else 0), name)
+        check_size(max(len(obj), _width(args[0]) if args else 0), name)
     elif name == "replace" and len(args) >= 2:
         old, new = args[0], args[1]
         if isinstance(old, type(obj)) and isinstance(new, type(obj)) and len(new) > len(old):
             hits = obj.count(old) if old else len(obj) + 1
-            spend(len(obj) + hits * (len(new) - len(old)), "replace")
+            check_size(len(obj) + hits * (len(new) - len(old)), "replace")
     elif name == "join" and args:
-        items = list(args[0])
-        spend(size_of(items) + len(obj) * len(items), "join")
+        count = len(args[0]) if isinstance(args[0], Sized) else 0
+        check_size(size_of(args[0]) + len(obj) * count, "join")
+    elif name in ("split", "rsplit", "splitlines"):
+        # One item per separator at most; as JSON each item adds about 4 characters.
+        sep = args[0] if args else kwargs.get("sep")
+        if name == "splitlines":
+            parts = len(obj) + 1
+        else:
+            parts = obj.count(sep) + 1 if sep else len(obj) // 2 + 1
+        check_size(len(obj) + 4 * parts, name)
     elif name in ("expandtabs", "translate", "format", "format_map"):
         raise MappingLimitError(f"the {name}() method is not allowed in a mapping.")
 
@@ -334,45 +508,69 @@ class _BoundedCodeGenerator(CodeGenerator):
 
 
 class BoundedEnvironment(ImmutableSandboxedEnvironment):
-    """Jinja2's immutable sandbox with the bounds above (see the module docstring)."""
+    """Jinja2's immutable sandbox with the bounds above (see the module docstring).
+
+    ``finalize`` (a plain one-argument function) runs before each output's size
+    is checked.
+    """
 
     code_generator_class = _BoundedCodeGenerator
     intercepted_binops = frozenset({"*", "**", "+", "%"})
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("finalize", self._finalize)
+        kwargs["finalize"] = _bounded_finalize(kwargs.get("finalize"))
         super().__init__(*args, **kwargs)
-        self.filters.update(_bounded_filters(self.filters))
-        self.filters.update({name: _timed(f) for name, f in self.filters.items()})
+        self.filters = {name: bounded_filter(name, self.filters[name]) for name in ALLOWED_FILTERS}
+        self.tests = {name: self.tests[name] for name in ALLOWED_TESTS}
         # lipsum(10**9), cycler, joiner and namespace are not for a field's value.
         for name in ("lipsum", "cycler", "joiner", "namespace"):
             self.globals.pop(name, None)
 
     def _parse(self, source: str, name: str | None, filename: str | None) -> nodes.Template:
-        tree = super()._parse(source, name, filename)
-        for node in tree.find_all(nodes.Stmt):
-            if not isinstance(node, ALLOWED_STATEMENTS):
-                kind = type(node).__name__
-                keyword = KEYWORDS.get(kind, kind.lower())
-                raise TemplateSyntaxError(
-                    f"'{keyword}' is not allowed in a field mapping: use expressions, "
-                    "filters (map, join, ...) and {% if %}.",
-                    node.lineno,
-                    name,
-                    filename,
-                )
+        check_shape(self, source, name, filename)
+        with _nesting_guard(name, filename):
+            tree = super()._parse(source, name, filename)
+        check_nodes(tree, name, filename)
         return tree
+
+    def compile_expression(self, source: str, undefined_to_none: bool = True) -> Any:
+        """Jinja's own (which does not go through ``_parse``), with the same checks."""
+        check_shape(self, source, None, None, state="variable")
+        with _nesting_guard(None, None):
+            parser = Parser(self, source, state="variable")
+            expr = parser.parse_expression()
+            if not parser.stream.eos:
+                lineno = parser.stream.current.lineno
+                raise TemplateSyntaxError("chunk after expression", lineno, None, None)
+        check_nodes(expr, None, None)
+        expr.set_environment(self)
+        body = [nodes.Assign(nodes.Name("result", "store"), expr, lineno=1)]
+        template = self.from_string(nodes.Template(body, lineno=1))
+        return TemplateExpression(template, undefined_to_none)
+
+    def _generate(self, source: nodes.Template, *args: Any, **kwargs: Any) -> str:
+        with _nesting_guard(None, None):
+            return super()._generate(source, *args, **kwargs)
+
+    def _compile(self, source: str, filename: str) -> Any:
+        with _nesting_guard(None, None):
+            return super()._compile(source, filename)
 
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
         predict_binop(operator, left, right)
-        return super().call_binop(context, operator, left, right)
+        result = super().call_binop(context, operator, left, right)
+        if operator == "%":  # the prediction read the widths; repr of a list it did not
+            check_size(_text_size(result), "a formatted value")
+        return result
 
     def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:
         check_time()
         owner = getattr(__obj, "__self__", None)
+        name = getattr(__obj, "__name__", "")
         if isinstance(owner, (str, bytes)):
-            predict_method(owner, getattr(__obj, "__name__", ""), args, kwargs)
-        return super().call(__context, __obj, *args, **kwargs)
+            predict_method(owner, name, args, kwargs)
+        result = super().call(__context, __obj, *args, **kwargs)
+        return checked_result(result, f"{name or 'a call'}()")
 
     def getattr(self, obj: Any, attribute: str) -> Any:
         check_time()
@@ -389,10 +587,137 @@ class BoundedEnvironment(ImmutableSandboxedEnvironment):
         return None
 
     def bounded_concat(self, parts: tuple) -> str:
-        spend(sum(size_of(part) for part in parts), "a ~ concatenation")
-        return "".join(str(part) for part in parts)
+        texts = [as_text(part, "a ~ concatenation") for part in parts]
+        spend(sum(len(text) for text in texts), "a ~ concatenation")
+        return "".join(texts)
 
-    @staticmethod
-    def _finalize(value: Any) -> Any:
-        spend(size_of(value), "an output")
-        return value
+
+def _bounded_finalize(finalize: Callable[[Any], Any] | None) -> Callable[[Any], str]:
+    """Each ``{{ output }}`` of a text template: ``finalize`` first, then its text counted."""
+
+    def bounded(value: Any) -> str:
+        text = as_text(value if finalize is None else finalize(value), "an output")
+        spend(len(text), "an output")
+        return text
+
+    return bounded
+
+
+# -- the shape of a template ------------------------------------------------------
+#
+# Jinja's parser and code generator recurse once or more per level of nesting,
+# and Python's compiler refuses more than 200 nested brackets in the generated
+# code: "((((...1))))" 3,000 deep, "| string" 3,000 times or "not not ..." end in
+# RecursionError. The tokens (read without recursion) are counted first.
+
+_OPENING = frozenset({"lparen", "lbracket", "lbrace"})
+_CLOSING = frozenset({"rparen", "rbracket", "rbrace"})
+# Each of these can add a level to the expression's tree.
+_OPERATOR_TOKENS = frozenset(
+    {"add", "sub", "mul", "div", "floordiv", "mod", "pow", "tilde", "pipe", "dot"}
+    | {"eq", "ne", "gt", "gteq", "lt", "lteq"}
+)
+_OPERATOR_WORDS = frozenset({"not", "and", "or", "is", "in", "if", "else"})
+_TAG_STARTS = frozenset({"variable_begin", "block_begin"})
+# Tags that open a block closed by "end<tag>" ("set x = 1" does not).
+_BLOCK_TAGS = frozenset({"if", "for", "macro", "call", "filter", "block", "with", "autoescape"})
+
+
+def check_shape(
+    environment: Any, source: str, name: str | None, filename: str | None, state: str | None = None
+) -> None:
+    """Refuse (TemplateSyntaxError) a template too long or nested too deep to parse safely.
+
+    At most ``MAX_TEMPLATE_CHARS`` characters, brackets and ``{% %}`` blocks
+    nested at most ``MAX_NESTING`` deep, at most ``MAX_OPERATORS`` operators,
+    filters and lookups in one ``{{ }}`` or ``{% %}``.
+    """
+
+    def refuse(message: str, lineno: int = 1) -> None:
+        raise TemplateSyntaxError(message, lineno, name, filename)
+
+    if len(source) > MAX_TEMPLATE_CHARS:
+        refuse(f"the template is {len(source):,} characters long; at most {MAX_TEMPLATE_CHARS:,}.")
+    brackets = operators = blocks = 0
+    tag, assigns, previous = "", False, ""
+    for token in environment._tokenize(source, name, filename, state):
+        kind = token.type
+        if kind in _OPENING:
+            brackets += 1
+            if brackets > MAX_NESTING:
+                refuse(f"brackets are nested more than {MAX_NESTING} deep.", token.lineno)
+        elif kind in _CLOSING:
+            brackets -= 1
+        elif kind in _OPERATOR_TOKENS or (kind == "name" and token.value in _OPERATOR_WORDS):
+            operators += 1
+            if operators > MAX_OPERATORS:
+                refuse(
+                    f"one {{{{ }}}} or {{% %}} holds more than {MAX_OPERATORS} operators, "
+                    "filters and lookups.",
+                    token.lineno,
+                )
+        elif kind in _TAG_STARTS:
+            operators, tag, assigns = 0, "", False
+        elif kind == "name" and previous == "block_begin":
+            tag = token.value
+        elif kind == "assign":
+            assigns = True
+        elif kind == "block_end" and tag.startswith("end"):
+            blocks -= 1
+        elif kind == "block_end" and (tag in _BLOCK_TAGS or (tag == "set" and not assigns)):
+            blocks += 1
+            if blocks > MAX_NESTING:
+                refuse(f"{{% %}} blocks are nested more than {MAX_NESTING} deep.", token.lineno)
+        previous = kind
+
+
+@contextmanager
+def _nesting_guard(name: str | None, filename: str | None) -> Iterator[None]:
+    """A template nested past what Jinja or Python can read is a syntax error, not a crash."""
+    try:
+        yield
+    except (RecursionError, SyntaxError):
+        raise TemplateSyntaxError(
+            "the template is nested too deeply to be read.", 1, name, filename
+        ) from None
+
+
+# Filters that take the name of another filter or test: map('upper'), select('odd').
+_NAMED_ARGUMENT = {"map": (0, "filter"), "select": (0, "test"), "reject": (0, "test")}
+_NAMED_ARGUMENT.update({"selectattr": (1, "test"), "rejectattr": (1, "test")})
+
+
+def check_nodes(tree: nodes.Node, name: str | None, filename: str | None) -> None:
+    """Refuse (TemplateSyntaxError) statements, filters and tests a mapping may not use."""
+    for node in tree.find_all(nodes.Stmt):
+        if not isinstance(node, ALLOWED_STATEMENTS):
+            kind = type(node).__name__
+            keyword = KEYWORDS.get(kind, kind.lower())
+            raise TemplateSyntaxError(
+                f"'{keyword}' is not allowed in a field mapping: use expressions, "
+                "filters (map, join, ...) and {% if %}.",
+                node.lineno,
+                name,
+                filename,
+            )
+    # find_all leaves out the node itself: an expression's root may be the filter.
+    for node in chain([tree], tree.find_all((nodes.Filter, nodes.Test))):
+        if not isinstance(node, (nodes.Filter, nodes.Test)):
+            continue
+        kind = "filter" if isinstance(node, nodes.Filter) else "test"
+        used = [(kind, node.name)]
+        position, named_kind = _NAMED_ARGUMENT.get(node.name, (None, ""))
+        if kind == "filter" and position is not None and len(node.args) > position:
+            argument = node.args[position]
+            if isinstance(argument, nodes.Const) and isinstance(argument.value, str):
+                used.append((named_kind, argument.value))
+        for used_kind, used_name in used:
+            allowed = ALLOWED_FILTERS if used_kind == "filter" else ALLOWED_TESTS
+            if used_name not in allowed:
+                raise TemplateSyntaxError(
+                    f"the {used_kind} {used_name!r} is not allowed in a field mapping "
+                    f"(allowed: {', '.join(sorted(allowed))}).",
+                    node.lineno,
+                    name,
+                    filename,
+                )

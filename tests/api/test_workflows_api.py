@@ -269,3 +269,25 @@ def test_a_runaway_mapping_is_refused_at_save_naming_the_field(superuser_api, co
     message = field_errors(response)["steps[0].input.description"]
     assert message.startswith("Too large for a mapping: center would be about")
     assert not Workflow.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "{{ " + "(" * 3000 + "1" + ")" * 3000 + " }}",
+        "{{ " + "[" * 3000 + "]" * 3000 + " }}",
+        "{{ 1" + "|string" * 3000 + " }}",
+        "{{ 1" + " + 1" * 3000 + " }}",
+        "{% if " + "not " * 3000 + "1 %}x{% endif %}",
+        "{{ trigger" + ".data" * 3000 + " }}",
+    ],
+)
+def test_a_mapping_nested_too_deep_is_refused_at_save_naming_the_field(
+    superuser_api, connection, text
+):
+    steps = invoice_steps()
+    steps[0]["input"]["description"] = text
+    response = superuser_api.post(LIST, payload(connection, steps=steps), format="json")
+    assert response.status_code == 400
+    assert field_errors(response)["steps[0].input.description"].startswith("Syntax error: ")
+    assert not Workflow.objects.exists()

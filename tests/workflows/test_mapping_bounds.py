@@ -1,9 +1,17 @@
 """The mapping sandbox is bounded: size-multiplying templates are refused at save and at run."""
 
+import tracemalloc
+
 import pytest
 
 from workflows import sandbox
-from workflows.mapping import MappingError, build_context, check_mapping, render_mapping
+from workflows.mapping import (
+    MappingError,
+    build_context,
+    check_mapping,
+    render_input,
+    render_mapping,
+)
 from workflows.models import Run, RunStatus, StepRun
 
 from .conftest import make_workflow, sample_event
@@ -135,3 +143,132 @@ def test_an_input_larger_than_the_limit_is_neither_stored_nor_sent(
     assert "at most 1,000" in step_run.error["message"]
     assert step_run.input is None
     assert len(stripe.calls) == 0
+
+
+# -- what filters build, not only what operators predict ---------------------------
+
+# A 280-byte list that map('default') fills with 40 references to one 1 MB string.
+SHARED = "(([none] * 40) | map('default', 'x' * 999999, true) | list)"
+BUILT = [
+    "{{ " + SHARED + " | string | length }}",
+    "{{ " + SHARED + " | tojson | length }}",
+    "{{ " + SHARED + " }}",
+    "Note: {{ " + SHARED + " }}",
+    "{{ 'a' ~ " + SHARED + " }}",
+    "{{ [1] | batch(40, 'x' * 999999) | list }}",
+    "{{ [1, 2] | slice(40, 'x' * 999999) | list }}",
+    "{{ ('x' * 999999) | list | string | length }}",
+    "{{ ('ab ' * 300000).split() | length }}",
+]
+
+
+@pytest.mark.parametrize("text", BUILT)
+def test_it_refuses_a_large_value_before_building_it(text):
+    tracemalloc.start()
+    try:
+        with pytest.raises(MappingError) as refused:
+            render_mapping({"description": text}, CONTEXT)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert refused.value.field == "description"
+    assert "at most 1,000,000" in refused.value.message
+    assert peak < 10_000_000  # the 1 MB string and its copies, never 40 of them
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "{{ trigger.data.object.name | pprint }}",
+        "{{ trigger.data.object.name | urlencode }}",
+        "{{ trigger.data.object.name | wordwrap(5) }}",
+        "{{ trigger.data.object.name | indent(2) }}",
+        "{{ trigger.data.object | attr('name') }}",
+        "{{ trigger.data.object.lines | random }}",
+        "{{ trigger.data.object.lines | map('pprint') | list }}",
+        "{{ trigger.data.object.lines | select('callable') | list }}",
+        "{% if trigger.data.object.name is callable %}x{% endif %}",
+    ],
+)
+def test_it_refuses_a_filter_or_test_that_is_not_allowed_when_parsed(text):
+    report = check_mapping({"description": text}, SCHEMA, sample_trigger=CONTEXT["trigger"])
+    assert report.errors[0]["field"] == "description"
+    assert "is not allowed in a field mapping (allowed: " in report.errors[0]["message"]
+    with pytest.raises(MappingError, match="is not allowed in a field mapping"):
+        render_mapping({"description": text}, CONTEXT)
+
+
+def test_it_refuses_a_filter_named_by_the_data_at_run_time():
+    context = build_context({"data": {"object": {"lines": [1], "filter": "pprint"}}})
+    text = "{{ trigger.data.object.lines | map(trigger.data.object.filter) | list }}"
+    with pytest.raises(MappingError, match="No filter named 'pprint'") as refused:
+        render_mapping({"description": text}, context)
+    assert refused.value.field == "description"
+
+
+def test_the_allowed_filters_still_render_and_give_lists_not_generators():
+    context = build_context({"data": {"object": {"name": " ada  ", "lines": [3, 1, 3]}}})
+    mapping = {
+        "ids": "{{ trigger.data.object.lines | map('string') }}",
+        "odd": "{{ trigger.data.object.lines | select('odd') | unique | sort }}",
+        "total": "{{ trigger.data.object.lines | sum }} {{ trigger.data.object.lines | max }}",
+        "json": "{{ trigger.data.object.lines | reverse | tojson }}",
+        "name": "{{ trigger.data.object.name | trim | title | truncate(9) }}",
+        "grouped": "{{ [[1, 'a'], [1, 'b']] | groupby(0) | length }}",
+        "missing": "{{ trigger.data.object.nothing | default('none given', true) }}",
+    }
+    assert render_mapping(mapping, context) == {
+        "ids": ["3", "1", "3"],
+        "odd": [1, 3],
+        "total": "7 3",
+        "json": "[3, 1, 3]",
+        "name": "Ada",
+        "grouped": 1,
+        "missing": "none given",
+    }
+
+
+def test_it_refuses_an_input_too_large_before_it_is_written_as_json():
+    mapping = {"description": "{{ 'x' * 600000 }}", "name": "{{ 'y' * 600000 }}"}
+    with pytest.raises(MappingError, match="input: the rendered input is"):
+        render_input(mapping, CONTEXT)
+
+
+def test_an_earlier_steps_list_can_be_joined_at_save():
+    # An earlier step's output stands in as AnyValue, which Python iterated forever.
+    text = "{{ steps.find.lines | map(attribute='id') | join(',') }}"
+    report = check_mapping({"description": text}, SCHEMA, earlier_steps=["find"])
+    assert report.ok
+
+
+# -- templates nested too deep to parse (finding: RecursionError, a 500 at save) ----
+
+DEEP = [
+    "{{ " + "(" * 3000 + "1" + ")" * 3000 + " }}",
+    "{{ " + "[" * 3000 + "]" * 3000 + " }}",
+    "{{ 1" + " | string" * 100 + " }}",
+    "{{ 1" + " + 1" * 3000 + " }}",
+    "{% if " + "not " * 3000 + "1 %}x{% endif %}",
+    "{{ trigger" + ".data" * 3000 + " }}",
+    "{% if 1 %}" * 300 + "x" + "{% endif %}" * 300,
+    "{{ 1 }}" + "x" * 20000,
+]
+
+
+@pytest.mark.parametrize("text", DEEP)
+def test_it_refuses_a_template_nested_too_deep_at_save_naming_the_field(text):
+    report = check_mapping({"description": text}, SCHEMA, sample_trigger=CONTEXT["trigger"])
+    assert [error["field"] for error in report.errors] == ["description"]
+    assert report.errors[0]["message"].startswith("Syntax error: ")
+
+
+@pytest.mark.parametrize("text", DEEP)
+def test_it_refuses_a_template_nested_too_deep_at_run_time_naming_the_field(text):
+    with pytest.raises(MappingError, match="description: syntax error: ") as refused:
+        render_mapping({"description": text}, CONTEXT)
+    assert refused.value.field == "description"
+
+
+def test_a_template_nested_within_the_limits_renders():
+    text = "{{ " + "(" * 16 + "1" + " + 1" * 60 + ")" * 16 + " }}"
+    assert render_mapping({"description": text}, CONTEXT) == {"description": 61}
