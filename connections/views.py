@@ -74,29 +74,15 @@ class StripeWebhookView(APIView):
         try:
             return self.receive(request, connection_id)
         except Rejected as rejected:
-            logger.warning(
-                "Webhook rejected: connection=%s status=%s reason=%s",
-                connection_id,
-                rejected.status,
-                rejected.reason,
-            )
-            return Response({"error": rejected.reason}, status=rejected.status)
+            return refuse(connection_id, rejected.status, rejected.reason)
         except DataError as exc:
             # The database refuses this payload's content: retrying cannot help.
-            logger.warning(
-                "Webhook rejected: connection=%s status=400 reason=unstorable event (%s)",
-                connection_id,
-                type(exc).__name__,
-            )
-            return Response({"error": "The event cannot be stored."}, status=400)
+            reason = f"unstorable event ({type(exc).__name__})"
+            return refuse(connection_id, 400, reason, "The event cannot be stored.")
         except DatabaseError as exc:
             # Never 200 for an event we did not store: 503 makes Stripe deliver it again.
-            logger.warning(
-                "Webhook rejected: connection=%s status=503 reason=database unavailable (%s)",
-                connection_id,
-                type(exc).__name__,
-            )
-            return Response({"error": "Temporarily unavailable."}, status=503)
+            reason = f"database unavailable ({type(exc).__name__})"
+            return refuse(connection_id, 503, reason, "Temporarily unavailable.")
 
     def receive(self, request, connection_id: UUID) -> Response:
         """The checks in the documented order, then the insert."""
@@ -116,6 +102,15 @@ class StripeWebhookView(APIView):
             receiver_cache.forget(connection_id)
             raise Rejected(404, "Unknown connection.") from None
         return Response({"received": event.stripe_event_id, "duplicate": not created})
+
+
+def refuse(connection_id: UUID, status: int, reason: str, answer: str = "") -> Response:
+    """Log why a delivery was refused (never its body) and answer ``status`` with
+    ``{"error": answer or reason}``."""
+    logger.warning(
+        "Webhook rejected: connection=%s status=%s reason=%s", connection_id, status, reason
+    )
+    return Response({"error": answer or reason}, status=status)
 
 
 def read_body(request) -> bytes:
