@@ -9,23 +9,24 @@ refuse the same keys with the same messages.
 from __future__ import annotations
 
 import math
-import uuid
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import RegexValidator
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
+    OpenApiExample,
     OpenApiParameter,
     extend_schema,
     extend_schema_field,
+    extend_schema_serializer,
     extend_schema_view,
 )
 from rest_framework import exceptions, mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from connections.inbox import dispatch_again
+from connections.list_filters import ConnectionFilter, InboxEventFilter
 from connections.models import (
     Connection,
     InboxEvent,
@@ -41,16 +42,14 @@ from connections.services import (
 )
 from connections.services import recheck_connection as recheck
 from connections.webhooks import event_types_in_use, sync_webhook_endpoint
+from konnectify.platform.api import examples
 from konnectify.platform.api.base import (
     IntegerIds,
     JsonOnly,
+    KnownQueryParameters,
     StrictFields,
     conflict,
-    date_range_parameters,
     error_response,
-    filter_choice,
-    filter_date_range,
-    filter_id,
 )
 from konnectify.platform.api.permissions import requires
 from konnectify.platform.api.schema import StripeErrorSerializer, errors
@@ -63,8 +62,6 @@ CONNECTION_STATUS = Connection.Status
 EVENT_STATUS = InboxEvent.Status
 WRITABLE_STATUS = [Connection.Status.ACTIVE, Connection.Status.DISABLED]
 PASSED_THROUGH = (400, 402, 404, 409)
-# Dispatching an event again creates runs, whose steps spend the connection's key.
-CREATE_RUNS = "workflows.add_run"
 
 
 # --- connections -------------------------------------------------------------------
@@ -177,8 +174,8 @@ class ConnectionSerializer(StrictFields, serializers.ModelSerializer):
         """``services.validate_connection_write``: the rules admin's form applies too."""
         adding = self.instance is None
         key = attrs.get("secret_key")
-        if adding and not key:
-            raise exceptions.ValidationError({"secret_key": ["This field is required."]})
+        # Reported with the other problems of the body, not alone first.
+        missing = {"secret_key": ["This field is required."]} if adding and not key else {}
         current = self.instance or Connection()
         try:
             attrs["key_check"] = validate_connection_write(
@@ -192,7 +189,9 @@ class ConnectionSerializer(StrictFields, serializers.ModelSerializer):
                 secret_field="webhook_secret",
             )
         except DjangoValidationError as exc:
-            raise exceptions.ValidationError(exc.message_dict) from None
+            raise exceptions.ValidationError({**exc.message_dict, **missing}) from None
+        if missing:
+            raise exceptions.ValidationError(missing)
         return attrs
 
     def save_connection(self, connection: Connection, attrs: dict) -> Connection:
@@ -231,12 +230,25 @@ class DeletedSerializer(serializers.Serializer):
     )
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "Create a customer",
+            value={"input": examples.CUSTOMER_INPUT, "idempotency_key": examples.IDEMPOTENCY_KEY},
+        )
+    ]
+)
 class ExecuteSerializer(StrictFields, serializers.Serializer):
-    input = serializers.DictField(
+    """The input of one catalog action, and optionally the Idempotency-Key to send."""
+
+    input = examples.json_object(
+        examples.CUSTOMER_INPUT,
+        serializers.DictField,
         help_text="The action's input (`{}` when it takes none); see its input_schema in "
         "/api/v1/catalog/actions/.",
     )
-    idempotency_key = serializers.CharField(
+    idempotency_key = examples.string(
+        examples.IDEMPOTENCY_KEY,
         required=False,
         allow_blank=False,
         max_length=255,
@@ -248,9 +260,13 @@ class ExecuteSerializer(StrictFields, serializers.Serializer):
 
 
 class ExecuteResultSerializer(serializers.Serializer):
-    action = serializers.CharField()
-    output = serializers.JSONField(help_text="Stripe's object (or the action's result).")
-    request_id = serializers.CharField(allow_null=True, help_text="Stripe's Request-Id.")
+    action = examples.string("create_customer")
+    output = examples.json_object(
+        examples.CUSTOMER, help_text="Stripe's object (or the action's result)."
+    )
+    request_id = examples.string(
+        examples.REQUEST_ID, allow_null=True, help_text="Stripe's Request-Id."
+    )
 
 
 def stripe_status(exc: StripeError) -> int:
@@ -305,15 +321,18 @@ EXECUTE_ERRORS = errors(
 
 @extend_schema(tags=["connections"])
 @extend_schema_view(
+    list=extend_schema(summary="List connections"),
+    retrieve=extend_schema(summary="One connection (its key and secrets are never returned)"),
     create=extend_schema(summary="Create a connection (the key is checked with Stripe)"),
     update=extend_schema(summary="Replace a connection's settings (a new key is re-checked)"),
     partial_update=extend_schema(summary="Change some of a connection's settings"),
 )
-class ConnectionViewSet(JsonOnly, viewsets.ModelViewSet):
+class ConnectionViewSet(KnownQueryParameters, JsonOnly, viewsets.ModelViewSet):
     """Stripe connections: one key for one account, and its webhook endpoint."""
 
     queryset = Connection.objects.all()
     serializer_class = ConnectionSerializer
+    filterset_class = ConnectionFilter
     body_actions = ("execute",)  # ExecuteSerializer; the other actions take no body
 
     def get_queryset(self):
@@ -476,6 +495,7 @@ class InboxEventSerializer(serializers.ModelSerializer):
             "id",
             "stripe_event_id",
             "type",
+            "object_id",
             "connection",
             "status",
             "status_detail",
@@ -490,89 +510,43 @@ class InboxEventSerializer(serializers.ModelSerializer):
 
 
 class InboxEventDetailSerializer(InboxEventSerializer):
+    payload = examples.json_object(
+        examples.EVENT,
+        read_only=True,
+        help_text="The event envelope as Stripe sent it; {} once pruned (payload_pruned_at).",
+    )
+
     class Meta(InboxEventSerializer.Meta):
         fields = [*InboxEventSerializer.Meta.fields, "payload"]
         read_only_fields = fields
 
 
-class DispatchSerializer(serializers.Serializer):
-    queued = serializers.IntegerField()
-    message = serializers.CharField()
-
-
-EVENT_FILTERS = [
-    OpenApiParameter("connection", OpenApiTypes.UUID, description="A connection's id."),
-    OpenApiParameter("type", OpenApiTypes.STR, description="Event type, e.g. invoice.paid."),
-    OpenApiParameter("status", OpenApiTypes.STR, enum=InboxEvent.Status.values),
-    OpenApiParameter("source", OpenApiTypes.STR, enum=InboxEvent.Source.values),
-    *date_range_parameters("Stripe creation time", "created"),
-    *date_range_parameters("arrival time", "received"),
-]
-
-
 @extend_schema(tags=["events"])
 @extend_schema_view(
-    list=extend_schema(summary="List inbox events", parameters=EVENT_FILTERS),
+    list=extend_schema(summary="List inbox events, newest first"),
     retrieve=extend_schema(summary="One inbox event with its payload"),
 )
 class InboxEventViewSet(
-    IntegerIds, JsonOnly, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+    KnownQueryParameters,
+    IntegerIds,
+    JsonOnly,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
 ):
-    """The event inbox: every Stripe event as received, newest first."""
+    """The event inbox: every Stripe event as received, newest first.
+
+    Read-only here; ``workflows.api.EventViewSet`` adds dispatching an event to the
+    workflows (a layer above connections).
+    """
 
     queryset = InboxEvent.objects.all()
     serializer_class = InboxEventSerializer
+    filterset_class = InboxEventFilter
 
     def get_serializer_class(self):
         return InboxEventDetailSerializer if self.action == "retrieve" else InboxEventSerializer
 
     def get_queryset(self):
         queryset = super().get_queryset()
-        if self.action == "list":
-            queryset = self.filter(queryset.defer("payload"), self.request.query_params)
-        return queryset
-
-    @staticmethod
-    def filter(queryset, params):
-        queryset = filter_id(queryset, params, "connection", "connection_id", parse=uuid.UUID)
-        if params.get("type"):
-            queryset = queryset.filter(type=params["type"])
-        queryset = filter_choice(queryset, params, "status", "status", InboxEvent.Status.values)
-        queryset = filter_choice(queryset, params, "source", "source", InboxEvent.Source.values)
-        queryset = filter_date_range(queryset, params, "created", "created")
-        return filter_date_range(queryset, params, "received_at", "received")
-
-    @extend_schema(
-        summary="Dispatch the event to its workflows again",
-        request=None,
-        responses={
-            202: DispatchSerializer,
-            **errors(
-                409,
-                _409="A mode-mismatch event belongs to the other mode's connection; a pruned "
-                "event (payload_pruned_at) has only its id left.",
-            ),
-        },
-    )
-    @action(
-        detail=True,
-        methods=["post"],
-        url_path="dispatch-again",
-        permission_classes=[requires(CREATE_RUNS, USE_CONNECTION)],
-    )
-    def dispatch_again(self, request, pk=None) -> Response:
-        """Creates runs whose steps call Stripe: ``workflows.add_run`` and use of the connection."""
-        event = self.get_object()
-        require_use(request.user, event.connection)
-        if event.payload_pruned_at:
-            return conflict(
-                "This event's payload was pruned (RETENTION_DAYS); it cannot be dispatched again."
-            )
-        queued, skipped = dispatch_again([event])
-        if skipped:
-            return conflict(
-                "This event's mode differs from its connection's; it is not dispatched."
-            )
-        return Response(
-            {"queued": queued, "message": "Queued for dispatch."}, status.HTTP_202_ACCEPTED
-        )
+        return queryset.defer("payload") if self.action == "list" else queryset

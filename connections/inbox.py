@@ -167,6 +167,7 @@ def _new_event(connection: Connection, payload: dict, source: str) -> InboxEvent
         connection_id=connection.pk,
         stripe_event_id=payload["id"],
         type=payload["type"],
+        object_id=event_object_id(payload),
         created=datetime.fromtimestamp(payload["created"], tz=UTC) if "created" in payload else now,
         livemode=livemode,
         api_version=str(payload.get("api_version") or "")[:40],
@@ -176,6 +177,19 @@ def _new_event(connection: Connection, payload: dict, source: str) -> InboxEvent
         status=status,
         status_detail=detail,
     )
+
+
+def event_object_id(payload: dict) -> str:
+    """``data.object.id`` (``cus_...``) when it is a string that fits the column, else "".
+
+    Stripe's events carry the object they are about in ``data.object``
+    (https://docs.stripe.com/api/events/object); stored apart so that the inbox and
+    runs can be found by it without reading payloads.
+    """
+    data = payload.get("data")
+    found = data.get("object") if isinstance(data, dict) else None
+    value = found.get("id") if isinstance(found, dict) else None
+    return value if isinstance(value, str) and len(value) <= 255 else ""
 
 
 def _existing(connection: Connection, stripe_event_id: str) -> InboxEvent | None:

@@ -308,6 +308,13 @@ class InboxEvent(models.Model):
     )
     stripe_event_id = models.CharField(max_length=255, help_text="Stripe's evt_... id.")
     type = models.CharField(max_length=255, help_text="Event type, e.g. customer.created.")
+    object_id = models.CharField(
+        max_length=255,
+        blank=True,
+        default="",
+        help_text="The id of the object the event is about (data.object.id, e.g. cus_...); "
+        "empty when it has none.",
+    )
     created = models.DateTimeField(help_text="When Stripe created the event.")
     livemode = models.BooleanField()
     api_version = models.CharField(max_length=40, blank=True)
@@ -334,6 +341,7 @@ class InboxEvent(models.Model):
             models.Index(fields=["received_at"], name="inbox_received_idx"),
             models.Index(fields=["status", "received_at"], name="inbox_status_received_idx"),
             models.Index(fields=["connection", "type"], name="inbox_connection_type_idx"),
+            models.Index(fields=["object_id"], name="inbox_object_id_idx"),
         ]
 
     def __str__(self) -> str:

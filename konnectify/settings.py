@@ -235,6 +235,8 @@ REST_FRAMEWORK = {
         "konnectify.platform.api.permissions.ModelPermissions",
     ],
     "DEFAULT_PAGINATION_CLASS": "konnectify.platform.api.pagination.Pagination",
+    # Lists filter with their django-filter FilterSet (filterset_class).
+    "DEFAULT_FILTER_BACKENDS": ["konnectify.platform.api.filters.ListFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "konnectify.platform.api.schema.AutoSchema",
     "EXCEPTION_HANDLER": "konnectify.platform.api.errors.api_exception_handler",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
@@ -263,6 +265,7 @@ SPECTACULAR_SETTINGS = {
     # Several models have a "status"; each choice set gets its own name.
     "ENUM_NAME_OVERRIDES": {
         "ConnectionStatusEnum": "connections.api.CONNECTION_STATUS",
+        "WebhookModeEnum": "connections.models.Connection.WebhookMode",
         "InboxEventStatusEnum": "connections.api.EVENT_STATUS",
         "RunStatusEnum": "workflows.models.RunStatus",
     },

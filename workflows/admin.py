@@ -410,7 +410,7 @@ class RunAdmin(RefuseForbiddenActions, admin.ModelAdmin):
     list_filter = ("status", "workflow", "workflow__connection", "created_at")
     list_select_related = ("workflow__connection", "event")
     date_hierarchy = "created_at"
-    search_fields = ("event__stripe_event_id", "workflow__name", "error")
+    search_fields = ("event__stripe_event_id", "=event__object_id", "workflow__name", "error")
     actions = ["resume_selected", "rerun_selected"]
     change_list_template = "admin/workflows/run/change_list.html"
     change_form_template = "admin/workflows/run/change_form.html"

@@ -10,7 +10,6 @@ its path (``steps[1].input.customer``); doubtful references come back as
 from __future__ import annotations
 
 import copy
-import uuid
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -24,25 +23,30 @@ from drf_spectacular.utils import (
 )
 from rest_framework import exceptions, mixins, serializers, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
-from connections.models import Connection
-from connections.permissions import require_use
+from connections.api import InboxEventViewSet
+from connections.models import Connection, InboxEvent
+from connections.permissions import USE_CONNECTION, require_use
+from konnectify.platform.api import examples
 from konnectify.platform.api.base import (
     IntegerIds,
     JsonOnly,
+    KnownQueryParameters,
     StrictFields,
     conflict,
-    date_range_parameters,
-    filter_choice,
-    filter_date_range,
-    filter_id,
 )
 from konnectify.platform.api.permissions import requires
 from konnectify.platform.api.schema import FieldErrorSerializer, errors
 from stripe_connector.catalog import ACTIONS, TRIGGERS
-from workflows import services
-from workflows.models import SCHEDULE_TRIGGER, Run, RunStatus, Step, StepRun, Workflow
+from workflows import redispatch, services
+from workflows.automations import AUTOMATIONS, create_from_automation
+from workflows.list_filters import RunFilter, WorkflowFilter
+from workflows.models import SCHEDULE_TRIGGER, Run, Step, StepRun, Workflow
+
+# Dispatching an event again creates runs, whose steps spend the connection's key.
+CREATE_RUNS = "workflows.add_run"
 
 # --- workflows and steps -------------------------------------------------------------
 
@@ -53,7 +57,9 @@ class StepSerializer(StrictFields, serializers.ModelSerializer):
     action_key = serializers.ChoiceField(
         choices=list(ACTIONS), help_text="An action from /api/v1/catalog/actions/."
     )
-    input = serializers.DictField(
+    input = examples.json_object(
+        examples.MAPPING,
+        serializers.DictField,
         source="input_mapping",
         required=False,
         default=dict,
@@ -145,8 +151,14 @@ class WorkflowSerializer(StrictFields, serializers.ModelSerializer):
         services.authorize_save(self.context["request"].user, candidate, has_steps=bool(steps))
         if candidate.owner_id is not None:
             attrs["owner"] = candidate.owner
-        self._check_workflow(candidate, attrs)
-        attrs["warnings"] = self._check_steps(candidate, steps or [])
+        # Every problem at once: the workflow's own and its steps'.
+        found = self._workflow_errors(candidate)
+        try:
+            attrs["warnings"] = self._check_steps(candidate, steps or [])
+        except exceptions.ValidationError as exc:
+            found.update(exc.detail)
+        if found:
+            raise exceptions.ValidationError(found)
         return attrs
 
     def _candidate(self, attrs: dict) -> Workflow:
@@ -166,8 +178,8 @@ class WorkflowSerializer(StrictFields, serializers.ModelSerializer):
         }
 
     @staticmethod
-    def _check_workflow(candidate: Workflow, attrs: dict) -> None:
-        """Admin's checks: the model's ``clean``, errors by field."""
+    def _workflow_errors(candidate: Workflow) -> dict[str, list[str]]:
+        """Admin's checks: the model's ``clean``, errors by field (empty when it passes)."""
         found: dict[str, list[str]] = {}
         try:
             candidate.clean()
@@ -176,8 +188,7 @@ class WorkflowSerializer(StrictFields, serializers.ModelSerializer):
             for field, messages in detail.items():
                 key = "non_field_errors" if field in ("", "__all__") else field
                 found.setdefault(key, []).extend(messages)
-        if found:
-            raise exceptions.ValidationError(found)
+        return found
 
     @staticmethod
     def _check_steps(candidate: Workflow, steps: list[dict]) -> list[dict]:
@@ -250,48 +261,95 @@ def replace_steps(workflow: Workflow, steps: list[dict]) -> None:
         step.save()
 
 
-WORKFLOW_FILTERS = [
-    OpenApiParameter("connection", OpenApiTypes.UUID, description="A connection's id."),
-    OpenApiParameter("active", OpenApiTypes.BOOL),
-    OpenApiParameter("trigger_key", OpenApiTypes.STR),
-]
+class WebhookNeedsSerializer(serializers.Serializer):
+    mode = serializers.ChoiceField(
+        Connection.WebhookMode.choices, help_text="The connection's webhook mode."
+    )
+    event_types = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="Every event type the connection's active workflows wait for.",
+    )
+    event_types_to_enable = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="Manual mode: those the endpoint is not known to send yet; enable them on "
+        "the endpoint in Stripe's dashboard. Automatic mode: empty (Konnectify updates the "
+        "endpoint itself, in the background).",
+    )
+    message = serializers.CharField()
+
+
+class ActivatedSerializer(WorkflowSerializer):
+    webhook = WebhookNeedsSerializer(
+        read_only=True, help_text="What the connection's webhook endpoint must send now."
+    )
+
+    class Meta(WorkflowSerializer.Meta):
+        fields = [*WorkflowSerializer.Meta.fields, "webhook"]
+
+
+def webhook_needs(workflow: Workflow) -> dict[str, Any]:
+    """``WebhookNeedsSerializer``'s body for the workflow's connection, as it is now.
+
+    A manual-mode endpoint was made by hand in Stripe's dashboard: Konnectify cannot add
+    event types to it, so the caller is told which ones it lacks ("*" sends all).
+    """
+    connection = workflow.connection
+    needed = sorted(services.active_event_types(connection))
+    if connection.webhook_mode != Connection.WebhookMode.MANUAL:
+        return {
+            "mode": connection.webhook_mode,
+            "event_types": needed,
+            "event_types_to_enable": [],
+            "message": "Konnectify updates the connection's webhook endpoint in Stripe.",
+        }
+    enabled = set(connection.webhook_enabled_events or [])
+    missing = [] if "*" in enabled else [name for name in needed if name not in enabled]
+    message = (
+        f"Enable these event types on the endpoint in Stripe's dashboard: {', '.join(missing)}."
+        if missing
+        else "The endpoint is known to send every event type in use."
+    )
+    return {
+        "mode": connection.webhook_mode,
+        "event_types": needed,
+        "event_types_to_enable": missing,
+        "message": message,
+    }
 
 
 @extend_schema(tags=["workflows"])
 @extend_schema_view(
-    list=extend_schema(summary="List workflows with their steps", parameters=WORKFLOW_FILTERS),
+    list=extend_schema(summary="List workflows with their steps"),
+    retrieve=extend_schema(summary="One workflow with its steps"),
     create=extend_schema(summary="Create a workflow with its steps"),
     update=extend_schema(summary="Replace a workflow and all its steps"),
     partial_update=extend_schema(summary="Change a workflow (steps, when given, are replaced)"),
     destroy=extend_schema(summary="Delete a workflow and its runs"),
 )
-class WorkflowViewSet(IntegerIds, JsonOnly, viewsets.ModelViewSet):
+class WorkflowViewSet(KnownQueryParameters, IntegerIds, JsonOnly, viewsets.ModelViewSet):
     """Workflows: a trigger on one connection, and the steps it runs."""
 
     queryset = Workflow.objects.prefetch_related("steps")
     serializer_class = WorkflowSerializer
+    filterset_class = WorkflowFilter
 
-    def get_queryset(self):
-        queryset = super().get_queryset()
-        if self.action != "list":
-            return queryset
-        params = self.request.query_params
-        queryset = filter_id(queryset, params, "connection", "connection_id", parse=uuid.UUID)
-        active = params.get("active")
-        if active not in (None, "", "true", "false"):
-            raise exceptions.ValidationError({"active": ["Must be true or false."]})
-        if active:
-            queryset = queryset.filter(active=active == "true")
-        if params.get("trigger_key"):
-            queryset = queryset.filter(trigger_key=params["trigger_key"])
-        return queryset
+    def perform_destroy(self, instance: Workflow) -> None:
+        services.delete_workflow(instance)
 
-    @extend_schema(summary="Activate a workflow", request=None, responses={200: WorkflowSerializer})
+    @extend_schema(
+        summary="Activate a workflow",
+        description="The answer says, under `webhook`, which event types the connection's "
+        "webhook endpoint must send: a manual-mode connection's endpoint is set up in "
+        "Stripe's dashboard by you.",
+        request=None,
+        responses={200: ActivatedSerializer},
+    )
     @action(
         detail=True, methods=["post"], permission_classes=[requires("workflows.change_workflow")]
     )
     def activate(self, request, pk=None) -> Response:
-        return self._set_active(True)
+        workflow = self._set_active(True)
+        return Response({**WorkflowSerializer(workflow).data, "webhook": webhook_needs(workflow)})
 
     @extend_schema(
         summary="Deactivate a workflow", request=None, responses={200: WorkflowSerializer}
@@ -300,33 +358,48 @@ class WorkflowViewSet(IntegerIds, JsonOnly, viewsets.ModelViewSet):
         detail=True, methods=["post"], permission_classes=[requires("workflows.change_workflow")]
     )
     def deactivate(self, request, pk=None) -> Response:
-        return self._set_active(False)
+        return Response(WorkflowSerializer(self._set_active(False)).data)
 
-    def _set_active(self, active: bool) -> Response:
+    def _set_active(self, active: bool) -> Workflow:
         """As admin's actions (``services.set_active``): the schedule and the endpoint follow.
 
         Activating acts with the connection's key: the caller must be allowed to use it
         and becomes the owner (403 otherwise). Deactivating needs no such right.
         """
-        workflow = services.set_active(self.get_object(), active, self.request.user)
-        return Response(WorkflowSerializer(workflow).data)
+        return services.set_active(self.get_object(), active, self.request.user)
 
 
 # --- runs ------------------------------------------------------------------------------
 
 
 class StepRunSerializer(serializers.ModelSerializer):
-    input_mapping = serializers.JSONField(help_text="The step's mapping, copied at creation.")
-    input = serializers.JSONField(help_text="The rendered input, fixed at the first attempt.")
+    input_mapping = examples.json_object(
+        examples.MAPPING, help_text="The step's mapping, copied at creation."
+    )
+    input = examples.json_object(
+        examples.RENDERED,
+        allow_null=True,
+        help_text="The rendered input, fixed at the first attempt; null before it.",
+    )
     left_out_fields = serializers.ListField(
         child=serializers.CharField(),
         help_text="Fields whose reference rendered null or empty and were left out of the "
         'request (e.g. "metadata.source"); a literal "" is sent, to clear a field.',
     )
-    output = serializers.JSONField(help_text="What Stripe answered.")
-    error = serializers.JSONField(
-        help_text="Stripe's type, code, message, param, HTTP status and Request-Id."
+    output = examples.json_object(
+        examples.CUSTOMER, allow_null=True, help_text="What Stripe answered; null until then."
     )
+    error = examples.json_object(
+        examples.STRIPE_ERROR,
+        allow_null=True,
+        help_text="Stripe's type, code, message, param, HTTP status and Request-Id; null "
+        "unless the step failed.",
+    )
+    idempotency_key = examples.string(
+        examples.STEP_IDEMPOTENCY_KEY,
+        help_text="Sent with every attempt, so Stripe never applies this step twice.",
+    )
+    request_id = examples.string(examples.REQUEST_ID, help_text="Stripe's Request-Id.")
 
     class Meta:
         model = StepRun
@@ -361,6 +434,26 @@ class RunSerializer(serializers.ModelSerializer):
     stripe_event_id = serializers.CharField(
         source="event.stripe_event_id", read_only=True, allow_null=True, default=None
     )
+    object_id = serializers.CharField(
+        source="event.object_id",
+        read_only=True,
+        allow_null=True,
+        default=None,
+        help_text="The id of the object the run's event is about (data.object.id); null for "
+        "scheduled runs.",
+    )
+    # Not read_only, so that the schema marks it optional: lists carry it only when asked.
+    step_runs = StepRunSerializer(
+        many=True,
+        required=False,
+        help_text="Each step's attempt: input, output, error. In lists only with ?expand=steps.",
+    )
+
+    def get_fields(self) -> dict:
+        fields = super().get_fields()
+        if not self.context.get("expand_steps", True):
+            del fields["step_runs"]
+        return fields
 
     class Meta:
         model = Run
@@ -371,6 +464,7 @@ class RunSerializer(serializers.ModelSerializer):
             "connection",
             "event",
             "stripe_event_id",
+            "object_id",
             "scheduled_for",
             "replay",
             "status",
@@ -379,54 +473,72 @@ class RunSerializer(serializers.ModelSerializer):
             "started_at",
             "finished_at",
             "updated_at",
+            "step_runs",
         ]
         read_only_fields = fields
 
 
 class RunDetailSerializer(RunSerializer):
+    """A run with its step runs, always."""
+
     step_runs = StepRunSerializer(many=True, read_only=True)
 
-    class Meta(RunSerializer.Meta):
-        fields = [*RunSerializer.Meta.fields, "step_runs"]
-        read_only_fields = fields
 
-
-RUN_FILTERS = [
-    OpenApiParameter("workflow", OpenApiTypes.INT, description="A workflow's id."),
-    OpenApiParameter("connection", OpenApiTypes.UUID, description="A connection's id."),
-    OpenApiParameter("status", OpenApiTypes.STR, enum=RunStatus.values),
-    *date_range_parameters("creation time", "created"),
-]
+EXPAND_STEPS = "steps"
 REPLAY_ERRORS = errors(409, _409="The run's state does not allow this (e.g. it did not fail).")
 
 
 @extend_schema(tags=["runs"])
 @extend_schema_view(
-    list=extend_schema(summary="List runs, newest first", parameters=RUN_FILTERS),
+    list=extend_schema(
+        summary="List runs, newest first",
+        parameters=[
+            OpenApiParameter(
+                "expand",
+                OpenApiTypes.STR,
+                enum=[EXPAND_STEPS],
+                description="`steps`: each run with its step runs (inputs, outputs, errors), "
+                "so one request reads a page of runs whole.",
+            )
+        ],
+    ),
     retrieve=extend_schema(summary="One run with its step runs"),
 )
 class RunViewSet(
-    IntegerIds, JsonOnly, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+    KnownQueryParameters,
+    IntegerIds,
+    JsonOnly,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
 ):
     """Runs of workflows: one per event (or schedule tick), with each step's attempts."""
 
     queryset = Run.objects.select_related("workflow", "event").defer("event__payload")
     serializer_class = RunSerializer
+    filterset_class = RunFilter
+    list_query_parameters = ("expand",)
 
     def get_serializer_class(self):
         return RunSerializer if self.action == "list" else RunDetailSerializer
 
+    def get_serializer_context(self) -> dict:
+        return {**super().get_serializer_context(), "expand_steps": self.expands_steps()}
+
+    def expands_steps(self) -> bool:
+        """Whether step runs are in the answer: always, except in lists without expand."""
+        if self.action != "list":
+            return True
+        expand = self.request.query_params.get("expand")
+        if expand not in (None, EXPAND_STEPS):
+            raise exceptions.ValidationError({"expand": [f"Must be {EXPAND_STEPS!r}."]})
+        return expand == EXPAND_STEPS
+
     def get_queryset(self):
         queryset = super().get_queryset()
-        if self.action != "list":
+        if self.expands_steps():
             return queryset.prefetch_related("step_runs")
-        params = self.request.query_params
-        queryset = filter_id(queryset, params, "workflow", "workflow_id")
-        queryset = filter_id(
-            queryset, params, "connection", "workflow__connection_id", parse=uuid.UUID
-        )
-        queryset = filter_choice(queryset, params, "status", "status", RunStatus.values)
-        return filter_date_range(queryset, params, "created_at", "created")
+        return queryset
 
     @extend_schema(
         summary="Resume a failed run from its failed step",
@@ -467,3 +579,158 @@ class RunViewSet(
     @staticmethod
     def _fresh(run: Run) -> Run:
         return Run.objects.select_related("workflow", "event").get(pk=run.pk)
+
+
+# --- popular automations -----------------------------------------------------------------
+
+
+class AutomationStepSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    action_key = serializers.CharField(help_text="An action from /api/v1/catalog/actions/.")
+    input = serializers.DictField(
+        source="input_mapping", help_text="The step's input mapping, as a workflow step's."
+    )
+
+
+class AutomationSerializer(serializers.Serializer):
+    key = serializers.CharField()
+    label = serializers.CharField()
+    description = serializers.CharField()
+    trigger_key = serializers.CharField(help_text="A trigger from /api/v1/catalog/triggers/.")
+    filters = serializers.ListField(child=serializers.DictField())
+    steps = AutomationStepSerializer(many=True)
+
+
+class ApplyAutomationSerializer(StrictFields, serializers.Serializer):
+    connection = serializers.PrimaryKeyRelatedField(
+        queryset=Connection.objects.all(),
+        pk_field=serializers.UUIDField(),
+        help_text="The connection the new workflow starts on and whose key its steps use.",
+    )
+
+
+@extend_schema(tags=["automations"])
+@extend_schema_view(
+    list=extend_schema(summary="List the popular automations (ready-made workflows)"),
+    retrieve=extend_schema(summary="One popular automation"),
+)
+class AutomationViewSet(KnownQueryParameters, JsonOnly, viewsets.ViewSet):
+    """Popular automations, as admin offers them: applying one creates an inactive workflow."""
+
+    permission_classes = [IsAuthenticated]
+    pagination_class = None
+    lookup_value_regex = r"[^/]+"
+    body_actions = ("apply",)
+    serializer_class = AutomationSerializer
+
+    def list(self, request) -> Response:
+        return Response(AutomationSerializer(AUTOMATIONS.values(), many=True).data)
+
+    @extend_schema(responses={200: AutomationSerializer})
+    def retrieve(self, request, pk: str) -> Response:
+        return Response(AutomationSerializer(self._automation(pk)).data)
+
+    @extend_schema(
+        summary="Create an inactive workflow from a popular automation",
+        description="As admin's Popular automations page: needs to add workflows and to use "
+        "the connection (its steps will spend its key); the caller owns the workflow. Review "
+        "it, then activate it.",
+        request=ApplyAutomationSerializer,
+        responses={201: WorkflowSerializer},
+    )
+    @action(
+        detail=True,
+        methods=["post"],
+        permission_classes=[requires("workflows.add_workflow", USE_CONNECTION)],
+    )
+    def apply(self, request, pk: str) -> Response:
+        automation = self._automation(pk)
+        body = ApplyAutomationSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        connection = body.validated_data["connection"]
+        require_use(request.user, connection)
+        workflow = create_from_automation(automation.key, connection, owner=request.user)
+        return Response(WorkflowSerializer(workflow).data, status.HTTP_201_CREATED)
+
+    @staticmethod
+    def _automation(key: str):
+        if key not in AUTOMATIONS:
+            raise exceptions.NotFound(f"No popular automation with key {key!r}.")
+        return AUTOMATIONS[key]
+
+
+# --- the inbox, with dispatching to workflows ---------------------------------------------
+
+
+class OutcomeSerializer(serializers.Serializer):
+    workflow = serializers.IntegerField()
+    workflow_name = serializers.CharField()
+    result = serializers.ChoiceField(
+        redispatch.RESULTS,
+        help_text="created: a run was created and queued; filtered_out: the workflow's filters "
+        "left the event out (a skipped run records why); already_ran: the event had started "
+        "a run of this workflow before (re-run it to run again); inactive: no run.",
+    )
+    run = serializers.IntegerField(allow_null=True, help_text="The run's id; null if inactive.")
+    message = serializers.CharField()
+
+
+class DispatchedSerializer(serializers.Serializer):
+    workflows = OutcomeSerializer(
+        many=True,
+        help_text="Every workflow of the event's connection waiting for its type, by id.",
+    )
+    message = serializers.CharField()
+
+
+@extend_schema(tags=["events"])
+class EventViewSet(InboxEventViewSet):
+    """The inbox (``connections.api``), plus dispatching an event to its workflows again."""
+
+    @extend_schema(
+        summary="Dispatch the event to its workflows again, now",
+        description="Answers what happened for each workflow waiting for the event's type. "
+        "An event starts one run per workflow: a workflow it already ran answers "
+        "`already_ran` with that run (re-run it to run again).",
+        request=None,
+        responses={
+            200: DispatchedSerializer,
+            **errors(
+                409,
+                _409="A mode-mismatch event belongs to the other mode's connection; a pruned "
+                "event (payload_pruned_at) has only its id left; a disabled connection runs "
+                "nothing.",
+            ),
+        },
+    )
+    @action(
+        detail=True,
+        methods=["post"],
+        url_path="dispatch-again",
+        permission_classes=[requires(CREATE_RUNS, USE_CONNECTION)],
+    )
+    def dispatch_again(self, request, pk=None) -> Response:
+        """Creates runs whose steps call Stripe: ``workflows.add_run`` and use of the connection."""
+        event = self.get_object()
+        require_use(request.user, event.connection)
+        refusal = undispatchable(event)
+        if refusal:
+            return conflict(refusal)
+        outcomes = redispatch.dispatch_again(event)
+        created = sum(outcome.result == redispatch.CREATED for outcome in outcomes)
+        body = {
+            "workflows": [outcome.as_dict() for outcome in outcomes],
+            "message": f"{created} run(s) created for {len(outcomes)} workflow(s).",
+        }
+        return Response(body)
+
+
+def undispatchable(event: InboxEvent) -> str:
+    """Why ``event`` cannot be dispatched again, or ""."""
+    if event.status == InboxEvent.Status.MODE_MISMATCH:
+        return "This event's mode differs from its connection's; it is not dispatched."
+    if event.payload_pruned_at:
+        return "This event's payload was pruned (RETENTION_DAYS); it cannot be dispatched again."
+    if event.connection.status == Connection.Status.DISABLED:
+        return f"Connection {event.connection.name!r} is disabled: it runs nothing."
+    return ""

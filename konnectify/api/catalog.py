@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import serializers, viewsets
 from rest_framework.exceptions import NotFound
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
+from konnectify.platform.api import examples
+from konnectify.platform.api.base import KnownQueryParameters
 from stripe_connector.catalog import ACTIONS, TRIGGERS
 
 
@@ -17,7 +19,9 @@ class TriggerSerializer(serializers.Serializer):
     group = serializers.CharField()
     description = serializers.CharField()
     event_type = serializers.CharField(allow_null=True)
-    sample = serializers.JSONField(help_text="An example event in Stripe's current shape.")
+    sample = examples.json_object(
+        examples.EVENT, help_text="An example event in Stripe's current shape."
+    )
 
 
 class ActionSerializer(serializers.Serializer):
@@ -28,10 +32,12 @@ class ActionSerializer(serializers.Serializer):
     method = serializers.CharField(help_text="The Stripe call's HTTP method.")
     path = serializers.CharField(help_text="The Stripe call's path, e.g. /v1/customers/{id}.")
     mutates = serializers.BooleanField(help_text="Whether the action writes in Stripe.")
-    input_schema = serializers.JSONField(help_text="JSON Schema of the action's input.")
+    input_schema = examples.json_object(
+        examples.INPUT_SCHEMA, help_text="JSON Schema of the action's input."
+    )
 
 
-class CatalogViewSet(viewsets.ViewSet):
+class CatalogViewSet(KnownQueryParameters, viewsets.ViewSet):
     """Read-only listing of one registry; any authenticated caller may read the catalog."""
 
     permission_classes = [IsAuthenticated]
@@ -49,12 +55,20 @@ class CatalogViewSet(viewsets.ViewSet):
 
 
 @extend_schema(tags=["catalog"])
+@extend_schema_view(
+    list=extend_schema(summary="List the triggers (Stripe event types) a workflow can start on"),
+    retrieve=extend_schema(summary="One trigger, with a sample event"),
+)
 class TriggerViewSet(CatalogViewSet):
     serializer_class = TriggerSerializer
     registry = TRIGGERS
 
 
 @extend_schema(tags=["catalog"])
+@extend_schema_view(
+    list=extend_schema(summary="List the actions (Stripe calls) a step can make"),
+    retrieve=extend_schema(summary="One action, with the JSON Schema of its input"),
+)
 class ActionViewSet(CatalogViewSet):
     serializer_class = ActionSerializer
     registry = ACTIONS

@@ -39,6 +39,7 @@ def test_an_unknown_key_is_a_404_in_the_error_format(no_perms):
     assert response.json() == {
         "type": "not_found",
         "message": "No action with key 'launch_rocket'.",
+        "errors": [],
     }
 
 

@@ -313,3 +313,10 @@ def test_bodies_are_json_only(superuser_api, connection):
     response = superuser_api.patch(detail(connection), "{", content_type="application/json")
     assert response.status_code == 400
     assert json.loads(response.content)["type"] == "parse_error"
+
+
+def test_a_create_without_a_key_reports_its_other_problems_too(superuser_api, stripe):
+    body = {"name": "Shop", "webhook_secret": PASTED_SECRET}  # automatic mode takes no secret
+    response = superuser_api.post(LIST, body, format="json")
+    assert set(field_errors(response)) == {"secret_key", "webhook_secret"}
+    assert not Connection.objects.filter(name="Shop").exists()

@@ -5,9 +5,12 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from connections.inbox import ingest
 from connections.models import Connection, InboxEvent
 from tests.api.conftest import field_errors, grant, token_client
 from tests.support.factories import event_envelope, inbox_event
+from workflows.engine import create_run
+from workflows.models import Run, RunStatus, Step, Workflow
 
 pytestmark = pytest.mark.django_db
 
@@ -84,7 +87,7 @@ def test_the_list_filters(superuser_api, event, connection):
     assert ids(created_before=day_ago) == [old.pk]
     assert ids(received_after=day_ago) == sorted([event.pk, paid.pk])
     response = superuser_api.get(LIST, {"status": "lost", "connection": "42"})
-    assert set(field_errors(response)) == {"connection"}
+    assert set(field_errors(response)) == {"connection", "status"}  # every bad filter at once
     assert list(field_errors(superuser_api.get(LIST, {"status": "lost"}))) == ["status"]
 
 
@@ -97,14 +100,50 @@ def test_the_list_is_paginated_with_a_bounded_page_size(superuser_api, connectio
     assert superuser_api.get(LIST, {"page": 9}).status_code == 404
 
 
-def test_dispatch_again_queues_the_event(superuser_api, event, django_capture_on_commit_callbacks):
-    with django_capture_on_commit_callbacks() as callbacks:
+def test_dispatch_again_answers_what_it_did_for_each_workflow(
+    superuser_api, event, connection, django_capture_on_commit_callbacks
+):
+    def waiting(name: str, **fields) -> Workflow:
+        workflow = Workflow.objects.create(
+            name=name, connection=connection, trigger_key="customer.created", **fields
+        )
+        Step.objects.create(
+            workflow=workflow, order=1, name="find", action_key="find_customer",
+            input_mapping={"id": "{{ trigger.data.object.id }}"},
+        )  # fmt: skip
+        return workflow
+
+    fresh = waiting("Fresh", active=True)
+    ran = waiting("Ran before", active=True)
+    picky = waiting("Picky", active=True, filters=[
+        {"path": "data.object.id", "op": "equals", "value": "cus_other"}
+    ])  # fmt: skip
+    off = waiting("Off")
+    earlier = create_run(ran, event=event, enqueue=False)
+
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
         response = superuser_api.post(f"{LIST}{event.pk}/dispatch-again/")
-    assert response.status_code == 202
-    assert response.json() == {"queued": 1, "message": "Queued for dispatch."}
-    assert len(callbacks) == 1
+
+    assert response.status_code == 200, response.content
+    found = {item["workflow"]: item for item in response.json()["workflows"]}
+    created = Run.objects.get(workflow=fresh, event=event)
+    skipped = Run.objects.get(workflow=picky, event=event)
+    assert (found[fresh.pk]["result"], found[fresh.pk]["run"]) == ("created", created.pk)
+    assert (found[ran.pk]["result"], found[ran.pk]["run"]) == ("already_ran", earlier.pk)
+    assert (found[picky.pk]["result"], found[picky.pk]["run"]) == ("filtered_out", skipped.pk)
+    assert skipped.status == RunStatus.SKIPPED
+    assert (found[off.pk]["result"], found[off.pk]["run"]) == ("inactive", None)
+    assert response.json()["message"] == "1 run(s) created for 4 workflow(s)."
+    assert len(callbacks) == 1  # only the new run is queued
     event.refresh_from_db()
-    assert event.status == InboxEvent.Status.RECEIVED
+    assert event.status == InboxEvent.Status.DISPATCHED
+
+
+def test_dispatch_again_refuses_a_disabled_connection(superuser_api, event, connection):
+    Connection.objects.filter(pk=connection.pk).update(status=Connection.Status.DISABLED)
+    response = superuser_api.post(f"{LIST}{event.pk}/dispatch-again/")
+    assert response.status_code == 409
+    assert "disabled" in response.json()["message"]
 
 
 def test_a_mode_mismatch_event_is_not_dispatched(superuser_api, connection):
@@ -127,3 +166,19 @@ def test_a_pruned_event_shows_when_and_is_not_dispatched_again(superuser_api, co
     assert "payload was pruned" in response.json()["message"]
     event.refresh_from_db()
     assert event.status == InboxEvent.Status.DISPATCHED
+
+
+def test_events_are_found_by_stripe_event_id_and_by_their_objects_id(superuser_api, connection):
+    invoice = event_envelope("invoice.paid", data_object={"id": "in_1Paid", "object": "invoice"})
+    paid, _ = ingest(connection, invoice)
+    customer, _ = ingest(connection, event_envelope(data_object={"id": "cus_1Found"}))
+
+    def ids(**params):
+        response = superuser_api.get(LIST, params)
+        assert response.status_code == 200, response.content
+        return [event["id"] for event in response.json()["results"]]
+
+    assert ids(object_id="in_1Paid") == [paid.pk]
+    assert ids(object_id="cus_1Found") == [customer.pk]
+    assert ids(stripe_event_id=invoice["id"]) == [paid.pk]
+    assert superuser_api.get(f"{LIST}{paid.pk}/").json()["object_id"] == "in_1Paid"

@@ -93,6 +93,7 @@ def test_an_unknown_action_is_a_404(superuser_api, connection):
     assert response.json() == {
         "type": "not_found",
         "message": "No action with key 'launch_rocket'.",
+        "errors": [],
     }
 
 

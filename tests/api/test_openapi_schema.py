@@ -64,7 +64,7 @@ def test_every_operation_documents_its_error_answers(schema):
 
 def test_the_error_format_is_described(schema):
     error = schema["components"]["schemas"]["Error"]
-    assert error["required"] == ["message", "type"]
+    assert error["required"] == ["errors", "message", "type"]  # every error has all three
     assert set(error["properties"]) == {"type", "message", "errors"}
     stripe = schema["components"]["schemas"]["StripeError"]["properties"]["stripe"]
     assert stripe["allOf"][0]["$ref"].endswith("/StripeErrorDetail")
@@ -92,7 +92,8 @@ def test_an_unknown_api_path_is_a_404_in_the_error_format(superuser_api, anonymo
     for client in (superuser_api, anonymous):
         response = client.get("/api/v1/nothing-here/")
         assert response.status_code == 404
-        assert response.json() == {"type": "not_found", "message": "No such endpoint."}
+        body = response.json()
+        assert body == {"type": "not_found", "message": "No such endpoint.", "errors": []}
 
 
 def test_the_suite_wide_check_flags_a_response_unlike_the_schema(connection):

@@ -3,6 +3,8 @@
 from datetime import timedelta
 
 import pytest
+from django.db import connection as db_connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from connections.models import Connection, InboxEvent
@@ -133,7 +135,7 @@ def test_bad_filters_are_named(superuser_api):
         LIST, {"status": "sleeping", "created_after": "yesterday", "workflow": "x"}
     )
     assert response.status_code == 400
-    assert list(field_errors(response)) == ["workflow"]  # the first bad filter
+    assert set(field_errors(response)) == {"workflow", "status", "created_after"}  # all at once
     assert list(field_errors(superuser_api.get(LIST, {"created_after": "yesterday"}))) == [
         "created_after"
     ]
@@ -164,7 +166,11 @@ def test_a_run_that_did_not_fail_cannot_be_resumed(superuser_api, failed_run):
     Run.objects.filter(pk=failed_run.pk).update(status=RunStatus.RUNNING)
     response = superuser_api.post(f"{LIST}{failed_run.pk}/resume/")
     assert response.status_code == 409
-    assert response.json() == {"type": "conflict", "message": "Only a failed run can be resumed."}
+    assert response.json() == {
+        "type": "conflict",
+        "message": "Only a failed run can be resumed.",
+        "errors": [],
+    }
     response = superuser_api.post(f"{LIST}{failed_run.pk}/rerun/")
     assert response.status_code == 409
     assert response.json()["message"] == "A run still in progress cannot be re-run."
@@ -204,3 +210,54 @@ def test_a_step_run_shows_the_fields_left_out_because_they_rendered_empty(
     [step] = superuser_api.get(f"{LIST}{failed_run.pk}/").json()["step_runs"]
 
     assert step["left_out_fields"] == ["email", "metadata.source"]
+
+
+def test_runs_are_found_by_stripe_event_id_and_by_the_events_object_id(
+    superuser_api, workflow, connection
+):
+    def event_about(number: int, customer: str) -> InboxEvent:
+        envelope = event_envelope(id=f"evt_api_{number}", data_object={"id": customer})
+        return inbox_event(connection, envelope, object_id=customer)
+
+    first = create_run(workflow, event=event_about(1, "cus_Alice"), enqueue=False)
+    second = create_run(workflow, event=event_about(2, "cus_Bob"), enqueue=False)
+
+    def ids(**params):
+        response = superuser_api.get(LIST, params)
+        assert response.status_code == 200, response.content
+        return [run["id"] for run in response.json()["results"]]
+
+    assert ids(stripe_event_id="evt_api_2") == [second.pk]
+    assert ids(object_id="cus_Alice") == [first.pk]
+    assert ids(object_id="cus_Nobody") == []
+    assert ids(event=first.event_id) == [first.pk]
+    detail = superuser_api.get(f"{LIST}{second.pk}/").json()
+    assert (detail["stripe_event_id"], detail["object_id"]) == ("evt_api_2", "cus_Bob")
+
+
+def test_expand_steps_reads_a_page_of_runs_with_their_step_runs_in_one_request(
+    superuser_api, failed_run, workflow, connection
+):
+    def expanded() -> tuple[dict, int]:
+        with CaptureQueriesContext(db_connection) as queries:
+            response = superuser_api.get(LIST, {"expand": "steps"})
+        assert response.status_code == 200, response.content
+        return {run["id"]: run for run in response.json()["results"]}, len(queries)
+
+    plain = superuser_api.get(LIST).json()["results"]
+    assert all("step_runs" not in run for run in plain)
+    _, one_run = expanded()
+    for number in (2, 3, 4):
+        create_run(workflow, event=make_event(connection, number), enqueue=False)
+    runs, four_runs = expanded()
+
+    assert four_runs == one_run  # the step runs of a page in one query, not one per run
+    assert len(runs) == 4
+    [step] = runs[failed_run.pk]["step_runs"]
+    assert step["error"]["message"] == "No such customer: 'cus_1'"
+    assert all(len(run["step_runs"]) == 1 for run in runs.values())
+
+
+def test_expand_takes_only_steps(superuser_api):
+    response = superuser_api.get(LIST, {"expand": "everything"})
+    assert list(field_errors(response)) == ["expand"]

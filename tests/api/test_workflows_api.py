@@ -2,6 +2,7 @@
 
 import pytest
 
+from connections.models import Connection
 from tests.api.conftest import field_errors, grant, token_client
 from workflows.models import Step, Workflow
 
@@ -290,4 +291,40 @@ def test_a_mapping_nested_too_deep_is_refused_at_save_naming_the_field(
     response = superuser_api.post(LIST, payload(connection, steps=steps), format="json")
     assert response.status_code == 400
     assert field_errors(response)["steps[0].input.description"].startswith("Syntax error: ")
+    assert not Workflow.objects.exists()
+
+
+def test_activating_on_a_manual_mode_connection_says_which_event_types_to_enable(
+    superuser_api, workflow, connection
+):
+    connection.webhook_mode = Connection.WebhookMode.MANUAL
+    connection.webhook_enabled_events = ["customer.created"]
+    connection.save()
+    Workflow.objects.create(
+        name="Paid", connection=connection, trigger_key="invoice.paid", active=True
+    )
+    response = superuser_api.post(f"{LIST}{workflow.pk}/activate/")
+    assert response.status_code == 200, response.content
+    webhook = response.json()["webhook"]
+    assert webhook["mode"] == "manual"
+    assert webhook["event_types"] == ["customer.created", "invoice.paid"]
+    assert webhook["event_types_to_enable"] == ["invoice.paid"]
+    assert "invoice.paid" in webhook["message"]
+
+
+def test_activating_on_an_automatic_connection_leaves_the_endpoint_to_konnectify(
+    superuser_api, workflow
+):
+    webhook = superuser_api.post(f"{LIST}{workflow.pk}/activate/").json()["webhook"]
+    assert webhook["mode"] == "automatic"
+    assert webhook["event_types"] == ["customer.created"]
+    assert webhook["event_types_to_enable"] == []
+
+
+def test_every_problem_of_a_workflow_body_is_reported_at_once(superuser_api, connection):
+    steps = invoice_steps()
+    steps[1]["input"] = {"id": "{{ steps.later.id }}"}
+    body = payload(connection, trigger_key="custom", steps=steps)
+    response = superuser_api.post(LIST, body, format="json")
+    assert set(field_errors(response)) == {"custom_event_type", "steps[1].input.id"}
     assert not Workflow.objects.exists()

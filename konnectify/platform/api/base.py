@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from typing import Any
 
-from django.db.models import QuerySet
-from django.utils import timezone
-from django.utils.dateparse import parse_datetime
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from django.http import HttpResponsePermanentRedirect
+from django.urls import Resolver404, resolve
+from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import APIView, set_rollback
@@ -50,6 +47,50 @@ def refuse_body(data: Any) -> None:
             raise exceptions.ValidationError(unknown)
     elif data not in (None, ""):
         raise exceptions.ValidationError(["This action takes no body (or an empty object)."])
+
+
+class KnownQueryParameters:
+    """Every query parameter means something: any other is a 400 naming it.
+
+    A list takes its FilterSet's filters (``filterset_class``), the paging
+    parameters and ``list_query_parameters`` (e.g. ``expand``); every operation takes
+    ``query_parameters``. A misspelt or unsupported filter would otherwise be ignored
+    and the whole list answered as if it matched.
+    """
+
+    query_parameters: tuple[str, ...] = ()
+    list_query_parameters: tuple[str, ...] = ()
+
+    def initial(self, request, *args, **kwargs) -> None:
+        super().initial(request, *args, **kwargs)
+        known = self.known_query_parameters()
+        unknown = sorted(name for name in request.query_params if name not in known)
+        if unknown:
+            takes = ", ".join(sorted(known)) or "none"
+            raise exceptions.ValidationError(
+                {
+                    name: [f"Unknown query parameter; this endpoint takes: {takes}."]
+                    for name in unknown
+                }
+            )
+
+    def known_query_parameters(self) -> set[str]:
+        """The names this request may use: filters and paging for lists, plus ours."""
+        known = set(self.query_parameters)
+        if getattr(self, "action", None) != "list":
+            return known
+        known.update(self.list_query_parameters)
+        filterset = getattr(self, "filterset_class", None)
+        if filterset is not None:
+            known.update(filterset.base_filters)
+        paginator = getattr(self, "paginator", None)
+        if paginator is not None:
+            known.update(
+                name
+                for name in (paginator.page_query_param, paginator.page_size_query_param)
+                if name
+            )
+        return known
 
 
 class StrictFields:
@@ -104,73 +145,12 @@ def conflict(message: str) -> Response:
     return error_response("conflict", message, status.HTTP_409_CONFLICT)
 
 
-def date_range_parameters(field: str, name: str = "created") -> list[OpenApiParameter]:
-    """OpenAPI parameters ``<name>_after`` / ``<name>_before`` for ``filter_date_range``."""
-    return [
-        OpenApiParameter(
-            f"{name}_{side}",
-            OpenApiTypes.DATETIME,
-            description=f"Only rows whose {field} is {word} this ISO 8601 time "
-            "(with offset; without one, UTC).",
-        )
-        for side, word in (("after", "at or after"), ("before", "before"))
-    ]
-
-
-def parse_iso(param: str, text: str) -> datetime:
-    """An aware datetime from ISO 8601 text; a 400 naming the parameter otherwise."""
-    try:
-        value = parse_datetime(text.strip())
-        if value is not None:
-            if timezone.is_naive(value):
-                value = timezone.make_aware(value, UTC)
-            value = value.astimezone(UTC)  # the database compares in UTC
-    except (ValueError, OverflowError):
-        value = None
-    if value is None:
-        raise exceptions.ValidationError({param: [f"Not an ISO 8601 date-time: {text!r}."]})
-    return value
-
-
-def filter_date_range(queryset: QuerySet, params, field: str, name: str = "created") -> QuerySet:
-    """Apply ``<name>_after`` (inclusive) and ``<name>_before`` (exclusive) to ``field``."""
-    after, before = params.get(f"{name}_after"), params.get(f"{name}_before")
-    if after:
-        queryset = queryset.filter(**{f"{field}__gte": parse_iso(f"{name}_after", after)})
-    if before:
-        queryset = queryset.filter(**{f"{field}__lt": parse_iso(f"{name}_before", before)})
-    return queryset
-
-
-def filter_choice(queryset: QuerySet, params, name: str, field: str, choices) -> QuerySet:
-    """Filter on an exact value that must be one of ``choices`` (400 otherwise)."""
-    value = params.get(name)
-    if value in (None, ""):
-        return queryset
-    allowed = [str(choice) for choice in choices]
-    if value not in allowed:
-        raise exceptions.ValidationError({name: [f"Must be one of {', '.join(allowed)}."]})
-    return queryset.filter(**{field: value})
-
-
 def positive_id(text: str) -> int:
-    """An integer primary key (a value no database column can hold is not an id)."""
+    """An integer primary key (a value no database column can hold is not an id; ValueError)."""
     value = int(text)
     if not 0 < value < 2**63:
         raise ValueError(text)
     return value
-
-
-def filter_id(queryset: QuerySet, params, name: str, field: str, parse=positive_id) -> QuerySet:
-    """Filter on an id given in the query string (400 when it is not an id)."""
-    value = params.get(name)
-    if value in (None, ""):
-        return queryset
-    try:
-        parsed = parse(value)
-    except (TypeError, ValueError):
-        raise exceptions.ValidationError({name: [f"Not a valid id: {value!r}."]}) from None
-    return queryset.filter(**{field: parsed})
 
 
 class IntegerIds:
@@ -187,11 +167,37 @@ class IntegerIds:
 
 @extend_schema(exclude=True)
 class NoSuchEndpoint(APIView):
-    """404 in the API's error format for any path under /api/ that names no endpoint."""
+    """404 in the API's error format for any path under /api/ that names no endpoint.
+
+    A path that names one once a slash is added (``/api/v1/runs``) is redirected there
+    with 308: every method, with its body, follows it (a 301 would turn a POST into a
+    GET in most clients); the query string is kept.
+    """
 
     authentication_classes: list = []
     permission_classes: list = []
 
+    def dispatch(self, request, *args, **kwargs):
+        slashed = with_slash(request.path_info)
+        if slashed is None:
+            return super().dispatch(request, *args, **kwargs)
+        query = request.META.get("QUERY_STRING", "")
+        location = request.path + "/" + (f"?{query}" if query else "")
+        return HttpResponsePermanentRedirect(location, preserve_request=True)
+
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
         raise exceptions.NotFound("No such endpoint.")
+
+
+def with_slash(path: str) -> str | None:
+    """``path`` + "/" when that names an endpoint (and ``path`` names none), else None."""
+    if path.endswith("/"):
+        return None
+    try:
+        match = resolve(path + "/")
+    except Resolver404:
+        return None
+    if getattr(match.func, "view_class", None) is NoSuchEndpoint:
+        return None
+    return path + "/"

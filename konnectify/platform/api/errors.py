@@ -2,7 +2,9 @@
 
 ``{"type": "validation_error", "message": "...", "errors": [{"field": "steps[1].input.customer",
 "message": "..."}]}``: the same ``field`` paths the catalog uses for action inputs, so a client
-can point at the bad field whatever produced the error.
+can point at the bad field whatever produced the error. ``errors`` is always there: empty
+when no field is to blame (401, 403, 404, 409...), one entry with field ``""`` when the body
+as a whole is (a parse error, a media type other than JSON).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ TYPES = {
     exceptions.ParseError: "parse_error",
     exceptions.Throttled: "throttled",
     exceptions.UnsupportedMediaType: "unsupported_media_type",
+    exceptions.NotAcceptable: "not_acceptable",
 }
 
 
@@ -51,14 +54,23 @@ def flatten(detail: Any, prefix: str = "") -> list[dict[str, str]]:
     return [{"field": prefix, "message": str(detail)}]
 
 
+# What a 401 for missing credentials says, wherever it comes from.
+AUTHENTICATE = (
+    "Send Authorization: Bearer kfy_... with an API token (made in admin under API tokens, "
+    "or with manage.py create_api_token), or sign in to admin for a session."
+)
+
+# Errors about the body as a whole: their one entry names no field.
+WHOLE_BODY = (exceptions.ParseError, exceptions.UnsupportedMediaType)
+
+
 def error_body(kind: str, message: str, errors: list[dict] | None = None) -> dict:
-    body: dict[str, Any] = {"type": kind, "message": message}
-    if errors is not None:
-        body["errors"] = errors
-    return body
+    """``{"type", "message", "errors": [{"field", "message"}]}`` (``errors`` empty if None)."""
+    return {"type": kind, "message": message, "errors": errors or []}
 
 
 def api_exception_handler(exc, context) -> Response | None:
+    """DRF's handler, answering in the one error format (None: not an API error, a 500)."""
     # DRF turns Django's Http404/PermissionDenied into its own; do it first so that the
     # type below is "not_found"/"permission_denied" (get_object() raises Http404).
     if isinstance(exc, Http404):
@@ -74,6 +86,10 @@ def api_exception_handler(exc, context) -> Response | None:
         fields = ", ".join(sorted({e["field"] for e in errors if e["field"]}))
         message = f"Invalid input: {fields}." if fields else errors[0]["message"]
         response.data = error_body(kind, message, errors)
+    elif isinstance(exc, exceptions.NotAuthenticated):
+        response.data = error_body(kind, f"{exc.detail} {AUTHENTICATE}")
     else:
-        response.data = error_body(kind, str(getattr(exc, "detail", exc)))
+        message = str(getattr(exc, "detail", exc))
+        whole = [{"field": "", "message": message}] if isinstance(exc, WHOLE_BODY) else []
+        response.data = error_body(kind, message, whole)
     return response

@@ -1,8 +1,9 @@
 """OpenAPI description of the error format, added to every operation of the API.
 
 ``AutoSchema`` (``REST_FRAMEWORK["DEFAULT_SCHEMA_CLASS"]``) documents the answers
-every endpoint can give besides its success: 401 and 403 always, 400 where a
-body or query is read, 404 where an object or a page is looked up. Operations
+every endpoint can give besides its success: 401, 403 and 400 always (every
+operation refuses an unknown query parameter), 404 where an object or a page is
+looked up. Operations
 that answer more (409, 502, ...) say so with ``extend_schema(responses=...)``;
 ``errors(...)`` builds those entries.
 """
@@ -14,7 +15,8 @@ from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers
 
 DESCRIPTIONS = {
-    400: "Invalid input: `errors` names each bad field by its path (`steps[1].input.customer`).",
+    400: "Invalid input: `errors` names each bad field by its path (`steps[1].input.customer`) "
+    "or query parameter, all at once.",
     401: "No credentials, or an invalid or revoked token.",
     403: "The user lacks the model permission, or a read-only token tried to write.",
     404: "No such object (or page).",
@@ -42,7 +44,10 @@ class ErrorSerializer(serializers.Serializer):
     )
     message = serializers.CharField(help_text="One line for people.")
     errors = FieldErrorSerializer(
-        many=True, required=False, help_text="For validation errors: one entry per bad field."
+        many=True,
+        help_text="One entry per bad field or query parameter (validation errors, all of "
+        "them at once); one entry with an empty field when the body as a whole is bad "
+        "(parse_error, unsupported_media_type); empty otherwise.",
     )
 
 
@@ -108,9 +113,9 @@ class AutoSchema(openapi.AutoSchema):
         return bodies
 
     def _error_codes(self) -> list[int]:
-        codes = [401, 403, 429]  # 429: any bearer request, after repeated failed tokens
-        if self.method in ("POST", "PUT", "PATCH") or self._is_list_view():
-            codes.append(400)  # a body, or query filters and paging
+        # 429: any bearer request, after repeated failed tokens; 400: a bad body, query
+        # filter or page, or a query parameter the operation does not take.
+        codes = [400, 401, 403, 429]
         if self.method in ("POST", "PUT", "PATCH"):
             codes.append(415)
         if "{" in self.path or self._is_list_view():
