@@ -187,26 +187,6 @@ def post_paced(url: str, path: str, rate: float, duration: float, prefix: str) -
 # -- memory ---------------------------------------------------------------------
 
 
-def descendants(root: int) -> list[int]:
-    """Every process below ``root`` (children, grandchildren, ...), from /proc."""
-    parents: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        parents.setdefault(ppid, []).append(int(entry.name))
-    found, todo = [], [root]
-    while todo:
-        for child in parents.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    return found
-
-
 def vm_hwm_kib(pid: int) -> int:
     """Peak resident set size (VmHWM) of ``pid`` in KiB; 0 once it is gone."""
     try:
@@ -231,7 +211,7 @@ class PeakMemory:
     def sample(self) -> None:
         while not self.stopped.wait(1.0):
             for label, root in self.roots.items():
-                for pid in [root, *descendants(root)]:
+                for pid in [root, *processes.descendants(root)]:
                     peak = vm_hwm_kib(pid)
                     key = (label, pid)
                     self.peaks[key] = max(self.peaks.get(key, 0), peak)

@@ -2,6 +2,7 @@
 whole process group, as systemd's KillMode=control-group sends it, and writes nothing
 under the home directory (gunicorn's control socket is off)."""
 
+import contextlib
 import os
 import signal
 import socket
@@ -25,6 +26,14 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
 def answers(url: str) -> bool:
     try:
         requests.get(url, timeout=1)
@@ -33,13 +42,27 @@ def answers(url: str) -> bool:
     return True
 
 
-def test_sigterm_to_the_group_stops_web_and_worker_and_nothing_is_left_in_home(artifacts, tmp_path):
+def send_to_group(process) -> None:
+    os.killpg(process.pid, signal.SIGTERM)
+
+
+def send_to_every_process(process) -> None:
+    """What systemd's KillMode=control-group does: SIGTERM to each process of the unit."""
+    for pid in [process.pid, *processes.descendants(process.pid)]:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+
+
+@pytest.mark.parametrize("send_sigterm", [send_to_group, send_to_every_process])
+def test_sigterm_stops_web_and_worker_within_seconds_and_nothing_is_left_in_home(
+    send_sigterm, artifacts, tmp_path
+):
     home = tmp_path / "home"
     home.mkdir()
     env = child_env(HOME=str(home))
     env.pop("XDG_RUNTIME_DIR", None)
     bind = f"127.0.0.1:{free_port()}"
-    log = artifacts / "serve-stop.log"
+    log = artifacts / f"serve-stop-{send_sigterm.__name__}.log"
     process = processes.start(
         [sys.executable, "manage.py", "serve", "--bind", bind], cwd=BASE_DIR, env=env, log=log
     )
@@ -47,12 +70,14 @@ def test_sigterm_to_the_group_stops_web_and_worker_and_nothing_is_left_in_home(a
         wait_until(lambda: answers(f"http://{bind}/healthz"), timeout=60)
         time.sleep(2)  # the worker's cluster is up too
         sent = time.monotonic()
-        os.killpg(process.pid, signal.SIGTERM)
+        left = [process.pid, *processes.descendants(process.pid)]
+        send_sigterm(process)
 
         process.wait(timeout=STOP_WITHIN_SECONDS)
 
         assert time.monotonic() - sent < STOP_WITHIN_SECONDS
         assert not answers(f"http://{bind}/healthz")
+        assert [pid for pid in left if alive(pid)] == [], "a process outlived the stop"
         assert list(home.iterdir()) == [], "something was written under HOME"
     finally:
         processes.stop(process, timeout=1)
