@@ -217,7 +217,7 @@ def test_runs_are_found_by_stripe_event_id_and_by_the_events_object_id(
 ):
     def event_about(number: int, customer: str) -> InboxEvent:
         envelope = event_envelope(id=f"evt_api_{number}", data_object={"id": customer})
-        return inbox_event(connection, envelope, object_id=customer)
+        return inbox_event(connection, envelope)
 
     first = create_run(workflow, event=event_about(1, "cus_Alice"), enqueue=False)
     second = create_run(workflow, event=event_about(2, "cus_Bob"), enqueue=False)

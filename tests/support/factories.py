@@ -7,6 +7,7 @@ from itertools import count
 
 from django.utils import timezone
 
+from connections.inbox import event_object_id
 from connections.models import Connection, InboxEvent
 
 API_VERSION = "2026-04-22.dahlia"
@@ -50,6 +51,7 @@ def inbox_event(connection: Connection, envelope: dict | None = None, **fields) 
         "connection": connection,
         "stripe_event_id": envelope["id"],
         "type": envelope["type"],
+        "object_id": event_object_id(envelope),
         "created": timezone.now(),
         "livemode": envelope["livemode"],
         "api_version": envelope.get("api_version", ""),
