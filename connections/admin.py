@@ -32,7 +32,6 @@ COLORS = {
     "ignored": "#667085",
     "invalid": "#b42318",
     "error": "#b42318",
-    "failed": "#b42318",
     "disabled": "#b42318",
     "mode_mismatch": "#b54708",
 }

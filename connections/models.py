@@ -296,7 +296,6 @@ class InboxEvent(models.Model):
         DISPATCHED = "dispatched", "Dispatched"
         IGNORED = "ignored", "Ignored"
         MODE_MISMATCH = "mode_mismatch", "Mode mismatch"
-        FAILED = "failed", "Failed"
 
     class Source(models.TextChoices):
         WEBHOOK = "webhook", "Webhook"
