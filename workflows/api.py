@@ -92,6 +92,8 @@ class WarningsField(serializers.SerializerMethodField):
 
 
 class WorkflowSerializer(StrictFields, serializers.ModelSerializer):
+    """A workflow: a trigger on one connection, optional filters, and its steps in order."""
+
     connection = serializers.PrimaryKeyRelatedField(
         queryset=Connection.objects.all(),
         pk_field=serializers.UUIDField(),
@@ -279,6 +281,8 @@ class WebhookNeedsSerializer(serializers.Serializer):
 
 
 class ActivatedSerializer(WorkflowSerializer):
+    """The activated workflow, and what its connection's webhook endpoint must send."""
+
     webhook = WebhookNeedsSerializer(
         read_only=True, help_text="What the connection's webhook endpoint must send now."
     )
@@ -602,6 +606,8 @@ class AutomationSerializer(serializers.Serializer):
 
 
 class ApplyAutomationSerializer(StrictFields, serializers.Serializer):
+    """Where to create the automation's workflow."""
+
     connection = serializers.PrimaryKeyRelatedField(
         queryset=Connection.objects.all(),
         pk_field=serializers.UUIDField(),

@@ -200,3 +200,11 @@ def test_an_unknown_query_parameter_is_refused_beyond_lists_too(superuser_api, c
     response = superuser_api.get(f"/api/v1/connections/{connection.pk}/", {"expand": "all"})
     assert response.status_code == 400
     assert list(field_errors(response)) == ["expand"]
+
+
+def test_each_body_is_described_by_its_own_words_not_a_mixins(schema):
+    described = {
+        name: component.get("description", "")
+        for name, component in schema["components"]["schemas"].items()
+    }
+    assert [name for name, text in described.items() if "Serializer mixin" in text] == []
