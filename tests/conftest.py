@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import pytest
+from django.contrib.auth.models import Permission
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 
@@ -43,3 +44,21 @@ def staff_client(client, django_user_model):
     user = django_user_model.objects.create_superuser("staff", "staff@example.com", "pw-123456!")
     client.force_login(user)
     return client
+
+
+@pytest.fixture
+def staff(django_user_model):
+    """A staff user ("editor") without any permission yet."""
+    return django_user_model.objects.create_user("editor", password="pw-123456!", is_staff=True)
+
+
+@pytest.fixture
+def staff_as(client, staff):
+    """The admin client of ``staff``, holding the given permissions (by codename)."""
+
+    def login(*codenames: str):
+        staff.user_permissions.add(*Permission.objects.filter(codename__in=codenames))
+        client.force_login(staff)
+        return client
+
+    return login

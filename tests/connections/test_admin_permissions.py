@@ -17,23 +17,6 @@ INBOX = "admin:connections_inboxevent_changelist"
 
 
 @pytest.fixture
-def staff(django_user_model):
-    return django_user_model.objects.create_user("viewer", password="pw-123456!", is_staff=True)
-
-
-@pytest.fixture
-def staff_as(client, staff):
-    """The admin client of ``staff``, holding the given permissions."""
-
-    def login(*codenames: str):
-        grant(staff, *codenames)
-        client.force_login(staff)
-        return client
-
-    return login
-
-
-@pytest.fixture
 def event(connection, enqueued):
     event, _ = ingest(connection, make_event())
     InboxEvent.objects.filter(pk=event.pk).update(status=InboxEvent.Status.DISPATCHED)

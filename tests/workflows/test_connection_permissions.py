@@ -18,24 +18,6 @@ CUSTOMER = {"id": "cus_1", "object": "customer"}
 
 
 @pytest.fixture
-def staff(django_user_model):
-    """A staff user without any permission yet."""
-    return django_user_model.objects.create_user("editor", password="pw-123456!", is_staff=True)
-
-
-@pytest.fixture
-def staff_as(client, staff):
-    """The admin client of ``staff``, holding the given permissions."""
-
-    def login(*codenames: str):
-        grant(staff, *codenames)
-        client.force_login(staff)
-        return client
-
-    return login
-
-
-@pytest.fixture
 def workflow(connection):
     return make_workflow(connection, "customer.updated", FIND, active=False)
 
