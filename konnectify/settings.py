@@ -240,6 +240,12 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "konnectify.platform.api.schema.AutoSchema",
     "EXCEPTION_HANDLER": "konnectify.platform.api.errors.api_exception_handler",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    # JSON whatever Accept says (no 406); no ?format= (DRF's override of Accept): one
+    # representation, and an unknown query parameter is a 400 naming it.
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": (
+        "konnectify.platform.api.negotiation.FirstRendererUnlessAccepted"
+    ),
+    "URL_FORMAT_OVERRIDE": None,
     # DRF's three, with JSON read under the product's one bound (depth, finite numbers).
     "DEFAULT_PARSER_CLASSES": [
         "konnectify.platform.api.parsers.BoundedJSONParser",

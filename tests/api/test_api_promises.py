@@ -208,3 +208,75 @@ def test_each_body_is_described_by_its_own_words_not_a_mixins(schema):
         for name, component in schema["components"]["schemas"].items()
     }
     assert [name for name, text in described.items() if "Serializer mixin" in text] == []
+
+
+# --- pages, repeated parameters, representations ---------------------------------------------
+
+
+@pytest.mark.parametrize("page", ["0", "-1", "1.5", "x", "", "\u0661"])
+def test_a_page_that_is_not_a_positive_integer_is_a_400_naming_page(superuser_api, page):
+    response = superuser_api.get("/api/v1/runs/", {"page": page})
+    assert response.status_code == 400
+    assert list(field_errors(response)) == ["page"]
+    assert "positive integer" in field_errors(response)["page"]
+
+
+@pytest.mark.parametrize("page", ["2", "99999999999999999999"])
+def test_a_page_past_the_last_one_is_a_400_saying_how_many_pages_there_are(superuser_api, page):
+    response = superuser_api.get("/api/v1/workflows/", {"page": page})
+    assert response.status_code == 400
+    assert field_errors(response) == {"page": f"There is no page {page}: page {page} of 1."}
+
+
+def test_the_first_page_of_an_empty_list_is_an_empty_page(superuser_api):
+    response = superuser_api.get("/api/v1/workflows/", {"page": "1"})
+    assert response.status_code == 200
+    assert response.json()["results"] == []
+
+
+@pytest.mark.parametrize("size", ["0", "-1", "201", "99999999999999", "ten"])
+def test_a_page_size_outside_1_to_200_is_a_400_naming_page_size(superuser_api, size):
+    response = superuser_api.get("/api/v1/events/", {"page_size": size})
+    assert response.status_code == 400
+    assert field_errors(response) == {"page_size": "A page size: an integer from 1 to 200."}
+
+
+def test_a_page_size_within_bounds_is_taken(superuser_api):
+    assert superuser_api.get("/api/v1/events/", {"page_size": "200"}).status_code == 200
+
+
+def test_bad_paging_and_unknown_parameters_are_reported_at_once(superuser_api):
+    response = superuser_api.get("/api/v1/runs/", {"page": "0", "page_size": "0", "evnt": "1"})
+    assert response.status_code == 400
+    assert sorted(field_errors(response)) == ["evnt", "page", "page_size"]
+
+
+def test_format_is_not_a_query_parameter_of_the_api(superuser_api, connection):
+    for path in ("/api/v1/runs/", f"/api/v1/connections/{connection.pk}/"):
+        response = superuser_api.get(path, {"format": "api"})
+        assert response.status_code == 400, path
+        assert list(field_errors(response)) == ["format"], path
+
+
+def test_a_parameter_given_twice_is_a_400_naming_it_not_a_silent_choice(superuser_api):
+    response = superuser_api.get("/api/v1/runs/?status=failed&status=succeeded")
+    assert response.status_code == 400
+    assert field_errors(response) == {"status": "Given 2 times; this parameter takes one value."}
+    response = superuser_api.get("/api/v1/runs/?page=1&page=2")
+    assert list(field_errors(response)) == ["page"]
+
+
+def test_the_api_answers_json_whatever_accept_says(superuser_api):
+    for accept in ("application/xml", "text/html", "image/png"):
+        response = superuser_api.get("/api/v1/runs/", HTTP_ACCEPT=accept)
+        assert response.status_code == 200, accept
+        assert response["Content-Type"] == "application/json", accept
+        assert response.json()["results"] == []
+    missing = superuser_api.get("/api/v1/runs/999/", HTTP_ACCEPT="application/xml")
+    assert (missing.status_code, missing.json()["type"]) == (404, "not_found")
+
+
+def test_the_schema_still_answers_yaml_to_a_client_that_asks_for_nothing_else(superuser_api):
+    response = superuser_api.get("/api/schema/", HTTP_ACCEPT="application/xml")
+    assert response.status_code == 200
+    assert response.content.startswith(b"openapi:")

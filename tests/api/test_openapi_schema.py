@@ -12,7 +12,7 @@ METHODS = ("get", "post", "put", "patch", "delete")
 
 @pytest.fixture
 def schema(superuser_api) -> dict:
-    response = superuser_api.get("/api/schema/", {"format": "json"})
+    response = superuser_api.get("/api/schema/", HTTP_ACCEPT="application/json")
     assert response.status_code == 200
     return response.json()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import django_filters
 from django.http import HttpResponsePermanentRedirect
 from django.urls import Resolver404, resolve
 from drf_spectacular.utils import extend_schema
@@ -63,16 +64,47 @@ class KnownQueryParameters:
 
     def initial(self, request, *args, **kwargs) -> None:
         super().initial(request, *args, **kwargs)
+        problems = self.query_parameter_errors(request.query_params)
+        if problems:
+            raise exceptions.ValidationError(problems)
+
+    def query_parameter_errors(self, query_params) -> dict[str, list[str]]:
+        """``{name: [message]}``: unknown names, single-value ones given more than once, and
+        a ``page``/``page_size`` that is not a number in range, all at once."""
         known = self.known_query_parameters()
-        unknown = sorted(name for name in request.query_params if name not in known)
-        if unknown:
-            takes = ", ".join(sorted(known)) or "none"
-            raise exceptions.ValidationError(
-                {
-                    name: [f"Unknown query parameter; this endpoint takes: {takes}."]
-                    for name in unknown
-                }
+        takes = ", ".join(sorted(known)) or "none"
+        found: dict[str, list[str]] = {}
+        for name, values in sorted(query_params.lists()):
+            if name not in known:
+                found[name] = [f"Unknown query parameter; this endpoint takes: {takes}."]
+            elif len(values) > 1 and name not in self.multi_value_query_parameters():
+                # QueryDict.get() would silently answer for the last value only.
+                found[name] = [f"Given {len(values)} times; this parameter takes one value."]
+        paginator = self.list_paginator()
+        if paginator is not None and hasattr(paginator, "query_errors"):
+            found.update(
+                (name, messages)
+                for name, messages in paginator.query_errors(query_params).items()
+                if name not in found
             )
+        return found
+
+    def list_paginator(self):
+        """The paginator, for a list (other actions are not paginated); else None."""
+        if getattr(self, "action", None) != "list":
+            return None
+        return getattr(self, "paginator", None)
+
+    def multi_value_query_parameters(self) -> set[str]:
+        """Filters that read every value of their parameter (``MultipleChoiceFilter``)."""
+        filterset = getattr(self, "filterset_class", None)
+        if filterset is None or getattr(self, "action", None) != "list":
+            return set()
+        return {
+            name
+            for name, item in filterset.base_filters.items()
+            if isinstance(item, django_filters.MultipleChoiceFilter)
+        }
 
     def known_query_parameters(self) -> set[str]:
         """The names this request may use: filters and paging for lists, plus ours."""
@@ -83,7 +115,7 @@ class KnownQueryParameters:
         filterset = getattr(self, "filterset_class", None)
         if filterset is not None:
             known.update(filterset.base_filters)
-        paginator = getattr(self, "paginator", None)
+        paginator = self.list_paginator()
         if paginator is not None:
             known.update(
                 name

@@ -2,8 +2,8 @@
 
 ``AutoSchema`` (``REST_FRAMEWORK["DEFAULT_SCHEMA_CLASS"]``) documents the answers
 every endpoint can give besides its success: 401, 403 and 400 always (every
-operation refuses an unknown query parameter), 404 where an object or a page is
-looked up. Operations
+operation refuses an unknown query parameter; lists a bad or past-the-end ``page``),
+404 where an object is looked up. Operations
 that answer more (409, 502, ...) say so with ``extend_schema(responses=...)``;
 ``errors(...)`` builds those entries.
 """
@@ -16,10 +16,10 @@ from rest_framework import serializers
 
 DESCRIPTIONS = {
     400: "Invalid input: `errors` names each bad field by its path (`steps[1].input.customer`) "
-    "or query parameter, all at once.",
+    "or query parameter (unknown, repeated, or a `page` past the last one), all at once.",
     401: "No credentials, or an invalid or revoked token.",
     403: "The user lacks the model permission, or a read-only token tried to write.",
-    404: "No such object (or page).",
+    404: "No such object.",
     409: "The object's state does not allow this now.",
     415: "The body is not JSON (the only media type accepted).",
     429: "Too many failed API tokens from this address: retry after Retry-After seconds.",
@@ -114,12 +114,13 @@ class AutoSchema(openapi.AutoSchema):
 
     def _error_codes(self) -> list[int]:
         # 429: any bearer request, after repeated failed tokens; 400: a bad body, query
-        # filter or page, or a query parameter the operation does not take.
+        # filter or page (also past the last one), or a query parameter the operation does
+        # not take. No 406: the API answers JSON whatever Accept says.
         codes = [400, 401, 403, 429]
         if self.method in ("POST", "PUT", "PATCH"):
             codes.append(415)
-        if "{" in self.path or self._is_list_view():
-            codes.append(404)  # an object, or a page past the end
+        if "{" in self.path:
+            codes.append(404)  # an object
         return sorted(codes)
 
 
