@@ -20,7 +20,10 @@ from __future__ import annotations
 
 import signal
 
-from django.core.management.base import BaseCommand
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+from django.db import DEFAULT_DB_ALIAS, connections
+from django.db.migrations.executor import MigrationExecutor
 from django_q.cluster import Cluster
 
 STOP_SIGNALS = {signal.SIGTERM, signal.SIGINT}
@@ -32,6 +35,10 @@ class Command(BaseCommand):
     help = "Run the background task cluster; SIGTERM or SIGINT stops it after the tasks in hand."
 
     def handle(self, *args, **options) -> None:
+        problem = unprepared_database()
+        if problem:
+            # Else django-q2 logs "no such table" ten times a second, forever.
+            raise CommandError(f"{problem} Run `manage.py bootstrap` first.")
         signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
         cluster = Cluster()
         cluster.start()
@@ -40,6 +47,28 @@ class Command(BaseCommand):
             raise SystemExit("The task cluster's sentinel exited on its own; stopping.")
         self.stderr.write(f"{signal.Signals(received).name}: finishing the tasks in hand.")
         cluster.stop()
+
+
+def unprepared_database() -> str | None:
+    """What ``bootstrap`` has yet to do to the default database (one sentence), or None.
+
+    The cluster needs every migration applied (its task tables, ours) and the cache
+    table of each database cache (``createcachetable``): its workers read the cache.
+    """
+    connection = connections[DEFAULT_DB_ALIAS]
+    executor = MigrationExecutor(connection)
+    pending = executor.migration_plan(executor.loader.graph.leaf_nodes())
+    if pending:
+        return f"The database lacks {len(pending)} migration(s)."
+    tables = set(connection.introspection.table_names())
+    missing = sorted(
+        cache["LOCATION"]
+        for cache in settings.CACHES.values()
+        if cache["BACKEND"].endswith("DatabaseCache") and cache["LOCATION"] not in tables
+    )
+    if missing:
+        return f"The cache table {', '.join(missing)} does not exist."
+    return None
 
 
 def wait_for_stop_signal(cluster: Cluster) -> int | None:
