@@ -9,7 +9,7 @@ from django.db.models import QuerySet
 from django.utils.html import format_html, format_html_join
 
 from connections.forms import ConnectionForm
-from connections.inbox import dispatch_again
+from connections.inbox import registered_redispatcher, undispatchable
 from connections.models import Connection, InboxEvent
 from connections.permissions import can_use, require_use
 from connections.services import delete_connection, recheck_connection
@@ -17,7 +17,6 @@ from connections.webhooks import event_types_in_use, sync_webhook_endpoint
 from konnectify.platform.admin_actions import RefuseForbiddenActions
 
 ENCRYPTED = ("secret_key", "webhook_secret", "previous_webhook_secret")
-CREATE_RUNS = "workflows.add_run"
 COLORS = {
     "live": "#b42318",
     "test": "#b54708",
@@ -295,19 +294,29 @@ class InboxEventAdmin(RefuseForbiddenActions, admin.ModelAdmin):
         return format_html('<pre style="white-space:pre-wrap;margin:0">{}</pre>', text)
 
     def has_dispatch_permission(self, request) -> bool:
-        """Dispatching creates runs whose steps call Stripe: ``add_run`` and use of connections."""
-        return request.user.has_perm(CREATE_RUNS) and can_use(request.user)
+        """Dispatching creates runs whose steps call Stripe: the permission workflows
+        registered with the redispatcher (``workflows.add_run``) and use of connections."""
+        redispatcher = registered_redispatcher()
+        return (
+            redispatcher is not None
+            and request.user.has_perm(redispatcher.permission)
+            and can_use(request.user)
+        )
 
     @admin.action(description="Dispatch again", permissions=["dispatch"])
     def dispatch_again_action(self, request, queryset: QuerySet) -> None:
-        for event in queryset:
+        """Create the runs now, as the API does, and say per event and workflow what
+        happened; an event that cannot be dispatched again is refused, saying why."""
+        events = list(queryset.order_by("pk"))
+        for event in events:
             require_use(request.user, event.connection)
-        queued, skipped = dispatch_again(queryset)
-        self.message_user(request, f"{queued} event(s) queued for dispatch again.")
-        if skipped:
-            self.message_user(
-                request,
-                f"{skipped} event(s) skipped: mode-mismatch events belong to the other mode, "
-                "pruned events have only their id left.",
-                messages.WARNING,
-            )
+        dispatch = registered_redispatcher().dispatch
+        for event in events:
+            refusal = undispatchable(event)
+            if refusal:
+                self.message_user(
+                    request, f"{event.stripe_event_id} not dispatched: {refusal}", messages.WARNING
+                )
+            else:
+                lines = " ".join(dispatch(event))
+                self.message_user(request, f"{event.stripe_event_id}: {lines}")

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
@@ -236,20 +237,43 @@ def enqueue_dispatch(event_id: int) -> None:
     async_task(settings.EVENT_DISPATCH_TASK, event_id, task_name=f"dispatch-event-{event_id}")
 
 
-def dispatch_again(events: Iterable[InboxEvent]) -> tuple[int, int]:
-    """Mark events received again and enqueue their dispatch; returns (queued, skipped).
+def undispatchable(event: InboxEvent) -> str | None:
+    """Why ``event`` cannot be dispatched again (one sentence), or None: the one rule for
+    the API's ``dispatch-again`` and admin's "Dispatch again".
 
-    Mode-mismatch events are skipped: they belong to the other mode's connection;
-    so are pruned events (``payload_pruned_at``): only their id is left.
+    A mode-mismatch event belongs to the other mode's connection; a pruned event
+    (``payload_pruned_at``) has only its id left; a disabled connection runs nothing.
     """
-    queued = skipped = 0
-    for event in events:
-        if event.status == InboxEvent.Status.MODE_MISMATCH or event.payload_pruned_at:
-            skipped += 1
-            continue
-        InboxEvent.objects.filter(pk=event.pk).update(
-            status=InboxEvent.Status.RECEIVED, status_detail="Dispatched again by staff."
-        )
-        transaction.on_commit(partial(enqueue_dispatch, event.pk), robust=True)
-        queued += 1
-    return queued, skipped
+    if event.status == InboxEvent.Status.MODE_MISMATCH:
+        return "This event's mode differs from its connection's; it is not dispatched."
+    if event.payload_pruned_at:
+        return "This event's payload was pruned (RETENTION_DAYS); it cannot be dispatched again."
+    if event.connection.status == Connection.Status.DISABLED:
+        return f"Connection {event.connection.name!r} is disabled: it runs nothing."
+    return None
+
+
+@dataclass(frozen=True)
+class Redispatcher:
+    """Dispatches one event again, now (``dispatch(event)``: one line per workflow waiting
+    for its type, saying what happened, for people); ``permission`` is the one that needs
+    (``app_label.codename``: it creates runs)."""
+
+    permission: str
+    dispatch: Callable[[InboxEvent], list[str]]
+
+
+# Runs belong to workflows, which sits above connections and registers the redispatcher
+# at start (WorkflowsConfig.ready); None: nobody registered, nothing can dispatch again.
+_redispatcher: Redispatcher | None = None
+
+
+def redispatch_with(redispatcher: Redispatcher | None) -> None:
+    """Register what dispatches an event again (None unregisters)."""
+    global _redispatcher
+    _redispatcher = redispatcher
+
+
+def registered_redispatcher() -> Redispatcher | None:
+    """The registered Redispatcher, or None."""
+    return _redispatcher

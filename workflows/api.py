@@ -27,7 +27,8 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
 from connections.api import InboxEventViewSet
-from connections.models import Connection, InboxEvent
+from connections.inbox import undispatchable
+from connections.models import Connection
 from connections.permissions import USE_CONNECTION, require_use
 from konnectify.platform.api import examples
 from konnectify.platform.api.base import (
@@ -729,14 +730,3 @@ class EventViewSet(InboxEventViewSet):
             "message": f"{created} run(s) created for {len(outcomes)} workflow(s).",
         }
         return Response(body)
-
-
-def undispatchable(event: InboxEvent) -> str:
-    """Why ``event`` cannot be dispatched again, or ""."""
-    if event.status == InboxEvent.Status.MODE_MISMATCH:
-        return "This event's mode differs from its connection's; it is not dispatched."
-    if event.payload_pruned_at:
-        return "This event's payload was pruned (RETENTION_DAYS); it cannot be dispatched again."
-    if event.connection.status == Connection.Status.DISABLED:
-        return f"Connection {event.connection.name!r} is disabled: it runs nothing."
-    return ""

@@ -39,12 +39,13 @@ class Outcome:
         return asdict(self)
 
 
-def dispatch_again(event: InboxEvent) -> list[Outcome]:
+def dispatch_again(event: InboxEvent, *, via: str = "the API") -> list[Outcome]:
     """Create the runs ``event`` should start, now; one Outcome per workflow, by id.
 
     The workflows are those of the event's connection waiting for its type, active
-    or not. The caller checks that the event can be dispatched (its mode, its payload,
-    the connection enabled) and the user's rights. New runs are queued after commit.
+    or not. The caller checks that the event can be dispatched
+    (``connections.inbox.undispatchable``) and the user's rights. New runs are queued
+    after commit. ``via`` names who asked, in the event's status detail.
     """
     workflows = Workflow.objects.filter(
         connection_id=event.connection_id, event_type=event.type
@@ -55,9 +56,9 @@ def dispatch_again(event: InboxEvent) -> list[Outcome]:
         matched = any(outcome.result != INACTIVE for outcome in outcomes)
         InboxEvent.objects.filter(pk=event.pk).update(
             status=InboxEvent.Status.DISPATCHED if matched else InboxEvent.Status.IGNORED,
-            status_detail=f"Dispatched again through the API: {created} run(s) created."
+            status_detail=f"Dispatched again through {via}: {created} run(s) created."
             if matched
-            else "Dispatched again through the API: no active workflow.",
+            else f"Dispatched again through {via}: no active workflow.",
         )
     return outcomes
 
@@ -81,3 +82,23 @@ def outcome_for(workflow: Workflow, event: InboxEvent) -> Outcome:
     if run.status == RunStatus.SKIPPED:
         return outcome(FILTERED_OUT, run.pk, run.error)
     return outcome(CREATED, run.pk, "A run was created and queued.")
+
+
+def dispatch_again_from_admin(event: InboxEvent) -> list[str]:
+    """``dispatch_again`` for admin's "Dispatch again": one line per workflow, for people
+    (``Workflow 'Sync' (#3): created run 12.``), or one saying no workflow waits."""
+    outcomes = dispatch_again(event, via="admin")
+    if not outcomes:
+        return [f"No workflow of its connection waits for {event.type}."]
+    return [f"Workflow {o.workflow_name!r} (#{o.workflow}): {describe(o)}" for o in outcomes]
+
+
+def describe(outcome: Outcome) -> str:
+    """What happened for one workflow, in a few words."""
+    if outcome.result == CREATED:
+        return f"created run {outcome.run}."
+    if outcome.result == ALREADY_RAN:
+        return f"already ran as run {outcome.run} (re-run that run to run it again)."
+    if outcome.result == FILTERED_OUT:
+        return f"filtered out, recorded as skipped run {outcome.run}: {outcome.message}"
+    return "inactive: activate it first."

@@ -7,7 +7,6 @@ from django.urls import reverse
 
 from connections.inbox import ingest
 from connections.models import Connection, InboxEvent
-from tests.support.tasks import STANDIN_DISPATCH_TASK
 
 from .conftest import (
     API,
@@ -217,7 +216,7 @@ def test_the_inbox_is_read_only(staff_client, connection, enqueued):
     assert event.type == "customer.created"
 
 
-def test_dispatch_again_requeues_the_selected_events(
+def test_dispatch_again_says_when_no_workflow_waits_for_the_event(
     staff_client, connection, enqueued, django_capture_on_commit_callbacks
 ):
     event, _ = ingest(connection, make_event())
@@ -229,5 +228,9 @@ def test_dispatch_again_requeues_the_selected_events(
             {"action": "dispatch_again_action", "_selected_action": [event.pk]},
             follow=True,
         )
-    assert "1 event(s) queued" in response.content.decode()
-    assert enqueued == [(STANDIN_DISPATCH_TASK, event.pk)]
+    assert [str(message) for message in response.context["messages"]] == [
+        f"{event.stripe_event_id}: No workflow of its connection waits for customer.created."
+    ]
+    event.refresh_from_db()
+    assert event.status == InboxEvent.Status.IGNORED
+    assert enqueued == []  # dispatched now, not queued

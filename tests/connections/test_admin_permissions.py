@@ -6,7 +6,6 @@ from django.urls import reverse
 from connections.inbox import ingest
 from connections.models import Connection, InboxEvent
 from tests.api.conftest import grant
-from tests.support.tasks import STANDIN_DISPATCH_TASK
 
 from .conftest import API, ENDPOINTS_URL, endpoint_json, make_event
 
@@ -131,4 +130,5 @@ def test_dispatching_again_needs_to_create_runs_and_use_the_connection(
     grant(staff, "use_connection")
     with django_capture_on_commit_callbacks(execute=True):
         assert run_action(client, INBOX, "dispatch_again_action", event.pk).status_code == 302
-    assert enqueued == [(STANDIN_DISPATCH_TASK, event.pk)]
+    event.refresh_from_db()
+    assert event.status_detail == "Dispatched again through admin: no active workflow."

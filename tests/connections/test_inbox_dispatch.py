@@ -2,9 +2,10 @@
 
 import pytest
 from django.db import transaction
+from django.utils import timezone
 from django_q.models import OrmQ
 
-from connections.inbox import dispatch_again, ingest, queue_shares_database
+from connections.inbox import ingest, queue_shares_database, undispatchable
 from connections.models import Connection, InboxEvent
 from tests.support.tasks import STANDIN_DISPATCH_TASK, mark_dispatched
 
@@ -68,19 +69,19 @@ def test_the_standin_dispatch_task_marks_an_event_dispatched_once(connection, en
     assert event.status == InboxEvent.Status.DISPATCHED
 
 
-def test_dispatch_again_requeues_events_but_skips_mode_mismatches(
-    connection, enqueued, django_capture_on_commit_callbacks
-):
+def test_one_rule_says_which_events_cannot_be_dispatched_again(connection, enqueued):
     normal, _ = ingest(connection, make_event())
-    _mismatch, _ = ingest(connection, make_event(livemode=True))
-    mark_dispatched(normal.pk)
-    enqueued.clear()
-    with django_capture_on_commit_callbacks(execute=True):
-        queued, skipped = dispatch_again(InboxEvent.objects.all())
-    assert (queued, skipped) == (1, 1)
-    assert enqueued == [(STANDIN_DISPATCH_TASK, normal.pk)]
+    mismatch, _ = ingest(connection, make_event(livemode=True))
+    pruned, _ = ingest(connection, make_event())
+    InboxEvent.objects.filter(pk=pruned.pk).update(payload_pruned_at=timezone.now())
+    pruned.refresh_from_db()
+
+    assert undispatchable(normal) is None
+    assert "mode differs" in undispatchable(mismatch)
+    assert "pruned" in undispatchable(pruned)
+    Connection.objects.filter(pk=connection.pk).update(status=Connection.Status.DISABLED)
     normal.refresh_from_db()
-    assert normal.status == InboxEvent.Status.RECEIVED
+    assert "is disabled" in undispatchable(normal)
 
 
 def test_last_event_at_is_recorded_without_rewriting_it_for_every_event(connection, enqueued):
