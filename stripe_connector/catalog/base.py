@@ -19,6 +19,7 @@ from jsonschema import ValidationError
 
 from stripe_connector.catalog import schema as s
 from stripe_connector.catalog.values import (
+    CONTROL_CHARACTERS,
     Validator,
     field_schema,
     fractional_text,
@@ -350,6 +351,8 @@ def _fraction(error: ValidationError) -> bool:
 
 def _key_problem(error: ValidationError) -> str:
     """What is wrong with a key of an object (Stripe's metadata key rules)."""
+    if error.validator == "pattern" and CONTROL_CHARACTERS.search(str(error.instance)):
+        return "must not contain control characters"
     if error.validator == "pattern":
         return "must not contain [ or ]"
     if error.validator == "maxLength":

@@ -172,12 +172,14 @@ def metadata(description: str = "Key-value pairs stored on the object") -> Schem
     return {
         "type": "object",
         "description": f"{description}. On update, an empty value removes that key.",
-        # Brackets in a key would change its nesting in the form body (metadata[a[1]]).
+        # Brackets in a key would change its nesting in the form body (metadata[a[1]]);
+        # control characters (U+0000-U+001F, U+007F) have no place in a key.
         "propertyNames": {
             "maxLength": _METADATA_KEY_MAX,
             "minLength": 1,
-            "pattern": r"^[^\[\]]+$",
+            "pattern": r"^[^\[\]\x00-\x1f\x7f]+$",
         },
+        # U+0000 is refused in any text (values.unsendable).
         "additionalProperties": {"type": "string", "maxLength": _METADATA_VALUE_MAX},
         "maxProperties": _METADATA_KEYS_MAX,
     }

@@ -43,6 +43,8 @@ MAX_INTEGER = 2**63 - 1
 # read it (past 4,300 digits it raises ValueError).
 _MAX_DIGITS = len(str(MAX_INTEGER)) + 1
 _BOOLEANS = {"true": True, "false": False}
+# What a key sent in the form encoding may not hold (U+0000-U+001F and U+007F).
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def prepare(schema: Any, value: Any) -> Any:
@@ -201,18 +203,25 @@ def unsendable(value: Any, parts: tuple[str | int, ...] = ()) -> Iterator[tuple[
     """``(path parts, message)`` for what Stripe's form encoding cannot carry.
 
     Keys must be non-empty text without ``[``/``]`` (a bracket would change the
-    nesting: ``metadata[order[1]]``); scalars must be text, numbers (finite),
-    booleans or null.
+    nesting: ``metadata[order[1]]``) or control characters (U+0000-U+001F,
+    U+007F: no Stripe key holds one, and a form field name is not the place for
+    a line break); text must not hold U+0000 (Stripe's parameters are text,
+    https://docs.stripe.com/api/metadata, and no database stores U+0000 in
+    JSON); scalars must be text, numbers (finite), booleans or null.
     """
     if isinstance(value, Mapping):
         for key, item in value.items():
             if not isinstance(key, str) or not key or "[" in key or "]" in key:
                 yield list(parts), f"key {key!r} must be non-empty and without [ or ]"
+            elif CONTROL_CHARACTERS.search(key):
+                yield list(parts), f"key {key!r} must not contain control characters"
             else:
                 yield from unsendable(item, (*parts, key))
     elif isinstance(value, list | tuple):
         for index, item in enumerate(value):
             yield from unsendable(item, (*parts, index))
+    elif isinstance(value, str) and "\x00" in value:
+        yield list(parts), "must not contain U+0000 (a NUL character)"
     elif value is not None:
         try:
             render_scalar("", value)

@@ -145,6 +145,10 @@ def test_a_fractional_amount_is_a_clear_error_naming_the_field(
         ({"a]": "x"}, "metadata", "key 'a]' must not contain [ or ]"),
         ({"k" * 41: "x"}, "metadata", f"key {'k' * 41!r} is longer than 40 characters"),
         ({"": "x"}, "metadata", "key '' must not be empty"),
+        ({"a\x00": "b"}, "metadata", "key 'a\\x00' must not contain control characters"),
+        ({"a\nb": "x"}, "metadata", "key 'a\\nb' must not contain control characters"),
+        ({"a\x7f": "x"}, "metadata", "key 'a\\x7f' must not contain control characters"),
+        ({"order": "a\x00b"}, "metadata.order", "must not contain U+0000 (a NUL character)"),
         ({"order": "x" * 501}, "metadata.order", f"{'x' * 501!r} is too long"),
         ({"order": {"id": "o_1"}}, "metadata.order", "must be of type string, got dict"),
         ({"order": ["o_1"]}, "metadata.order", "must be of type string, got list"),
@@ -185,6 +189,35 @@ def test_the_raw_api_request_refuses_keys_the_form_encoding_cannot_carry(
             "message": "key 'order[1]' must be non-empty and without [ or ]",
         }
     ]
+    assert len(stripe_mock.calls) == 0
+
+
+@pytest.mark.parametrize(
+    ("params", "field", "message"),
+    [
+        (
+            {"metadata": {"a\x00": "b"}},
+            "params.metadata",
+            "key 'a\\x00' must not contain control characters",
+        ),
+        (
+            {"metadata": {"a\tb": "x"}},
+            "params.metadata",
+            "key 'a\\tb' must not contain control characters",
+        ),
+        (
+            {"description": "a\x00"},
+            "params.description",
+            "must not contain U+0000 (a NUL character)",
+        ),
+    ],
+)
+def test_the_raw_api_request_refuses_control_characters_in_keys_and_nul_in_text(
+    params, field, message, stripe_mock, stripe_client
+):
+    given = {"method": "POST", "path": "/v1/customers", "params": params}
+    errors = refused("stripe_api_request", given, stripe_client)
+    assert errors == [{"field": field, "message": message}]
     assert len(stripe_mock.calls) == 0
 
 
