@@ -49,6 +49,8 @@ RUNAWAY = {
     # Review 1, finding 3: nesting Jinja's parser cannot read.
     "3000 parentheses": "{{ " + "(" * 3000 + "1" + ")" * 3000 + " }}",
     "3000 not": "{% if " + "not " * 3000 + "1 %}x{% endif %}",
+    # Review 2, finding 1: a 3.3-million-bit integer divided (seconds in one step).
+    "int(base=16) //": "{{ (('f' * 830000) | int(base=16)) // (('7' * 415000) | int(base=16)) }}",
 }
 
 NORMAL = {

@@ -35,10 +35,16 @@ from stripe_connector.catalog import get_action
 from stripe_connector.errors import ActionInputError, StripeError
 from workflows import clock
 from workflows.filters import matches
-from workflows.mapping import MappingError, build_context, refuse_empty_write, render_input
+from workflows.mapping import (
+    MappingError,
+    build_context,
+    check_rendered_input,
+    refuse_empty_write,
+    render_input,
+)
 from workflows.models import Run, RunStatus, Step, StepRun, Workflow
 from workflows.retry import IDEMPOTENCY_WINDOW, WINDOW_MARGIN, RetryPolicy
-from workflows.sandbox import MappingLimitError, check_input_size, render_limits
+from workflows.sandbox import render_limits
 
 logger = logging.getLogger(__name__)
 
@@ -420,13 +426,16 @@ def bounded_input(values: Any) -> Any:
     """``json_safe(values)`` when at most ``MAX_INPUT_BYTES`` of JSON; MappingError otherwise.
 
     Checked before the input is kept: an oversized input is neither stored nor sent.
+    A value JSON cannot write (an integer past Python's 4,300 digits) is a
+    MappingError naming its field too, never an internal error.
     """
-    values = json_safe(values)
     try:
-        check_input_size(values)
-    except MappingLimitError as exc:
-        raise MappingError(f"input: {exc}") from None
-    return values
+        safe = json_safe(values)
+    except (ValueError, OverflowError, RecursionError):
+        check_rendered_input(values)  # raises MappingError naming the field
+        raise
+    check_rendered_input(safe)
+    return safe
 
 
 def json_safe(value: Any) -> Any:

@@ -169,17 +169,71 @@ def render_input(mapping: Any, context: Mapping[str, Any]) -> RenderedInput:
     """Render ``mapping`` and leave out what rendered empty; raises MappingError.
 
     The values are at most ``MAX_INPUT_BYTES`` of JSON, checked here before any
-    caller writes them out.
+    caller writes them out, and hold no text with U+0000 (no database stores it
+    in JSON, and Stripe's parameters are text without it).
     """
     left_out: list[str] = []
     values = _leave_out_empty(mapping, render_mapping(mapping, context), "", left_out)
     if values is _LEFT_OUT:
         values = {} if isinstance(mapping, dict) else None
+    check_rendered_input(values)
+    return RenderedInput(values, left_out)
+
+
+# What sizing or writing a value as JSON may raise: Python's 4,300-digit bound on
+# int-to-text (ValueError), a float too large (OverflowError), nesting (RecursionError).
+VALUE_ERRORS = (MappingLimitError, ValueError, OverflowError, RecursionError)
+
+
+def check_rendered_input(values: Any) -> None:
+    """Raise MappingError naming the field when ``values`` cannot be kept or sent as JSON.
+
+    Too large in all (``check_input_size``) names no field; an integer past the
+    sandbox's bound, a value JSON cannot write, or text holding U+0000 names the
+    first field holding it.
+    """
     try:
         check_input_size(values)
-    except MappingLimitError as exc:
-        raise MappingError(f"input: {exc}") from None
-    return RenderedInput(values, left_out)
+    except VALUE_ERRORS as exc:
+        path = _first_failing_field(values)
+        raise MappingError(f"{path or 'input'}: {exc}", field=path) from None
+    path = _first_nul(values)
+    if path is not None:
+        raise MappingError(
+            f"{path or 'input'}: the rendered text holds U+0000, which cannot be stored or sent.",
+            field=path,
+        )
+
+
+def _first_failing_field(values: Any, path: str = "") -> str:
+    """The deepest path whose value alone fails ``check_input_size`` ("" when none alone does)."""
+    if not isinstance(values, (dict, list)):
+        return path
+    for key, item in values.items() if isinstance(values, dict) else enumerate(values):
+        try:
+            check_input_size(item)
+        except VALUE_ERRORS:
+            return _first_failing_field(item, child_path(path, key))
+    return path
+
+
+def _first_nul(value: Any, path: str = "") -> str | None:
+    """The path of the first key or text holding U+0000, or None."""
+    if isinstance(value, str):
+        return path if "\x00" in value else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if isinstance(key, str) and "\x00" in key:
+                return path
+            found = _first_nul(item, child_path(path, key))
+            if found is not None:
+                return found
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found = _first_nul(item, child_path(path, index))
+            if found is not None:
+                return found
+    return None
 
 
 def _leave_out_empty(mapping: Any, rendered: Any, path: str, left_out: list[str]) -> Any:
@@ -394,11 +448,24 @@ def check_mapping(
         return report
     _check_schema(mapping, input_schema, report)
     context = build_context(sample_trigger, {name: AnyValue() for name in earlier_steps})
-    for path, text in _template_strings(mapping):
-        _check_template(path, text, context, sample_trigger is not None, report)
-    if sample_trigger is not None:
-        _warn_sample_types(mapping, input_schema, context, report)
+    taken = _fields_taken(mapping, input_schema)
+    # One deadline and size budget for every template of the save (re-entrant:
+    # services.check_steps opens one for all the steps), not one per template.
+    with render_limits():
+        for path, text in _template_strings(mapping):
+            render = path.split(".", 1)[0].split("[", 1)[0] in taken
+            _check_template(path, text, context, sample_trigger is not None, report, render)
+        if sample_trigger is not None:
+            _warn_sample_types(mapping, input_schema, context, report, taken)
     return report
+
+
+def _fields_taken(mapping: dict, schema: Mapping[str, Any]) -> set[str]:
+    """The top-level fields of ``mapping`` the action takes (its unknown fields are errors)."""
+    properties = schema.get("properties", {})
+    if properties or schema.get("additionalProperties") is False:
+        return {key for key in mapping if key in properties}
+    return set(mapping)
 
 
 def _check_schema(mapping: dict, schema: Mapping[str, Any], report: MappingReport) -> None:
@@ -419,7 +486,7 @@ def _check_schema(mapping: dict, schema: Mapping[str, Any], report: MappingRepor
 
 
 def _warn_sample_types(
-    mapping: dict, schema: Mapping[str, Any], context: dict, report: MappingReport
+    mapping: dict, schema: Mapping[str, Any], context: dict, report: MappingReport, taken: set[str]
 ) -> None:
     """Warn when a single reference's sample value is of a type its field cannot take.
 
@@ -427,6 +494,8 @@ def _warn_sample_types(
     the value is converted first, as a run would (1099 into a text field is fine).
     """
     for parts, text in _template_parts(mapping):
+        if parts[0] not in taken:
+            continue
         expr = _single_expression(text)
         value = _sample_value(expr, context) if expr else _MISSING
         if value is _MISSING or value is None:
@@ -490,14 +559,15 @@ def _limit_problem(text: str, context: dict) -> str | None:
 
 
 def _check_template(
-    path: str, text: str, context: dict, have_sample: bool, report: MappingReport
+    path: str, text: str, context: dict, have_sample: bool, report: MappingReport, render: bool
 ) -> None:
+    """Syntax and references of one template; rendered against the sample when ``render``."""
     try:
         refs = references(text)
     except TemplateSyntaxError as exc:
         report.error(path, f"Syntax error: {exc.message}")
         return
-    problem = _limit_problem(text, context)
+    problem = _limit_problem(text, context) if render else None
     if problem:
         report.error(path, problem)
     for ref in refs:

@@ -14,7 +14,9 @@ Five layers, each cheap on a normal mapping:
    what makes sizes double in a loop.
 2. Every operation that can multiply a size is predicted before it runs and
    refused past ``MAX_VALUE_CHARS``: ``*`` and ``+`` on text and lists, ``**``
-   and ``*`` on integers (by bit length), ``%`` formatting (widths and
+   and ``*`` on integers (by bit length), the ``int`` filter (by digits and
+   base), ``int.from_bytes``, ``round``'s precision, any arithmetic operator,
+   filter or test given an integer past ``MAX_INT_BITS``, ``%`` formatting (widths and
    precisions), ``~`` concatenation, the filters that pad, repeat, fill or
    turn a value into text (``PREDICTIONS``) and the string methods that do
    (center, ljust, rjust, zfill, replace, join, split); ``str.format``,
@@ -22,14 +24,17 @@ Five layers, each cheap on a normal mapping:
 3. What is built is counted, whatever built it: every filter's and method's
    result, each ``{{ output }}`` of a text template and the value of a single
    ``{{ expression }}`` go through ``size_of`` (the JSON size of the object,
-   a value reached twice counted twice) before they are handed on; a
+   a value reached twice counted twice; an integer past ``MAX_INT_BITS``
+   anywhere in it is refused) before they are handed on; a
    generator (map, select, batch...) is counted item by item as it is
    collected. Everything counts against ``RENDER_BUDGET_CHARS`` too.
 4. The rendered input of a step is at most ``MAX_INPUT_BYTES`` of JSON
    (``check_input_size``), estimated before it is ever written as JSON.
-5. A deadline, ``MAX_RENDER_SECONDS`` per step: every sandbox hook (operators,
-   calls, attribute lookups, filters, items collected, output) checks it, so
-   even an expression these rules did not foresee stops.
+5. A deadline, ``MAX_RENDER_SECONDS`` per step run (and per save, for all its
+   templates): every sandbox hook (operators, calls, attribute lookups,
+   filters, tests, items collected, output) checks it, so even an expression
+   these rules did not foresee stops. With integers bounded, no single
+   operation between two checks runs long (big-integer division was seconds).
 
 All refusals raise ``MappingLimitError`` (a jinja2 SecurityError); the mapping
 module turns it into a MappingError naming the field.
@@ -38,6 +43,7 @@ module turns it into a MappingError naming the field.
 from __future__ import annotations
 
 import json
+import math
 import re
 import threading
 import time
@@ -223,6 +229,7 @@ def _scalar_size(value: Any) -> int | None:
         return 5
     if isinstance(value, int):
         bits = value.bit_length()
+        check_int_bits(bits, "an integer")
         return len(str(value)) if bits < 64 else bits * 3 // 10 + 2
     if isinstance(value, float):
         return len(repr(value))
@@ -267,19 +274,35 @@ _SIZED = (str, bytes, list, tuple)
 _FORMAT_SPEC = re.compile(r"%(?:\([^)]*\))?[#0 +-]*(\*|\d+)?(?:\.(\*|\d+))?[hlL]?([a-zA-Z%])")
 
 
-def _check_int_bits(bits: int, what: str) -> None:
+def check_int_bits(bits: int, what: str) -> None:
+    """Refuse an integer of ``bits`` bits past ``MAX_INT_BITS`` (raises MappingLimitError)."""
     if bits > MAX_INT_BITS:
-        raise MappingLimitError(f"{what} would have about {bits:,} bits; at most {MAX_INT_BITS:,}.")
+        raise MappingLimitError(
+            f"{what} would have about {bits:,} bits; integers have at most {MAX_INT_BITS:,}."
+        )
+
+
+def check_int_arguments(values: Any, what: str) -> None:
+    """Refuse before an operation runs when any integer given to it is past ``MAX_INT_BITS``.
+
+    Division, remainder and comparison of integers of millions of bits take
+    seconds in one uninterruptible step; integers only reach the sandbox
+    within bounds, and this keeps them there whatever they came from.
+    """
+    for value in values:
+        if _is_int(value):
+            check_int_bits(value.bit_length(), what)
 
 
 def predict_binop(operator: str, left: Any, right: Any) -> None:
     """Refuse ``left <operator> right`` when its result would be too large."""
     check_time()
+    check_int_arguments((left, right), f"an operand of {operator}")
     if operator == "**" and _is_int(left) and _is_int(right):
-        if right > 0 and abs(left) > 1:
-            _check_int_bits(left.bit_length() * right, "a power")
+        if right > 0 and abs(left) > 1:  # |left|**right has floor(right * log2|left|) + 1 bits
+            check_int_bits(math.floor(right * math.log2(abs(left))) + 1, "a power")
     elif operator == "*" and _is_int(left) and _is_int(right):
-        _check_int_bits(left.bit_length() + right.bit_length(), "a product")
+        check_int_bits(left.bit_length() + right.bit_length(), "a product")
     elif operator == "*":
         sized, times = (left, right) if isinstance(left, _SIZED) else (right, left)
         if isinstance(sized, _SIZED) and _is_int(times) and times > 0:
@@ -409,6 +432,35 @@ def _predict_list(value: Any) -> None:
         check_size(2 + 3 * len(value), "list")
 
 
+_PREFIXES = {"0x": 16, "0o": 8, "0b": 2}
+
+
+def _predict_int(value: Any, default: Any = 0, base: Any = 10) -> None:
+    """Refuse text whose integer would be past ``MAX_INT_BITS``, before ``int()`` reads it.
+
+    Counts the significant digits (no sign, prefix, underscores or leading
+    zeros) at ``log2(base)`` bits each; base 0 reads the base from the prefix.
+    """
+    if isinstance(value, bytes):
+        value = value.decode("latin-1")
+    if not isinstance(value, str) or not _is_int(base):
+        return
+    digits = value.strip().lstrip("+-").lower()
+    prefix_base = _PREFIXES.get(digits[:2])
+    if prefix_base is not None and base in (0, prefix_base):
+        digits, base = digits[2:], prefix_base
+    if not 2 <= base <= 36:
+        base = 10  # base 0 without prefix is decimal; an invalid base fails in int()
+    significant = len(digits.replace("_", "").lstrip("0"))
+    check_int_bits(math.ceil(significant * math.log2(base)), "the int filter's result")
+
+
+def _predict_round(value: Any, precision: Any = 0, method: Any = "common") -> None:
+    # round(1.5, 10**9, "ceil") computes 10**precision: refused as such a power would be.
+    if _is_int(precision):
+        check_int_bits(math.ceil(abs(precision) * math.log2(10)), "round's precision")
+
+
 def _predict_sum(iterable: Any, attribute: Any = None, start: Any = 0) -> None:
     if not isinstance(start, (int, float)) or isinstance(start, bool):
         raise MappingLimitError("sum: only numbers can be summed in a mapping.")
@@ -425,6 +477,8 @@ PREDICTIONS: dict[str, Callable[..., None]] = {
     "string": _predict_string,
     "list": _predict_list,
     "sum": _predict_sum,
+    "int": _predict_int,
+    "round": _predict_round,
 }
 
 
@@ -442,9 +496,25 @@ def bounded_filter(name: str, function: Callable[..., Any]) -> Callable[..., Any
 
     def bounded(*args: Any, **kwargs: Any) -> Any:
         check_time()
+        check_int_arguments(chain(args, kwargs.values()), what)
         if predict is not None:
             predict(*(args[1:] if pass_arg else args), **kwargs)
         return checked_result(function(*args, **kwargs), what)
+
+    if pass_arg is not None:
+        bounded.jinja_pass_arg = pass_arg  # type: ignore[attr-defined]
+    return bounded
+
+
+def bounded_test(name: str, function: Callable[..., Any]) -> Callable[..., Any]:
+    """``function`` (a Jinja test) run only on integers within ``MAX_INT_BITS``, in time."""
+    pass_arg = getattr(function, "jinja_pass_arg", None)
+    what = f"the {name} test"
+
+    def bounded(*args: Any, **kwargs: Any) -> Any:
+        check_time()
+        check_int_arguments(chain(args, kwargs.values()), what)
+        return function(*args, **kwargs)
 
     if pass_arg is not None:
         bounded.jinja_pass_arg = pass_arg  # type: ignore[attr-defined]
@@ -489,6 +559,8 @@ def predict_method(obj: Any, name: str, args: tuple, kwargs: dict) -> None:
         else:
             parts = obj.count(sep) + 1 if sep else len(obj) // 2 + 1
         check_size(len(obj) + 4 * parts, name)
+    elif name == "from_bytes" and args and isinstance(args[0], (bytes, bytearray)):
+        check_int_bits(len(args[0]) * 8, "from_bytes()")
     elif name in ("expandtabs", "translate", "format", "format_map"):
         raise MappingLimitError(f"the {name}() method is not allowed in a mapping.")
 
@@ -515,13 +587,14 @@ class BoundedEnvironment(ImmutableSandboxedEnvironment):
     """
 
     code_generator_class = _BoundedCodeGenerator
-    intercepted_binops = frozenset({"*", "**", "+", "%"})
+    # Every arithmetic operator: each checks its integer operands (predict_binop).
+    intercepted_binops = frozenset({"*", "**", "+", "-", "/", "//", "%"})
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs["finalize"] = _bounded_finalize(kwargs.get("finalize"))
         super().__init__(*args, **kwargs)
         self.filters = {name: bounded_filter(name, self.filters[name]) for name in ALLOWED_FILTERS}
-        self.tests = {name: self.tests[name] for name in ALLOWED_TESTS}
+        self.tests = {name: bounded_test(name, self.tests[name]) for name in ALLOWED_TESTS}
         # lipsum(10**9), cycler, joiner and namespace are not for a field's value.
         for name in ("lipsum", "cycler", "joiner", "namespace"):
             self.globals.pop(name, None)
@@ -559,15 +632,18 @@ class BoundedEnvironment(ImmutableSandboxedEnvironment):
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
         predict_binop(operator, left, right)
         result = super().call_binop(context, operator, left, right)
-        if operator == "%":  # the prediction read the widths; repr of a list it did not
+        if operator == "%" and isinstance(result, str):  # repr of a list was not predicted
             check_size(_text_size(result), "a formatted value")
+        elif _is_int(result):  # a sum or difference may gain a bit
+            check_int_bits(result.bit_length(), f"the result of {operator}")
         return result
 
     def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:
         check_time()
         owner = getattr(__obj, "__self__", None)
         name = getattr(__obj, "__name__", "")
-        if isinstance(owner, (str, bytes)):
+        check_int_arguments(chain((owner,), args, kwargs.values()), f"{name or 'a call'}()")
+        if isinstance(owner, (str, bytes)) or owner is int:
             predict_method(owner, name, args, kwargs)
         result = super().call(__context, __obj, *args, **kwargs)
         return checked_result(result, f"{name or 'a call'}()")

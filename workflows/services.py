@@ -21,6 +21,7 @@ from workflows import clock
 from workflows.engine import create_run, enqueue_run_on_commit
 from workflows.mapping import MappingReport, check_mapping
 from workflows.models import Run, RunStatus, Step, StepRun, Workflow, new_idempotency_key
+from workflows.sandbox import render_limits
 
 # -- saving a workflow -------------------------------------------------------------
 
@@ -286,23 +287,28 @@ def authorize_save(user, workflow: Workflow, *, has_steps: bool) -> None:
 
 
 def check_steps(workflow: Workflow, steps: list[dict]) -> list[MappingReport]:
-    """Check each step's mapping (dicts with name, action_key, input_mapping), in order."""
+    """Check each step's mapping (dicts with name, action_key, input_mapping), in order.
+
+    All the steps' templates are rendered against the sample within one deadline
+    and size budget (``render_limits``): a save costs a bounded time in all.
+    """
     sample = workflow.sample()
     reports = []
     earlier: list[str] = []
-    for step in steps:
-        try:
-            schema = get_action(step["action_key"]).input_schema
-        except KeyError as exc:
-            report = MappingReport()
-            report.error("action_key", str(exc))
-        else:
-            report = check_mapping(
-                step.get("input_mapping") or {},
-                schema,
-                sample_trigger=sample,
-                earlier_steps=earlier,
-            )
-        reports.append(report)
-        earlier.append(step.get("name", ""))
+    with render_limits():
+        for step in steps:
+            try:
+                schema = get_action(step["action_key"]).input_schema
+            except KeyError as exc:
+                report = MappingReport()
+                report.error("action_key", str(exc))
+            else:
+                report = check_mapping(
+                    step.get("input_mapping") or {},
+                    schema,
+                    sample_trigger=sample,
+                    earlier_steps=earlier,
+                )
+            reports.append(report)
+            earlier.append(step.get("name", ""))
     return reports

@@ -90,6 +90,10 @@ def test_step(step: Step) -> dict[str, Any]:
         result["error"] = exc.to_dict()
     except KeyError as exc:
         result["error"] = {"type": "unknown_action", "message": str(exc)}
+    except (ValueError, OverflowError, RecursionError) as exc:
+        # What the mapping module did not foresee is shown as the engine records it, never a 500.
+        logger.exception("Test of step %s failed unexpectedly", step.pk)
+        result["error"] = {"type": "internal_error", "message": f"{type(exc).__name__}: {exc}"}
     result["ok"] = result["error"] is None
     return result
 

@@ -1,5 +1,7 @@
 """/api/v1/workflows/: workflows with their steps, checked as admin checks them."""
 
+import time
+
 import pytest
 
 from connections.models import Connection
@@ -328,3 +330,48 @@ def test_every_problem_of_a_workflow_body_is_reported_at_once(superuser_api, con
     response = superuser_api.post(LIST, body, format="json")
     assert set(field_errors(response)) == {"custom_event_type", "steps[1].input.id"}
     assert not Workflow.objects.exists()
+
+
+# A 3.3-million-bit integer divided by another took seconds in one step, per template.
+RUNAWAY_INTEGER = "{{ (('f' * 830000) | int(base=16)) // (('7' * 415000) | int(base=16)) > 0 }}"
+
+
+def test_a_save_with_a_runaway_integer_is_refused_at_once_naming_the_field(
+    superuser_api, connection
+):
+    steps = invoice_steps()
+    steps[0]["input"]["description"] = RUNAWAY_INTEGER
+    steps[1]["input"]["description"] = RUNAWAY_INTEGER
+    started = time.monotonic()
+    response = superuser_api.post(LIST, payload(connection, steps=steps), format="json")
+    assert time.monotonic() - started < 2
+    assert response.status_code == 400
+    errors = field_errors(response)
+    assert set(errors) == {"steps[0].input.description", "steps[1].input.description"}
+    assert "integers have at most 4,000" in errors["steps[0].input.description"]
+
+
+def test_a_save_refuses_fields_the_action_does_not_take_without_rendering_them(
+    superuser_api, connection
+):
+    steps = invoice_steps()
+    steps[0]["input"] = {"customer": "cus_1", **{f"nope{n}": RUNAWAY_INTEGER for n in range(3)}}
+    started = time.monotonic()
+    response = superuser_api.post(LIST, payload(connection, steps=steps), format="json")
+    assert time.monotonic() - started < 2
+    assert response.status_code == 400
+    assert field_errors(response) == {
+        f"steps[0].input.nope{n}": f"Unknown field 'nope{n}' for this action." for n in range(3)
+    }
+
+
+def test_a_metadata_key_with_a_control_character_is_refused_naming_the_field(
+    superuser_api, connection
+):
+    steps = invoice_steps()
+    steps[0]["input"]["metadata"] = {"a\u0000": "b"}
+    response = superuser_api.post(LIST, payload(connection, steps=steps), format="json")
+    assert response.status_code == 400
+    assert field_errors(response) == {
+        "steps[0].input.metadata": "key 'a\\x00' must not contain control characters"
+    }

@@ -1,10 +1,12 @@
 """The mapping sandbox is bounded: size-multiplying templates are refused at save and at run."""
 
+import time
 import tracemalloc
 
 import pytest
+from django.urls import reverse
 
-from workflows import sandbox
+from workflows import sandbox, tryout
 from workflows.mapping import (
     MappingError,
     build_context,
@@ -272,3 +274,151 @@ def test_it_refuses_a_template_nested_too_deep_at_run_time_naming_the_field(text
 def test_a_template_nested_within_the_limits_renders():
     text = "{{ " + "(" * 16 + "1" + " + 1" * 60 + ")" * 16 + " }}"
     assert render_mapping({"description": text}, CONTEXT) == {"description": 61}
+
+
+# -- integers stay within 4,000 bits --------------------------------------------------
+
+# 4,300 digits: the most Python's json reads, so the most a trigger or an output can hold.
+BIG_DATA = build_context({"data": {"object": {"big": int("9" * 4300)}}})
+BIG_INTEGERS = [
+    "{{ ('f' * 830000) | int(base=16) }}",
+    "{{ (('f' * 830000) | int(base=16)) // (('7' * 415000) | int(base=16)) > 0 }}",
+    "{{ ('f' * 4000) | int(base=16) }}",
+    "{{ ('9' * 4300) | int }}",
+    "{{ ('0x' ~ 'f' * 1001) | int(base=0) }}",
+    "{{ ('9' * 4300).encode() | int }}",
+    "{{ (1).from_bytes(('x' * 1000).encode(), 'big') }}",
+    "{{ 2 ** 4000 }}",
+    "{{ 2 ** 3999 + 2 ** 3999 }}",
+    "{{ 2 ** 3999 - -(2 ** 3999) }}",
+    "{{ 1.5 | round(20000000, 'ceil') }}",
+    "{{ trigger.data.object.big }}",
+    "{{ trigger.data.object.big // 3 > 0 }}",
+    "{{ trigger.data.object.big % 7 }}",
+    "{{ trigger.data.object.big is divisibleby 3 }}",
+    "{{ trigger.data.object.big | abs > 0 }}",
+    "{{ [trigger.data.object.big] | sum > 0 }}",
+    "{{ [trigger.data.object.big, 1] | max > 0 }}",
+]
+
+
+@pytest.mark.parametrize("text", BIG_INTEGERS)
+def test_it_refuses_an_integer_past_4000_bits_before_computing_with_it(text):
+    started = time.monotonic()
+    with pytest.raises(MappingError) as refused:
+        render_input({"description": text}, BIG_DATA)
+    assert time.monotonic() - started < 1
+    assert refused.value.field == "description"
+    assert "integers have at most 4,000" in refused.value.message
+
+
+def test_integers_within_4000_bits_still_render():
+    mapping = {
+        "power": "{{ 2 ** 3999 == (('8' ~ '0' * 999) | int(base=16)) }}",
+        "widest": "{{ (('f' * 1000) | int(base=16)).bit_length() }}",
+        "zeros": "{{ ('0' * 100000 ~ '42') | int }}",
+        "arithmetic": "{{ 'ff' | int(base=16) }} {{ 10 // 3 }} {{ 10 % 3 }} "
+        "{{ 7 - 9 }} {{ 7 / 2 }}",
+        "rounded": "{{ 1.25 | round(1, 'floor') }} {{ -5 | abs }} {{ 10 is divisibleby 5 }}",
+    }
+    assert render_input(mapping, CONTEXT).values == {
+        "power": True,
+        "widest": 4000,
+        "zeros": 42,
+        "arithmetic": "255 3 1 -2 3.5",
+        "rounded": "1.2 5 True",
+    }
+
+
+def test_a_literal_integer_json_cannot_write_is_a_mapping_error_naming_the_field():
+    with pytest.raises(MappingError) as refused:
+        render_input({"metadata": {"count": 10**5000}}, CONTEXT)
+    assert refused.value.field == "metadata.count"
+    assert "integers have at most 4,000" in refused.value.message
+
+
+def test_a_rendered_nul_is_refused_naming_the_field():
+    with pytest.raises(MappingError) as refused:
+        render_input({"metadata": {"note": "{{ 'a\\x00b' }}"}}, CONTEXT)
+    assert refused.value.field == "metadata.note"
+    assert "U+0000" in refused.value.message
+
+
+@pytest.mark.django_db
+def test_a_step_rendering_a_huge_integer_fails_as_a_mapping_error(connection, deliver, stripe):
+    mapping = {"id": "cus_1", "description": "{{ ('f' * 4000) | int(base=16) }}"}
+    make_workflow(connection, "customer.created", [("tag", "update_customer", mapping)])
+
+    deliver(connection, sample_event("customer.created"))
+
+    step_run = StepRun.objects.get()
+    assert step_run.error["type"] == "mapping_error"
+    assert step_run.error["param"] == "description"
+    assert len(stripe.calls) == 0
+
+
+@pytest.mark.django_db
+def test_test_a_step_shows_a_huge_integer_as_a_mapping_error(connection, stripe, staff_client):
+    mapping = {"id": "cus_1", "description": "{{ ('f' * 4000) | int(base=16) }}"}
+    workflow = make_workflow(connection, "customer.created", [("tag", "update_customer", mapping)])
+    url = reverse("admin:workflows_test_step", args=[workflow.pk])
+
+    page = staff_client.post(url, {"step": workflow.steps.get().pk})
+
+    assert page.status_code == 200
+    assert page.context["result"]["error"]["type"] == "mapping_error"
+    assert page.context["result"]["error"]["param"] == "description"
+    assert len(stripe.calls) == 0
+
+
+@pytest.mark.django_db
+def test_test_a_step_never_answers_500_on_a_value_error(connection, staff_client, monkeypatch):
+    def overflow(*args, **kwargs):
+        raise OverflowError("int too large to convert to float")
+
+    monkeypatch.setattr(tryout, "render_input", overflow)
+    workflow = make_workflow(connection, "customer.created", [("tag", "update_customer", {})])
+    url = reverse("admin:workflows_test_step", args=[workflow.pk])
+
+    page = staff_client.post(url, {"step": workflow.steps.get().pk})
+
+    assert page.status_code == 200
+    assert page.context["result"]["error"]["type"] == "internal_error"
+
+
+# -- a save renders within one budget ---------------------------------------------------
+
+
+def test_a_save_renders_every_template_within_one_budget(monkeypatch):
+    budgets = []
+
+    class CountedBudget(sandbox._Budget):
+        def __init__(self) -> None:
+            super().__init__()
+            budgets.append(self)
+
+    monkeypatch.setattr(sandbox, "_Budget", CountedBudget)
+    schema = {"type": "object", "properties": {"description": {}, "name": {}, "email": {}}}
+    mapping = {key: "{{ trigger.data.object.name | upper }}" for key in schema["properties"]}
+
+    report = check_mapping(mapping, schema, sample_trigger=CONTEXT["trigger"])
+
+    assert report.ok
+    assert len(budgets) == 1
+
+
+def test_a_save_past_its_deadline_stops_every_template(monkeypatch):
+    monkeypatch.setattr(sandbox, "MAX_RENDER_SECONDS", -1.0)
+    schema = {"type": "object", "properties": {"description": {}, "name": {}}}
+    mapping = {key: "{{ trigger.data.object.name | upper }}" for key in schema["properties"]}
+
+    report = check_mapping(mapping, schema, sample_trigger=CONTEXT["trigger"])
+
+    assert {error["field"] for error in report.errors} == {"description", "name"}
+    assert all("longer than" in error["message"] for error in report.errors)
+
+
+def test_a_save_does_not_render_fields_the_action_does_not_take():
+    mapping = {"nope": "{{ 'x' | center(10**9) }}"}
+    report = check_mapping(mapping, SCHEMA, sample_trigger=CONTEXT["trigger"])
+    assert report.errors == [{"field": "nope", "message": "Unknown field 'nope' for this action."}]
