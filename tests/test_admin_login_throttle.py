@@ -48,6 +48,14 @@ def test_two_hundred_wrong_passwords_lock_the_login_even_for_the_right_password(
     assert locked["Retry-After"] == "900"
 
 
+def test_the_lockout_page_is_the_admin_site_s_page(client, admin_user, settings):
+    for n in range(settings.AXES_FAILURE_LIMIT):
+        locked = log_in(client, f"wrong-{n}")
+    assert locked.status_code == 429
+    assert b"Konnectify: Stripe automation" in locked.content
+    assert b"Django administration" not in locked.content
+
+
 def test_the_lock_ends_after_the_cool_off(client, admin_user, settings):
     for n in range(settings.AXES_FAILURE_LIMIT):
         log_in(client, f"wrong-{n}")

@@ -63,6 +63,21 @@ class ApiTokenAdmin(RefuseForbiddenActions, admin.ModelAdmin):
     def get_changeform_initial_data(self, request):
         return {"user": request.user.pk}
 
+    def get_form(self, request, obj=None, **kwargs):
+        """A non-superuser's new token shows its owner, themselves, in the read-only field
+        (a read-only field shows the instance's value, not the initial data: it read "-")."""
+        form = super().get_form(request, obj, **kwargs)
+        if obj is not None or request.user.is_superuser:
+            return form
+        owner = request.user
+
+        class OwnTokenForm(form):
+            def __init__(self, *args, **kwargs) -> None:
+                super().__init__(*args, **kwargs)
+                self.instance.user = owner
+
+        return OwnTokenForm
+
     def save_model(self, request, obj, form, change) -> None:
         """Issue the token; a non-superuser's is always their own, whatever was posted."""
         if not request.user.is_superuser:

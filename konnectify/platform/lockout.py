@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
@@ -16,6 +17,7 @@ def lockout_page(
     """
     cool_off = settings.AXES_COOLOFF_TIME
     context = {
+        **admin.site.each_context(request),  # the site's header and title, as on the login page
         "username": (credentials or {}).get("username") or request.POST.get("username", ""),
         "failure_limit": settings.AXES_FAILURE_LIMIT,
         "minutes": int(cool_off.total_seconds() // 60),

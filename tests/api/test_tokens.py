@@ -159,6 +159,14 @@ def test_in_admin_a_non_superuser_cannot_mint_a_token_for_a_superuser(
     assert not ApiToken.objects.filter(user=root).exists()
 
 
+def test_in_admin_a_non_superuser_s_new_token_shows_themselves_as_its_user(client, token_clerk):
+    page = client.get("/admin/konnectify/apitoken/add/").content.decode()
+
+    user_field = page.split('class="form-row field-user')[1].split('class="form-row')[0]
+    assert 'name="user"' not in user_field
+    assert ">clerk<" in user_field
+
+
 def test_in_admin_a_non_superuser_sees_and_revokes_only_their_own_tokens(client, token_clerk, user):
     theirs, _ = ApiToken.issue(name="someone else's", user=user)
     own, _ = ApiToken.issue(name="my own", user=token_clerk)
