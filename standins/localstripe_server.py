@@ -15,7 +15,10 @@ product uses to validate a key, so we add that one route answering as Stripe doe
 - webhook deliveries go through a relay here: ``POST /_config/webhooks/<name>``
   (url, secret) registers ``<name>`` with localstripe pointing at
   ``/_config/relay/<name>``, which records the delivery exactly as sent (url, headers,
-  body), forwards it to ``url`` and answers with its status;
+  body), forwards it to ``url`` and answers with its status. As on Stripe, a webhook
+  gets only the events that happen after it is registered: localstripe picks the
+  receivers when it sends (~1 s after the event), so the relay drops an event that
+  was already in the store at registration;
   ``DELETE /_config/webhooks/<name>`` stops forwarding (late deliveries are dropped);
 - ``GET /_config/requests``: the API requests received so far (method, path,
   Idempotency-Key), in arrival order, recorded before any delay;
@@ -65,6 +68,8 @@ DELIVERIES: list[dict] = []
 IN_FLIGHT = [0]
 # Where each registered webhook's deliveries go (its name -> the URL given at registration).
 TARGETS: dict[str, str] = {}
+# Each registered webhook's name -> the ids of the events that existed when it was registered.
+EARLIER_EVENTS: dict[str, frozenset[str]] = {}
 # Set by main(): this server's own URL, which localstripe delivers to.
 SELF_URL = ["http://127.0.0.1:8420"]
 STATE_FILE: list[Path] = []
@@ -104,8 +109,16 @@ async def register_webhook(name: str, request: web.Request) -> web.Response:
         return web.json_response({"error": {"message": "url and secret are required"}}, status=400)
     events = data.getall("events") if "events" in data else None
     TARGETS[name] = str(url)
+    EARLIER_EVENTS[name] = event_ids()
     webhooks.register_webhook(name, f"{SELF_URL[0]}/_config/relay/{name}", str(secret), events)
     return web.Response()
+
+
+def event_ids() -> frozenset[str]:
+    """The ids of the events in localstripe's store now (``evt_...``)."""
+    return frozenset(
+        key.removeprefix("event:") for key in resources.store if key.startswith("event:")
+    )
 
 
 def forget_webhook(name: str) -> web.Response:
@@ -130,11 +143,15 @@ async def webhook_config(request: web.Request, handler):
 
 
 async def relay(request: web.Request) -> web.Response:
-    """A delivery from localstripe: record it as sent, forward it, answer with its status."""
-    target = TARGETS.get(request.match_info["name"])
-    if target is None:
-        return web.Response(status=410)
+    """A delivery from localstripe: record it as sent, forward it, answer with its status.
+
+    Dropped (410) when the webhook was forgotten, or registered after the event happened.
+    """
+    name = request.match_info["name"]
+    target = TARGETS.get(name)
     body = await request.read()
+    if target is None or json.loads(body).get("id") in EARLIER_EVENTS[name]:
+        return web.Response(status=410)
     IN_FLIGHT[0] += 1
     try:
         delivery = await forward(target, body, {h: request.headers[h] for h in DELIVERY_HEADERS})

@@ -173,7 +173,12 @@ class LocalStripe:
         return self.control("GET", "deliveries").json()
 
     def quiet(self) -> bool:
-        """True when no webhook delivery is still to be sent (each leaves ~1 s late)."""
+        """True when no webhook delivery is being relayed to its URL right now.
+
+        An event that localstripe has yet to send (it waits ~1 s) is not counted: it
+        goes only to the webhooks registered before it happened, and none of a
+        forgotten one's.
+        """
         return not self.service.running or self.control("GET", "pending").json()["pending"] == 0
 
     def customer_with_card(self, email: str) -> dict:
@@ -345,7 +350,7 @@ def stack(product_stack: Stack, transactional_db, settings, request) -> Iterator
     settings.STRIPE_API_BASE = product_stack.localstripe.url
     request.node.e2e_stack = product_stack  # for the failure report (logs)
     yield product_stack
-    # A late delivery of this test's events must not reach the next test's webhook URL.
+    # A delivery still being relayed to this test's URL must not land after the flush.
     wait_for(product_stack.localstripe.quiet, timeout=10)
 
 
