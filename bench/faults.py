@@ -1,4 +1,4 @@
-"""Fault scripts (not tests): the issue's faults at full size, with real processes on PostgreSQL.
+"""Fault scripts (not tests): each fault at full size, with real processes on PostgreSQL.
 
     .venv/bin/python -m bench.faults duplicates   # 1,000 events x 10 deliveries, 32 clients
     .venv/bin/python -m bench.faults outage       # Stripe answers 500 to everything for 60 s

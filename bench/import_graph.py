@@ -1,7 +1,7 @@
 """Import figures behind the layer contracts: package cycles and late imports.
 
 Run from a checkout root: ``.venv/bin/python bench/import_graph.py``. ``lint-imports``
-enforces the contracts (pyproject.toml); this prints the figures a review counts:
+enforces the contracts (pyproject.toml); this prints the figures behind them:
 
 - package cycles: pairs of product packages (``konnectify.platform`` counted apart from
   the rest of ``konnectify``) that import each other, directly or through others, and

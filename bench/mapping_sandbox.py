@@ -2,12 +2,12 @@
 
 Two figures (no database needed, no network):
 
-- for each of issue 11's five runaway field mappings (and a few relatives): the
-  time until it is refused at run time (``render_mapping``) and at save
-  (``check_mapping``), median of ``--repeat`` tries, and the process's peak
+- for each known kind of runaway field mapping (output growth, big integers, deep
+  nesting): the time until it is refused at run time (``render_mapping``) and at
+  save (``check_mapping``), median of ``--repeat`` tries, and the process's peak
   memory (ru_maxrss) after all of them;
 - the render time (best of 5 batches) of a normal 8-field mapping with the bounded environment and
-  with plain Jinja2 ``SandboxedEnvironment`` (the old base), both with compiled
+  with plain Jinja2 ``SandboxedEnvironment`` (the base it bounds), both with compiled
   templates cached, so the difference is the bounds' overhead per render.
 
     .venv/bin/python bench/mapping_sandbox.py [--repeat 20] [--renders 20000] [--json]
@@ -40,16 +40,16 @@ RUNAWAY = {
     "| replace('a', 'a' * 1000) }}",
     "batch fill": "{{ [1] | batch(10**9, 'x') | list }}",
     "str.format width": "{{ '{:>1000000000}'.format('x') }}",
-    # Review 1, finding 1: values built by filters from shared references.
+    # Values built by filters from shared references: small in memory, huge as text.
     "shared refs | string": "{{ ([none] * 100000) | map('default', 'x' * 999999, true) "
     "| list | string }}",
     "shared refs, 1 expr": "{{ ([none] * 100000) | map('default', 'x' * 999999, true) | list }}",
     "batch big fill": "{{ [1] | batch(100000, 'x' * 999999) | list }}",
     "list|string chain": "{{ ('x' * 999999) | list | string | list | string | length }}",
-    # Review 1, finding 3: nesting Jinja's parser cannot read.
+    # Nesting deeper than Jinja's recursive parser can read.
     "3000 parentheses": "{{ " + "(" * 3000 + "1" + ")" * 3000 + " }}",
     "3000 not": "{% if " + "not " * 3000 + "1 %}x{% endif %}",
-    # Review 2, finding 1: a 3.3-million-bit integer divided (seconds in one step).
+    # A 3.3-million-bit integer divided: seconds of CPU in one step.
     "int(base=16) //": "{{ (('f' * 830000) | int(base=16)) // (('7' * 415000) | int(base=16)) }}",
 }
 
