@@ -423,7 +423,7 @@ class AnyValue:
         return ""
 
     def __iter__(self) -> Iterator[Any]:
-        # Without it Python iterates through __getitem__ forever ("| join" hung at save).
+        # Without it Python iterates through __getitem__ forever ("| join" at save never ends).
         return iter(())
 
 

@@ -1,5 +1,5 @@
 """A connection stored with an API base the environment no longer allows: the step fails
-for good with a clear error, and its key is sent nowhere (issue 11)."""
+for good with a clear error, and its key is sent nowhere."""
 
 import pytest
 

@@ -21,7 +21,7 @@ from .conftest import make_workflow, sample_event
 CONTEXT = build_context({"data": {"object": {"id": "cus_1", "name": "Ada", "lines": [1, 2]}}})
 SCHEMA = {"type": "object", "properties": {"description": {"type": "string"}}}
 
-# The five cases, then their relatives.
+# Five expressions that would take a worker's memory or time, then their relatives.
 LISTED = [
     "{% set s = 'ab' %}{% for i in range(60) %}{% set s = s ~ s %}{% endfor %}{{ s }}",
     "{{ (['x' * 99999] * 99999) | join }}",
@@ -237,13 +237,13 @@ def test_it_refuses_an_input_too_large_before_it_is_written_as_json():
 
 
 def test_an_earlier_steps_list_can_be_joined_at_save():
-    # An earlier step's output stands in as AnyValue, which Python iterated forever.
+    # An earlier step's output stands in as AnyValue at save: iterating it ends.
     text = "{{ steps.find.lines | map(attribute='id') | join(',') }}"
     report = check_mapping({"description": text}, SCHEMA, earlier_steps=["find"])
     assert report.ok
 
 
-# -- templates nested too deep to parse (finding: RecursionError, a 500 at save) ----
+# -- templates nested too deep to parse: a syntax error at save, never a 500 ---------
 
 DEEP = [
     "{{ " + "(" * 3000 + "1" + ")" * 3000 + " }}",

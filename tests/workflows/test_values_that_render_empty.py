@@ -28,7 +28,7 @@ def form(call) -> dict:
 
 
 def two_steps(connection, update_mapping):
-    """The issue's workflow: find the customer, then update it from what was found."""
+    """Find the customer, then update it from what was found."""
     return make_workflow(
         connection,
         "customer.created",
