@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
-from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -17,9 +16,6 @@ from konnectify.platform.ratelimit import stripe_throttle
 from stripe_connector.client import DEFAULT_API_VERSION, StripeClient, allowed_api_origins
 from stripe_connector.errors import StripeError
 from stripe_connector.origins import api_origin
-
-if TYPE_CHECKING:
-    from stripe_connector.client import StripeClient
 
 
 def default_api_version() -> str:
