@@ -2,8 +2,8 @@
 
 The key and the webhook signing secret are write-only: responses carry only
 ``key_hint``. Validation goes through the same service functions as admin
-(``check_key``, ``apply_key``, ``store_manual_secret``), so both accept and
-refuse the same keys with the same messages.
+(``services.validate_connection_write`` and ``save_connection``), so both accept
+and refuse the same keys with the same messages.
 """
 
 from __future__ import annotations
@@ -76,7 +76,7 @@ class StripeKeyField(serializers.CharField):
 
 @extend_schema_field({"type": "string", "writeOnly": True, "pattern": r"^whsec_[A-Za-z0-9_]{10,}$"})
 class SigningSecretField(serializers.CharField):
-    """A webhook signing secret; checked by ``store_manual_secret`` (as in admin)."""
+    """A webhook signing secret; checked by ``check_manual_secret`` (as in admin)."""
 
 
 class ConnectionSerializer(StrictFields, serializers.ModelSerializer):

@@ -14,7 +14,7 @@ from django.db import router, transaction
 from django.db.models.deletion import Collector, ProtectedError, RestrictedError
 
 from connections.models import Connection, ConnectionDisabled, require_key_for_api_base_change
-from connections.webhooks import delete_endpoint, store_manual_secret
+from connections.webhooks import check_manual_secret, delete_endpoint, store_manual_secret
 from stripe_connector.client import StripeClient, key_kind, key_mode, mask_key
 from stripe_connector.errors import APIBaseNotAllowed, StripeError
 
@@ -162,7 +162,7 @@ def validate_connection_write(
         ]
     elif webhook_secret:
         try:
-            store_manual_secret(Connection(), webhook_secret)  # the format check only
+            check_manual_secret(webhook_secret)
         except ValidationError as exc:
             errors[secret_field] = exc.messages
     check = None

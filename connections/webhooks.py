@@ -298,9 +298,9 @@ def _record_manual(connection: Connection, wanted: list[str]) -> SyncResult:
     )
 
 
-def store_manual_secret(connection: Connection, secret: str) -> None:
-    """Store a signing secret pasted from Stripe's dashboard (the old one stays valid for
-    the grace period). Raises ValidationError for anything that is not a whsec_ secret."""
+def check_manual_secret(secret: str) -> str:
+    """``secret`` stripped, or ValidationError (code ``invalid_secret``) for anything
+    that is not a whsec_ signing secret as Stripe's dashboard shows it."""
     secret = (secret or "").strip()
     if not secret.startswith("whsec_") or len(secret) < 16 or any(c.isspace() for c in secret):
         raise ValidationError(
@@ -308,7 +308,13 @@ def store_manual_secret(connection: Connection, secret: str) -> None:
             "'Signing secret' on the endpoint's page in Stripe's dashboard.",
             code="invalid_secret",
         )
-    connection.replace_webhook_secret(secret)
+    return secret
+
+
+def store_manual_secret(connection: Connection, secret: str) -> None:
+    """Store a signing secret pasted from Stripe's dashboard (the old one stays valid for
+    the grace period). Raises ValidationError for anything that is not a whsec_ secret."""
+    connection.replace_webhook_secret(check_manual_secret(secret))
     connection.webhook_status = Connection.WebhookStatus.MANUAL
 
 
