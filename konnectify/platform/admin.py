@@ -65,7 +65,7 @@ class ApiTokenAdmin(RefuseForbiddenActions, admin.ModelAdmin):
 
     def get_form(self, request, obj=None, **kwargs):
         """A non-superuser's new token shows its owner, themselves, in the read-only field
-        (a read-only field shows the instance's value, not the initial data: it read "-")."""
+        (a read-only field shows the instance's value, not the initial data, else "-")."""
         form = super().get_form(request, obj, **kwargs)
         if obj is not None or request.user.is_superuser:
             return form
