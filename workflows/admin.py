@@ -260,9 +260,8 @@ class WorkflowAdmin(RefuseForbiddenActions, admin.ModelAdmin):
 
     @admin.action(description="Activate selected workflows", permissions=["activate"])
     def activate(self, request: HttpRequest, queryset) -> None:
-        """Activating makes the workflow act with the key: the user must use it, and owns it."""
-        for workflow in queryset:
-            require_use(request.user, workflow.connection)
+        """Activating makes the workflow act with the key: the user must use it, and owns it
+        (``services.set_active``; one refusal rolls back every workflow selected)."""
         self._set_active(request, queryset, True)
 
     @admin.action(description="Deactivate selected workflows", permissions=["change"])
