@@ -33,6 +33,15 @@ def fresh_throttles(request, django_db_blocker):
 
 
 @pytest.fixture
+def fast_password_hashing(settings):
+    """A fast hasher for tests that make users or log in many times (hashing is not under test).
+
+    Not autouse: the browser and end-to-end tests' servers check passwords with the real hashers.
+    """
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
 def artifacts() -> Path:
     """A folder for logs and screenshots that CI keeps after the run."""
     ARTIFACTS.mkdir(exist_ok=True)

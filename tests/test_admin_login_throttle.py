@@ -6,16 +6,10 @@ import pytest
 from axes.models import AccessAttempt
 from django.utils import timezone
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("fast_password_hashing")]
 
 LOGIN = "/admin/login/?next=/admin/"
 PASSWORD = "right-password-123!"
-
-
-@pytest.fixture(autouse=True)
-def fast_passwords(settings):
-    """Hundreds of attempts: the password hasher is not under test."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 @pytest.fixture

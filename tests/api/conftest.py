@@ -76,9 +76,8 @@ RAW_SECRETS = {SECRET_KEY, NEW_KEY, WEBHOOK_SECRET, OLD_WEBHOOK_SECRET, PASTED_S
 
 
 @pytest.fixture(autouse=True)
-def fast_passwords(settings):
-    """Users are created in almost every test; the password hasher is not under test."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+def fast_passwords(settings, fast_password_hashing):
+    """Users are created in almost every test; Stripe is the test stand-in."""
     settings.STRIPE_API_BASE = API
 
 

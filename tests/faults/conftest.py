@@ -23,9 +23,8 @@ SECRET_KEY = "sk_test_51FaultsTestKey0000000000000000000000000000000000faul"
 
 
 @pytest.fixture(autouse=True)
-def fast_password_hashing(settings):
-    """No test here is about passwords; the default hasher is slow on purpose."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+def fast_passwords(fast_password_hashing):
+    """No test here is about passwords."""
 
 
 @pytest.fixture
