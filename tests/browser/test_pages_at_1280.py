@@ -13,7 +13,8 @@ from tests.browser.admin_pages import ADMIN, PageCheck, sign_in
 from tests.e2e.stack import unique
 from tests.support.factories import event_envelope, inbox_event
 from workflows.automations import create_from_automation
-from workflows.models import Run, RunStatus, StepRun
+from workflows.engine import step_run_for
+from workflows.models import Run, RunStatus
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e, pytest.mark.slow]
 PASSWORD = "a-long-Staff-pass-42"
@@ -34,25 +35,17 @@ def failed_run(stripe_connection) -> Run:
         workflow=workflow, event=event, status=RunStatus.FAILED, error="Step find failed."
     )
     step = workflow.steps.get()
-    StepRun.objects.create(
-        run=run,
-        step=step,
-        order=step.order,
-        step_name=step.name,
-        action_key=step.action_key,
-        input_mapping=step.input_mapping,
-        on_failure=step.on_failure,
-        status=RunStatus.FAILED,
-        attempts=1,
-        input={"id": "cus_Missing00000001"},
-        error={
-            "type": "invalid_request_error",
-            "code": "resource_missing",
-            "message": "No such customer: 'cus_Missing00000001'",
-            "http_status": 404,
-        },
-        created_at=timezone.now(),
-    )
+    step_run = step_run_for(run, step, timezone.now())
+    step_run.status = RunStatus.FAILED
+    step_run.attempts = 1
+    step_run.input = {"id": "cus_Missing00000001"}
+    step_run.error = {
+        "type": "invalid_request_error",
+        "code": "resource_missing",
+        "message": "No such customer: 'cus_Missing00000001'",
+        "http_status": 404,
+    }
+    step_run.save()
     return run
 
 
