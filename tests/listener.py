@@ -1,5 +1,5 @@
 """A tiny HTTP server on 127.0.0.1 that records every request: an attacker's listener,
-or a Stripe stand-in that answers one JSON object (issue 11 case 1)."""
+or a Stripe stand-in that answers one JSON object."""
 
 from __future__ import annotations
 
