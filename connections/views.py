@@ -1,10 +1,9 @@
 """The Stripe webhook receiver: verify, store once, answer; nothing slow happens here.
 
-A DRF APIView as the issue asks, stripped to what a machine-to-machine
-endpoint needs: no authentication (the signature is the authentication), no
-CSRF, no parsers (we must verify the raw bytes), and excluded from
-ATOMIC_REQUESTS so that the insert commits, and its dispatch is enqueued,
-before we answer.
+A DRF APIView stripped to what a machine-to-machine endpoint needs: no
+authentication (the signature is the authentication), no CSRF, no parsers (we
+must verify the raw bytes), and excluded from ATOMIC_REQUESTS so that the insert
+commits, and its dispatch is enqueued, before we answer.
 """
 
 from __future__ import annotations
@@ -20,11 +19,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from connections import receiver_cache
-from connections.inbox import (
-    ConnectionGone,
-    NotAnEvent,
-    ingest,
-)
+from connections.inbox import ConnectionGone, NotAnEvent, ingest
 from connections.models import Connection
 from stripe_connector.jsonbounds import JSONProblem, loads
 from stripe_connector.signature import SignatureError, verify_signature
