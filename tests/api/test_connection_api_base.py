@@ -1,4 +1,4 @@
-"""A connection's key goes only to a Stripe API origin the environment allows (issue 11 case 1)."""
+"""A connection's key goes only to a Stripe API origin the environment allows."""
 
 import pytest
 

@@ -1,4 +1,4 @@
-"""Admin: a connection's key goes only to a Stripe API origin the environment allows (issue 11)."""
+"""Admin: a connection's key goes only to a Stripe API origin the environment allows."""
 
 import pytest
 from django.contrib.auth.models import Permission

@@ -1,5 +1,5 @@
 """Every path that uses a connection's key refuses a stored api_base the environment does not
-allow, and sends nothing: webhook sync, reconciliation, manage.py stripe_action (issue 11)."""
+allow, and sends nothing: webhook sync, reconciliation, manage.py stripe_action."""
 
 from datetime import timedelta
 

@@ -24,7 +24,7 @@ def refused(key: str, given: dict, stripe_client) -> list[dict[str, str]]:
     return caught.value.errors
 
 
-# -- case 1: "" clears a hash (and other fields Stripe lets you unset) ----------------
+# -- "" clears a hash (and other fields Stripe lets you unset) --
 
 
 @pytest.mark.parametrize(
@@ -77,7 +77,7 @@ def test_an_empty_value_is_refused_where_stripe_cannot_unset_the_field(stripe_mo
     assert len(stripe_mock.calls) == 0
 
 
-# -- case 2: text fields take numbers and booleans as their text --------------------
+# -- text fields take numbers and booleans as their text --
 
 
 def test_metadata_values_that_are_numbers_or_booleans_are_sent_as_text(stripe_mock, stripe_client):
@@ -135,7 +135,7 @@ def test_a_fractional_amount_is_a_clear_error_naming_the_field(
     assert len(stripe_mock.calls) == 0
 
 
-# -- case 3: what Stripe cannot take is refused before any call --------------------
+# -- what Stripe cannot take is refused before any call --
 
 
 @pytest.mark.parametrize(
@@ -221,7 +221,7 @@ def test_the_raw_api_request_refuses_control_characters_in_keys_and_nul_in_text(
     assert len(stripe_mock.calls) == 0
 
 
-# -- case 4: an expanded object where an id is expected ----------------------------
+# -- an expanded object where an id is expected --
 
 
 def test_find_customer_takes_an_expanded_customer_as_its_id(stripe_mock, stripe_client):
@@ -292,7 +292,7 @@ def test_an_object_without_an_id_is_still_refused_for_an_id_field(stripe_mock, s
     assert len(stripe_mock.calls) == 0
 
 
-# -- case 7: rules Stripe enforces, declared in the schemas -------------------------
+# -- rules Stripe enforces, declared in the schemas --
 
 
 def test_a_metered_price_needs_a_meter(stripe_mock, stripe_client):

@@ -119,7 +119,7 @@ def test_retrieve_event_requires_an_event_id(stripe_mock, stripe_client):
 @pytest.mark.parametrize(
     "path",
     [
-        "/v1/%2e%2e/%2e%2e/x",  # issue 11 case 12: the request line sent was /v1/../../x
+        "/v1/%2e%2e/%2e%2e/x",  # once decoded by a server, the request line is /v1/../../x
         "/v1/%2E%2E/admin",
         "/v1/%252e%252e/admin",  # encoded twice: a proxy may decode once more
         "/v1/%25252e%25252e/admin",

@@ -1,4 +1,4 @@
-"""Where the key may go: only to a Stripe API origin the environment allows (issue 11)."""
+"""Where the key may go: only to a Stripe API origin the environment allows."""
 
 import pytest
 import requests
@@ -27,7 +27,7 @@ def test_the_default_origin_and_the_listed_ones_are_allowed(environment):
 @pytest.mark.parametrize(
     "base",
     [
-        "http://127.0.0.1:9999",  # issue 11 case 1: an attacker's listener
+        "http://127.0.0.1:9999",  # a listener that is not Stripe
         "http://127.0.0.1:8421",  # another port of an allowed host
         "https://127.0.0.1:8420",  # another scheme of an allowed origin
         "http://api.stripe.com",  # plain http to Stripe: not what the environment says
