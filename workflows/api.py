@@ -300,20 +300,17 @@ def webhook_needs(workflow: Workflow) -> dict[str, Any]:
     """
     connection = workflow.connection
     needed = sorted(services.active_event_types(connection))
+    missing: list[str] = []
     if connection.webhook_mode != Connection.WebhookMode.MANUAL:
-        return {
-            "mode": connection.webhook_mode,
-            "event_types": needed,
-            "event_types_to_enable": [],
-            "message": "Konnectify updates the connection's webhook endpoint in Stripe.",
-        }
-    enabled = set(connection.webhook_enabled_events or [])
-    missing = [] if "*" in enabled else [name for name in needed if name not in enabled]
-    message = (
-        f"Enable these event types on the endpoint in Stripe's dashboard: {', '.join(missing)}."
-        if missing
-        else "The endpoint is known to send every event type in use."
-    )
+        message = "Konnectify updates the connection's webhook endpoint in Stripe."
+    else:
+        enabled = set(connection.webhook_enabled_events or [])
+        missing = [] if "*" in enabled else [name for name in needed if name not in enabled]
+        message = (
+            f"Enable these event types on the endpoint in Stripe's dashboard: {', '.join(missing)}."
+            if missing
+            else "The endpoint is known to send every event type in use."
+        )
     return {
         "mode": connection.webhook_mode,
         "event_types": needed,
