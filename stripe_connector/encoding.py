@@ -11,8 +11,8 @@ with brackets for nesting::
     {"coupon": None}                       -> (left out)
 
 Every list is encoded with explicit indexes (``expand[0]=customer``), also lists
-of scalars, although Stripe accepts ``expand[]=customer`` too (the form the docs
-and issue 3 show). Why indexes: it is what Stripe's official SDKs send ("Always
+of scalars, although Stripe accepts ``expand[]=customer`` too (the form Stripe's
+docs show). Why indexes: it is what Stripe's official SDKs send ("Always
 use indexed format for arrays" in stripe-python), so our requests look like
 every other client's in Stripe's request logs; and one rule covers lists of
 scalars, of dicts and of lists, where ``[]`` is ambiguous for anything but a
