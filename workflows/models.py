@@ -179,6 +179,16 @@ class Step(models.Model):
         "{{ trigger.data.object.customer }} and {{ steps.find_customer.email }}.",
     )
     on_failure = models.CharField(max_length=10, choices=OnFailure.choices, default=OnFailure.STOP)
+    sample_output = models.JSONField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="The output of this step's last successful Test a step: what later steps' "
+        "references resolve against when they are tested, and what the data picker shows.",
+    )
+    sample_output_at = models.DateTimeField(
+        null=True, blank=True, editable=False, help_text="When sample_output was recorded."
+    )
 
     class Meta:
         ordering = ["workflow", "order", "id"]
@@ -199,13 +209,14 @@ class RunStatus(models.TextChoices):
     FAILED = "failed", "Failed"
     RETRYING = "retrying", "Retrying"
     SKIPPED = "skipped", "Skipped"
+    CANCELED = "canceled", "Canceled"
 
 
 class Run(models.Model):
     """One execution of a workflow for one event (or one schedule tick)."""
 
     Status = RunStatus
-    FINAL = (RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.SKIPPED)
+    FINAL = (RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.SKIPPED, RunStatus.CANCELED)
 
     workflow = models.ForeignKey(Workflow, on_delete=models.CASCADE, related_name="runs")
     event = models.ForeignKey(

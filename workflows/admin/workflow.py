@@ -1,56 +1,32 @@
-"""Admin for workflows and runs: declarative; the logic lives in services/engine."""
+"""Admin for workflows: declarative; the logic lives in services and the engine."""
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils.html import format_html, format_html_join
 
 from connections.models import Connection
 from connections.permissions import can_use, require_use
 from konnectify.platform.admin_actions import RefuseForbiddenActions
 from konnectify.platform.forms import BoundedJSONField
-from stripe_connector.catalog import action_choices as catalog_actions
 from stripe_connector.catalog import trigger_choices as catalog_triggers
 from workflows import services, tryout
+from workflows.admin.common import object_or_404, pretty
+from workflows.admin.steps import StepInline
 from workflows.automations import AUTOMATIONS, create_from_automation
-from workflows.models import SCHEDULE_TRIGGER, Run, Step, StepRun, Workflow
+from workflows.models import SCHEDULE_TRIGGER, Step, Workflow
 from workflows.templatetags.workflow_charts import runs_chart
-
-
-def pretty(value: Any) -> str:
-    """JSON for people, in a <pre>."""
-    if value in (None, "", {}, []):
-        return "-"
-    return format_html(
-        "<pre style='margin:0;white-space:pre-wrap'>{}</pre>", json.dumps(value, indent=2)
-    )
-
-
-def object_or_404(model, pk: Any, **filters: Any):
-    """``get_object_or_404`` for a key from a form: a malformed one is 404 too, never 500."""
-    try:
-        return get_object_or_404(model, pk=pk, **filters)
-    except (ValueError, ValidationError):
-        raise Http404(f"No {model._meta.verbose_name} with id {pk!r}.") from None
 
 
 def trigger_choices() -> list:
     return [*catalog_triggers(), ("Schedule", [(SCHEDULE_TRIGGER, "Schedule (cron or interval)")])]
-
-
-def action_choices() -> list:
-    return catalog_actions()
 
 
 class WorkflowForm(forms.ModelForm):
@@ -71,94 +47,6 @@ class WorkflowForm(forms.ModelForm):
         )
         # Nesting and numbers within the product's one bound on JSON: never a 500.
         field_classes = {"filters": BoundedJSONField}
-
-
-class StepForm(forms.ModelForm):
-    action_key = forms.ChoiceField(label="Action", choices=action_choices)
-
-    class Meta:
-        model = Step
-        fields = ("order", "name", "action_key", "input_mapping", "on_failure")
-        field_classes = {"input_mapping": BoundedJSONField}
-
-
-class StepFormSet(forms.BaseInlineFormSet):
-    """Checks every mapping against its action's schema and the trigger's sample.
-
-    And whether the user saving (``user``, set by ``StepInline.get_formset``) may make
-    the workflow act with its connection's key: an error on the steps if not.
-    """
-
-    warnings: list[str]
-    user = None
-
-    def clean(self) -> None:
-        super().clean()
-        self.warnings = []
-        forms_in_order = sorted(
-            (f for f in self.forms if f.cleaned_data and not f.cleaned_data.get("DELETE")),
-            key=lambda f: f.cleaned_data.get("order") or 0,
-        )
-        steps = [f.cleaned_data for f in forms_in_order]
-        try:
-            services.authorize_save(self.user, self.instance, has_steps=bool(steps))
-        except PermissionDenied as exc:
-            raise ValidationError(str(exc)) from None
-        if any("action_key" not in step for step in steps):
-            return  # field errors already shown
-        for form, report in zip(
-            forms_in_order, services.check_steps(self.instance, steps), strict=True
-        ):
-            for error in report.errors:
-                form.add_error("input_mapping", f"{error['field'] or 'input'}: {error['message']}")
-            name = form.cleaned_data.get("name")
-            self.warnings += [f"Step {name}, {w['field']}: {w['message']}" for w in report.warnings]
-
-
-class StepInline(admin.StackedInline):
-    model = Step
-    form = StepForm
-    formset = StepFormSet
-    extra = 0
-    fields = (
-        "order",
-        "name",
-        "action_key",
-        "input_mapping",
-        "on_failure",
-        "action_fields",
-        "paths",
-    )
-    readonly_fields = ("action_fields", "paths")
-
-    def get_formset(self, request, obj=None, **kwargs):
-        formset = super().get_formset(request, obj, **kwargs)  # a new class on every call
-        formset.user = request.user
-        return formset
-
-    @admin.display(description="The action's fields")
-    def action_fields(self, step: Step) -> str:
-        rows = tryout.action_fields(step.action_key) if step.pk else []
-        if not rows:
-            return "Choose an action and save to see its fields."
-        return format_html(
-            "<table><tr><th>Field</th><th>Type</th><th>Required</th><th>Help</th></tr>{}</table>",
-            format_html_join(
-                "",
-                "<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                ((r["name"], r["type"], "yes" if r["required"] else "", r["help"]) for r in rows),
-            ),
-        )
-
-    @admin.display(description="Paths you can reference")
-    def paths(self, step: Step) -> str:
-        if not step.pk:
-            return "-"
-        items = tryout.available_paths(step)
-        return format_html(
-            "<div style='max-height:14em;overflow:auto'>{}</div>",
-            format_html_join("", "<code>{{{{ {} }}}}</code> <small>{}</small><br>", items),
-        )
 
 
 @admin.register(Workflow)
@@ -350,157 +238,3 @@ class WorkflowAdmin(RefuseForbiddenActions, admin.ModelAdmin):
                 context["result"] = tryout.test_step(step)
                 context["tested_step"] = step
         return TemplateResponse(request, "admin/workflows/test_step.html", context)
-
-
-class StepRunInline(admin.TabularInline):
-    model = StepRun
-    extra = 0
-    can_delete = False
-    fields = (
-        "order",
-        "step_name",
-        "action_key",
-        "status",
-        "attempts",
-        "rendered_input",
-        "left_out",
-        "rendered_output",
-        "rendered_error",
-        "request_id",
-        "idempotency_key",
-        "next_attempt_at",
-        "duration_ms",
-    )
-    readonly_fields = fields
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    @admin.display(description="Input")
-    def rendered_input(self, step_run: StepRun) -> str:
-        return pretty(step_run.input)
-
-    @admin.display(description="Left out (rendered empty)")
-    def left_out(self, step_run: StepRun) -> str:
-        return ", ".join(step_run.left_out_fields or []) or "-"
-
-    @admin.display(description="Output")
-    def rendered_output(self, step_run: StepRun) -> str:
-        return pretty(step_run.output)
-
-    @admin.display(description="Error")
-    def rendered_error(self, step_run: StepRun) -> str:
-        return pretty(step_run.error)
-
-
-@admin.register(Run)
-class RunAdmin(RefuseForbiddenActions, admin.ModelAdmin):
-    inlines = [StepRunInline]
-    list_display = (
-        "id",
-        "workflow",
-        "connection",
-        "event",
-        "status",
-        "replay",
-        "created_at",
-        "short_error",
-    )
-    list_filter = ("status", "workflow", "workflow__connection", "created_at")
-    list_select_related = ("workflow__connection", "event")
-    date_hierarchy = "created_at"
-    search_fields = ("event__stripe_event_id", "=event__object_id", "workflow__name", "error")
-    actions = ["resume_selected", "rerun_selected"]
-    change_list_template = "admin/workflows/run/change_list.html"
-    change_form_template = "admin/workflows/run/change_form.html"
-    readonly_fields = (
-        "workflow",
-        "event",
-        "scheduled_for",
-        "replay",
-        "status",
-        "error",
-        "created_at",
-        "started_at",
-        "finished_at",
-    )
-    fields = readonly_fields
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_resume_permission(self, request: HttpRequest) -> bool:
-        """Resuming changes the run and calls Stripe again: ``change_run`` and use."""
-        return request.user.has_perm("workflows.change_run") and can_use(request.user)
-
-    def has_rerun_permission(self, request: HttpRequest) -> bool:
-        """Re-running creates a run that calls Stripe again: ``add_run`` and use."""
-        return request.user.has_perm("workflows.add_run") and can_use(request.user)
-
-    def change_view(self, request: HttpRequest, object_id, form_url="", extra_context=None):
-        context = {
-            "can_resume": self.has_resume_permission(request),
-            "can_rerun": self.has_rerun_permission(request),
-        }
-        return super().change_view(
-            request, object_id, form_url, {**context, **(extra_context or {})}
-        )
-
-    @admin.display(description="Connection", ordering="workflow__connection__name")
-    def connection(self, run: Run) -> Connection:
-        return run.workflow.connection
-
-    @admin.display(description="Error")
-    def short_error(self, run: Run) -> str:
-        return run.error[:80]
-
-    @admin.action(description="Resume from failed step", permissions=["resume"])
-    def resume_selected(self, request: HttpRequest, queryset):
-        return self._confirm(request, queryset, "resume")
-
-    @admin.action(
-        description="Re-run from the start (new run, new idempotency keys)", permissions=["rerun"]
-    )
-    def rerun_selected(self, request: HttpRequest, queryset):
-        return self._confirm(request, queryset, "rerun")
-
-    def _confirm(self, request: HttpRequest, queryset, kind: str):
-        """An intermediate confirmation page, as admin's delete does; acts on 'confirm'."""
-        for run in queryset.select_related("workflow__connection"):
-            require_use(request.user, run.workflow.connection)
-        if request.POST.get("confirm") == "yes":
-            done, refused = replay_runs(queryset, kind)
-            self.message_user(request, f"{done} run(s) queued.")
-            for message in refused:
-                self.message_user(request, message, level=messages.WARNING)
-            return None
-        context = {
-            **self.admin_site.each_context(request),
-            "title": "Resume from the failed step?"
-            if kind == "resume"
-            else "Re-run from the start?",
-            "runs": queryset,
-            "kind": kind,
-            "action": f"{kind}_selected" if kind == "resume" else "rerun_selected",
-            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
-            "opts": self.model._meta,
-        }
-        return TemplateResponse(request, "admin/workflows/run/confirm_replay.html", context)
-
-
-def replay_runs(runs, kind: str) -> tuple[int, list[str]]:
-    """Resume or re-run each run; returns (how many, why others were refused)."""
-    done, refused = 0, []
-    for run in runs:
-        try:
-            if kind == "resume":
-                services.resume_run(run)
-            else:
-                new, created = services.start_rerun(run)
-                if not created:
-                    refused.append(f"Run {run.pk} was re-run already, as run {new.pk}.")
-                    continue
-            done += 1
-        except services.ReplayError as exc:
-            refused.append(f"Run {run.pk}: {exc}")
-    return done, refused
