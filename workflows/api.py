@@ -578,6 +578,29 @@ class RunViewSet(
         answer = status.HTTP_201_CREATED if created else status.HTTP_200_OK
         return Response(RunDetailSerializer(self._fresh(run)).data, answer)
 
+    @extend_schema(
+        summary="Cancel a pending or retrying run",
+        description="Nothing more of the run is sent to Stripe: the run and its pending and "
+        "retrying step runs become `canceled`, and the run's `error` says who canceled it "
+        "and when. Steps that succeeded are not undone. Needs to change runs only (canceling "
+        "spends no key). 409 when the run has ended already, or while one of its steps is "
+        "being sent to Stripe (try again once it waits). A canceled run is not resumed; it "
+        "may be re-run.",
+        request=None,
+        responses={
+            200: RunDetailSerializer,
+            **errors(409, _409="The run has ended already, or a step is being sent right now."),
+        },
+    )
+    @action(detail=True, methods=["post"], permission_classes=[requires("workflows.change_run")])
+    def cancel(self, request, pk=None) -> Response:
+        """Answers the canceled run, as resume and rerun answer theirs."""
+        try:
+            run = services.cancel_run(self.get_object(), request.user)
+        except services.CancelError as exc:
+            return conflict(str(exc))
+        return Response(RunDetailSerializer(self._fresh(run)).data)
+
     @staticmethod
     def _fresh(run: Run) -> Run:
         return Run.objects.select_related("workflow", "event").get(pk=run.pk)

@@ -25,7 +25,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q, Value
+from django.db.models import Exists, F, OuterRef, Q, Value
 from django.db.models.functions import Coalesce
 from django_q.tasks import async_task
 
@@ -315,12 +315,19 @@ def max_attempts() -> int:
 def claim(step_run: StepRun, run: Run) -> bool:
     """Take the step with a conditional UPDATE; False if another worker got it first.
 
-    The UPDATE also refuses a step that has used its attempts: a stale read
-    cannot take it past the ceiling.
+    The UPDATE also refuses a step that has used its attempts, and a step whose
+    run has ended (canceled, say) since it was read: a stale read can neither take
+    it past the ceiling nor send anything for a canceled run. ``services.cancel_run``
+    marks the step runs canceled in the transaction that cancels the run, so this
+    one row's lock orders a cancel and a claim: whichever comes second sees the
+    other's write.
     """
     now = clock.now()
     due = Q(status=RunStatus.PENDING) | Q(status=RunStatus.RETRYING, next_attempt_at__lte=now)
-    claimed = StepRun.objects.filter(due, pk=step_run.pk, attempts__lt=max_attempts()).update(
+    run_open = Exists(Run.objects.filter(pk=OuterRef("run_id")).exclude(status__in=Run.FINAL))
+    claimed = StepRun.objects.filter(
+        due, run_open, pk=step_run.pk, attempts__lt=max_attempts()
+    ).update(
         status=RunStatus.RUNNING,
         claimed_at=now,
         attempts=F("attempts") + 1,

@@ -284,7 +284,7 @@ class StepRun(models.Model):
     """
 
     Status = RunStatus
-    DONE = (RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.SKIPPED)
+    DONE = (RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.SKIPPED, RunStatus.CANCELED)
 
     run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="step_runs")
     step = models.ForeignKey(

@@ -159,6 +159,11 @@ def resume_run(run: Run) -> Run:
     requests one resumes, the others get ReplayError (nothing reset twice).
     Refused (ReplayError) when the connection is disabled.
     """
+    if run.status == RunStatus.CANCELED:
+        raise ReplayError(
+            "A canceled run is not resumed: re-run it from the start (a new run with new "
+            "idempotency keys) to do its work after all."
+        )
     if run.status != RunStatus.FAILED:
         raise ReplayError("Only a failed run can be resumed.")
     require_enabled_connection(run, "resuming")
@@ -255,6 +260,70 @@ def require_enabled_connection(run: Run, doing: str) -> None:
         raise ReplayError(
             f"Connection {connection.name!r} is disabled: enable it before {doing} this run."
         ) from None
+
+
+# -- canceling ----------------------------------------------------------------------
+
+# A run waits in these states, between Stripe calls: canceling it stops it there.
+CANCELABLE = (RunStatus.PENDING, RunStatus.RETRYING)
+
+
+class CancelError(ValueError):
+    """The run cannot be canceled now: it has ended, or a step is being sent to Stripe."""
+
+
+def cancel_run(run: Run, user=None) -> Run:
+    """Cancel a pending or retrying run: nothing more of it is sent to Stripe.
+
+    In one transaction the run becomes ``canceled`` (``Run.error`` says who and when;
+    ``finished_at`` is set) and its pending and retrying step runs become ``canceled``
+    too (their last error, if any, is kept; ``next_attempt_at`` is cleared). The engine
+    claims a step with a conditional UPDATE of that step run's row that requires it to
+    be pending or retrying and its run not to have ended (``engine.claim``), so the
+    two writes are ordered by that row's lock: a retry task that read the run before
+    the cancel still sends nothing, and a cancel that comes while an attempt is in
+    flight is refused (CancelError) and rolled back, as that request cannot be called
+    back. Steps that succeeded stay as they are: canceling undoes nothing in Stripe.
+
+    A canceled run is final: the sweeper, recovery and retries never pick it up again,
+    it is not resumed (``resume_run``), and it may be re-run as a new run (``rerun``).
+    ``user`` is who cancels (None: the operator). Returns the run, read afresh.
+    """
+    now = clock.now()
+    who = user.get_username() if user is not None else "the operator"
+    note = f"Canceled by {who} at {now:%Y-%m-%d %H:%M:%S %Z}; nothing more is sent to Stripe."
+    with transaction.atomic():
+        taken = Run.objects.filter(pk=run.pk, status__in=CANCELABLE).update(
+            status=RunStatus.CANCELED, error=note, finished_at=now, updated_at=now
+        )
+        if not taken:
+            raise CancelError(cancel_refusal(run.pk))
+        StepRun.objects.filter(run_id=run.pk, status__in=CANCELABLE).update(
+            status=RunStatus.CANCELED, next_attempt_at=None, finished_at=now
+        )
+        if StepRun.objects.filter(run_id=run.pk, status=RunStatus.RUNNING).exists():
+            raise CancelError(IN_FLIGHT.format(pk=run.pk))  # rolls the cancel back
+    run.refresh_from_db()
+    return run
+
+
+IN_FLIGHT = (
+    "Run {pk} is sending a step to Stripe right now; it can be canceled once it waits "
+    "again (pending or retrying)."
+)
+
+
+def cancel_refusal(pk: int) -> str:
+    """Why run ``pk`` cannot be canceled, from its current status."""
+    status = Run.objects.filter(pk=pk).values_list("status", flat=True).first()
+    if status is None:
+        return f"Run {pk} does not exist (any more)."
+    if status in Run.FINAL:
+        label = RunStatus(status).label.lower()
+        return (
+            f"Run {pk} has already ended ({label}); only a pending or retrying run can be canceled."
+        )
+    return IN_FLIGHT.format(pk=pk)
 
 
 # -- who a workflow acts for --------------------------------------------------------
