@@ -25,7 +25,9 @@ product uses to validate a key, so we add that one route answering as Stripe doe
 - ``GET /_config/deliveries``: the relayed deliveries with the status each got;
 - ``GET /_config/pending``: how many deliveries are being relayed right now;
 - ``POST /_config/delay`` (path, seconds): make calls under a path slow;
-- a POST repeated with the same Idempotency-Key gets the first answer, as Stripe does.
+- a POST repeated with the same Idempotency-Key gets the first answer, as Stripe does;
+- every response carries a ``Request-Id`` header (``req_`` and 14 random letters and
+  digits), as every answer of Stripe's API does: runs record it for each step.
 
     python -m standins.localstripe_server --port 8420 --state-file /tmp/ls.pickle
 """
@@ -37,6 +39,8 @@ import asyncio
 import json
 import logging
 import pickle
+import secrets
+import string
 from pathlib import Path
 
 import aiohttp
@@ -77,6 +81,19 @@ STATE_FILE: list[Path] = []
 
 async def account(request: web.Request) -> web.Response:
     return web.json_response(ACCOUNT)
+
+
+REQUEST_ID_ALPHABET = string.ascii_letters + string.digits
+
+
+def new_request_id() -> str:
+    """A fresh id in the shape of Stripe's ``Request-Id`` (``req_8PEj0jkrKOw4Hd``)."""
+    return "req_" + "".join(secrets.choice(REQUEST_ID_ALPHABET) for _ in range(14))
+
+
+async def add_request_id(request: web.Request, response: web.StreamResponse) -> None:
+    """Every response, errors and replayed answers included, gets its own ``Request-Id``."""
+    response.headers["Request-Id"] = new_request_id()
 
 
 # -- controls --------------------------------------------------------------------------
@@ -263,6 +280,7 @@ app.router.add_get("/_config/deliveries", list_deliveries)
 app.router.add_get("/_config/pending", list_pending)
 app.router.add_post("/_config/relay/{name}", relay)
 app.middlewares.extend([webhook_config, journal, slow_calls, keep_state, idempotency])
+app.on_response_prepare.append(add_request_id)
 
 
 def main() -> None:
