@@ -103,7 +103,9 @@ class WorkflowSerializer(StrictFields, serializers.ModelSerializer):
     trigger_key = serializers.ChoiceField(
         choices=[*TRIGGERS, SCHEDULE_TRIGGER],
         help_text="A trigger from /api/v1/catalog/triggers/, 'custom' (with custom_event_type) "
-        "or 'schedule' (with schedule_cron or schedule_minutes).",
+        "or 'schedule' (with schedule_cron or schedule_minutes). A field of another trigger "
+        "kind given with a value is refused on that field; changing the trigger clears the "
+        "stored ones.",
     )
     filters = serializers.ListField(
         child=serializers.DictField(),
@@ -165,11 +167,20 @@ class WorkflowSerializer(StrictFields, serializers.ModelSerializer):
         return attrs
 
     def _candidate(self, attrs: dict) -> Workflow:
-        """An unsaved workflow with the new values, to validate (the instance stays as it was)."""
+        """An unsaved workflow with the new values, to validate (the instance stays as it was).
+
+        A trigger field the new trigger kind does not use is cleared when it comes from
+        the stored workflow (a PATCH changing the trigger only); given in this request
+        with a value, ``Workflow.clean`` refuses it on its field.
+        """
         candidate = copy.copy(self.instance) if self.instance is not None else Workflow()
         for name, value in attrs.items():
             if name != "steps":
                 setattr(candidate, name, value)
+        for name in candidate.fields_not_for_trigger():
+            if name not in attrs:
+                attrs[name] = Workflow._meta.get_field(name).get_default()
+                setattr(candidate, name, attrs[name])
         return candidate
 
     @staticmethod

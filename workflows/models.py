@@ -30,6 +30,20 @@ STEP_NAME = RegexValidator(
 )
 
 
+# The trigger's own fields, by trigger kind: a workflow stores none of the others.
+TRIGGER_FIELDS = {
+    "schedule": ("schedule_cron", "schedule_minutes"),
+    "custom": ("custom_event_type",),
+    "catalog": (),
+}
+TRIGGER_FIELD_NAMES = ("custom_event_type", "schedule_cron", "schedule_minutes")
+NOT_FOR_THIS_TRIGGER = {
+    "schedule_cron": "Only a schedule trigger has a cron expression: leave it empty.",
+    "schedule_minutes": "Only a schedule trigger runs every N minutes: leave it empty.",
+    "custom_event_type": "Only the custom trigger takes an event type: leave it empty.",
+}
+
+
 def new_idempotency_key() -> str:
     """A fresh key; fixed on the StepRun when it is created."""
     return f"konnectify-{uuid.uuid4()}"
@@ -129,21 +143,67 @@ class Workflow(models.Model):
             return ""
         return event_type_for_trigger(self.trigger_key, self.custom_event_type or None)
 
-    def clean(self) -> None:
-        if self.trigger_key == "custom" and not self.custom_event_type:
-            raise ValidationError({"custom_event_type": "The custom trigger needs an event type."})
+    @property
+    def trigger_kind(self) -> str | None:
+        """ "schedule", "custom" (any Stripe event type) or "catalog"; None when unknown."""
         if self.is_scheduled:
-            if bool(self.schedule_cron) == bool(self.schedule_minutes):
-                raise ValidationError("A schedule needs either a cron expression or minutes.")
-            if self.schedule_cron and not croniter.is_valid(self.schedule_cron):
-                raise ValidationError({"schedule_cron": "Not a valid cron expression."})
+            return "schedule"
         try:
-            self.event_type = self.derive_event_type()
-        except (KeyError, ValueError) as exc:
-            raise ValidationError({"trigger_key": str(exc)}) from None
+            trigger = get_trigger(self.trigger_key)
+        except KeyError:
+            return None
+        return "custom" if trigger.event_type is None else "catalog"
+
+    def fields_not_for_trigger(self) -> tuple[str, ...]:
+        """The trigger fields (``TRIGGER_FIELD_NAMES``) the chosen trigger kind does not use.
+
+        None of them may hold a value (``clean``); () while the trigger is unknown.
+        """
+        kind = self.trigger_kind
+        if kind is None:
+            return ()
+        return tuple(name for name in TRIGGER_FIELD_NAMES if name not in TRIGGER_FIELDS[kind])
+
+    def clean(self) -> None:
+        """Every problem at once, each on its field (admin shows it there, the API names it).
+
+        A field of another trigger kind holding a value is refused, not dropped: a cron
+        expression given with an event trigger is a mistake the caller should see.
+        """
+        errors: dict[str, list[str]] = {}
+        for name in self.fields_not_for_trigger():
+            if getattr(self, name) not in (None, ""):
+                errors.setdefault(name, []).append(NOT_FOR_THIS_TRIGGER[name])
+        if self.trigger_kind == "custom" and not self.custom_event_type:
+            errors.setdefault("custom_event_type", []).append(
+                "The custom trigger needs an event type."
+            )
+        if self.is_scheduled:
+            errors.update(self._schedule_errors())
+        if "custom_event_type" not in errors:
+            try:
+                self.event_type = self.derive_event_type()
+            except (KeyError, ValueError) as exc:
+                field = "custom_event_type" if self.trigger_kind == "custom" else "trigger_key"
+                errors.setdefault(field, []).append(str(exc))
         problems = check_filters(self.filters)
         if problems:
-            raise ValidationError({"filters": problems})
+            errors["filters"] = problems
+        if errors:
+            raise ValidationError(errors)
+
+    def _schedule_errors(self) -> dict[str, list[str]]:
+        """A schedule's problems by field: cron or minutes (one of them), a valid cron."""
+        cron, minutes = self.schedule_cron, self.schedule_minutes
+        if not cron and not minutes:
+            message = "A schedule needs either a cron expression or minutes."
+            return {"schedule_cron": [message], "schedule_minutes": [message]}
+        if cron and minutes:
+            message = "Give either a cron expression or minutes, not both."
+            return {"schedule_cron": [message], "schedule_minutes": [message]}
+        if cron and not croniter.is_valid(cron):
+            return {"schedule_cron": ["Not a valid cron expression."]}
+        return {}
 
     def sample(self) -> dict:
         """The mapping reference: the loaded sample event, else the catalog's sample."""

@@ -2,19 +2,37 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import uuid
+from collections.abc import Iterator
 from typing import Any
+
+from jinja2 import TemplateSyntaxError
 
 from stripe_connector.catalog import get_action, get_trigger
 from stripe_connector.errors import ActionInputError, StripeError
+from workflows import clock
 from workflows.engine import bounded_input, json_safe
-from workflows.mapping import MappingError, build_context, refuse_empty_write, render_input
+from workflows.mapping import (
+    MappingError,
+    build_context,
+    references,
+    refuse_empty_write,
+    render_input,
+)
 from workflows.models import RunStatus, Step, StepRun, Workflow
 from workflows.sandbox import render_limits
 
 logger = logging.getLogger(__name__)
 MAX_PATHS = 300
+MAX_SAMPLE_ROWS = 2000
+SAMPLE_VALUE_CHARS = 200
+CATALOG_SAMPLE_HINT = (
+    "The sample event is the catalog's made-up example: its ids do not exist in your "
+    "Stripe account, so Stripe answered that the object is missing. Load a sample event "
+    "(the latest of this type from Stripe), then test again."
+)
 
 
 def load_sample_event(workflow: Workflow) -> str:
@@ -49,30 +67,102 @@ def catalog_sample(workflow: Workflow) -> dict:
         return {}
 
 
+def uses_catalog_sample(workflow: Workflow) -> bool:
+    """Whether the sample is the catalog's invented event, whose ids Stripe does not know.
+
+    So it is while nothing was loaded (``sample_event`` empty), and after a load that
+    found no event of the type in Stripe. A schedule's sample holds no Stripe ids.
+    """
+    if workflow.is_scheduled:
+        return False
+    return not workflow.sample_event or workflow.sample_event == catalog_sample(workflow)
+
+
 def latest_outputs(workflow: Workflow) -> dict[str, Any]:
-    """Each step's most recent successful output, by step name."""
+    """Each step's output to test and check later steps with, by step name.
+
+    The output recorded by its last successful Test a step (``Step.sample_output``),
+    else its most recent successful run's.
+    """
     outputs: dict[str, Any] = {}
     rows = StepRun.objects.filter(run__workflow=workflow, status=RunStatus.SUCCEEDED)
     for row in rows.order_by("finished_at", "id").only("step_name", "output"):
         outputs[row.step_name] = row.output
+    for name, output in workflow.steps.filter(sample_output_at__isnull=False).values_list(
+        "name", "sample_output"
+    ):
+        outputs[name] = output
     return outputs
+
+
+def untested_steps(step: Step, outputs: dict[str, Any]) -> list[str]:
+    """Earlier steps that ``step``'s mapping references but that have no output yet."""
+    earlier = set(
+        step.workflow.steps.filter(order__lt=step.order)
+        .exclude(pk=step.pk)
+        .values_list("name", flat=True)
+    )
+    missing: list[str] = []
+    for text in _strings(step.input_mapping):
+        try:
+            found = references(text)
+        except TemplateSyntaxError:
+            continue  # rendering names the syntax error and its field
+        for reference in found:
+            parts = reference.replace("[", ".").split(".")
+            name = parts[1] if parts[0] == "steps" and len(parts) > 1 else None
+            if name in earlier and name not in outputs and name not in missing:
+                missing.append(name)
+    return missing
+
+
+def _strings(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
 
 
 def test_step(step: Step) -> dict[str, Any]:
     """Run one step FOR REAL with the sample event; nothing is recorded as a run.
 
-    Earlier steps' references use their latest successful outputs. A fresh
+    Earlier steps' references resolve against their outputs (``latest_outputs``):
+    an earlier step referenced but never tested nor run is an ``untested_step``
+    error naming it. A success records its output on the step
+    (``Step.sample_output``, ``sample_output_at``) for later steps' tests. A fresh
     idempotency key: a test is its own request.
+
+    Returns {"input", "left_out_fields", "output", "error", "request_id", "ok",
+    "hint"}: ``error`` is a dict (type or error, message, ...), ``hint`` a sentence
+    or "" (``CATALOG_SAMPLE_HINT`` when Stripe does not know an id of the catalog's
+    invented sample).
     """
     workflow = step.workflow
-    outputs = {k: v for k, v in latest_outputs(workflow).items() if k != step.name}
+    outputs = latest_outputs(workflow)
+    outputs.pop(step.name, None)
     result: dict[str, Any] = {
         "input": None,
         "left_out_fields": [],
         "output": None,
         "error": None,
         "request_id": None,
+        "hint": "",
     }
+    untested = untested_steps(step, outputs)
+    if untested:
+        names = ", ".join(untested)
+        result["error"] = {
+            "type": "untested_step",
+            "message": f"Test step {names} first: this step uses its output "
+            f"(steps.{untested[0]}), and it has not been tested yet.",
+            "steps": untested,
+        }
+        result["ok"] = False
+        return result
     try:
         action = get_action(step.action_key)
         with render_limits():
@@ -86,7 +176,14 @@ def test_step(step: Step) -> dict[str, Any]:
             idempotency_key=f"konnectify-test-{uuid.uuid4()}",
         )
         result["output"], result["request_id"] = json_safe(done.output), done.request_id
-    except (MappingError, ActionInputError, StripeError) as exc:
+        Step.objects.filter(pk=step.pk).update(
+            sample_output=result["output"], sample_output_at=clock.now()
+        )
+    except StripeError as exc:
+        result["error"] = exc.to_dict()
+        if exc.code == "resource_missing" and uses_catalog_sample(workflow):
+            result["hint"] = CATALOG_SAMPLE_HINT
+    except (MappingError, ActionInputError) as exc:
         result["error"] = exc.to_dict()
     except KeyError as exc:
         result["error"] = {"type": "unknown_action", "message": str(exc)}
@@ -137,6 +234,33 @@ def available_paths(step: Step) -> list[tuple[str, str]]:
         else:
             paths.append((f"steps.{other.name}", "(its fields appear after a first run)"))
     return paths[:MAX_PATHS]
+
+
+def sample_rows(value: Any, prefix: str = "trigger") -> list[tuple[str, str]]:
+    """(reference, JSON value) for every leaf of the sample, every list item included.
+
+    The rows a person searches to map a field: ``("trigger.data.object.email",
+    '"jenny@example.com"')``. Values are cut at ``SAMPLE_VALUE_CHARS`` characters,
+    the rows at ``MAX_SAMPLE_ROWS``.
+    """
+    rows: list[tuple[str, str]] = []
+
+    def walk(item: Any, path: str) -> None:
+        if len(rows) >= MAX_SAMPLE_ROWS:
+            return
+        if isinstance(item, dict) and item:
+            for key, child in item.items():
+                walk(child, f"{path}.{key}" if str(key).isidentifier() else f"{path}['{key}']")
+        elif isinstance(item, list) and item:
+            for index, child in enumerate(item):
+                walk(child, f"{path}[{index}]")
+        else:
+            text = json.dumps(item, ensure_ascii=False, default=str)
+            cut = text[:SAMPLE_VALUE_CHARS] + ("…" if len(text) > SAMPLE_VALUE_CHARS else "")
+            rows.append((path, cut))
+
+    walk(value, prefix)
+    return rows
 
 
 def flatten(value: Any, prefix: str) -> list[tuple[str, str]]:

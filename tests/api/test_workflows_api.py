@@ -173,7 +173,11 @@ def test_the_trigger_is_checked_as_admin_checks_it(superuser_api, connection):
     response = superuser_api.post(
         LIST, payload(connection, trigger_key="schedule", steps=[]), format="json"
     )
-    assert field_errors(response) == {"": "A schedule needs either a cron expression or minutes."}
+    schedule_needs = "A schedule needs either a cron expression or minutes."
+    assert field_errors(response) == {
+        "schedule_cron": schedule_needs,
+        "schedule_minutes": schedule_needs,
+    }
     response = superuser_api.post(
         LIST,
         payload(connection, filters=[{"path": "data.object.email", "op": "resembles"}], steps=[]),

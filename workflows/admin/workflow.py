@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
@@ -11,26 +14,52 @@ from django.shortcuts import get_object_or_404
 from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.views.decorators.http import require_POST
 
 from connections.models import Connection
 from connections.permissions import can_use, require_use
 from konnectify.platform.admin_actions import RefuseForbiddenActions
 from konnectify.platform.forms import BoundedJSONField
+from stripe_connector.catalog import TRIGGERS
 from stripe_connector.catalog import trigger_choices as catalog_triggers
 from workflows import services, tryout
-from workflows.admin.common import object_or_404, pretty
+from workflows.admin.common import object_or_404
 from workflows.admin.steps import StepInline
 from workflows.automations import AUTOMATIONS, create_from_automation
-from workflows.models import SCHEDULE_TRIGGER, Step, Workflow
+from workflows.models import SCHEDULE_TRIGGER, TRIGGER_FIELDS, Step, Workflow
 from workflows.templatetags.workflow_charts import runs_chart
 
 
 def trigger_choices() -> list:
-    return [*catalog_triggers(), ("Schedule", [(SCHEDULE_TRIGGER, "Schedule (cron or interval)")])]
+    """A blank first (a trigger is chosen, never preselected), the catalog's, the schedule."""
+    return [
+        ("", "---------"),
+        *catalog_triggers(),
+        ("Schedule", [(SCHEDULE_TRIGGER, "Schedule (cron or interval)")]),
+    ]
+
+
+def trigger_fields_config() -> dict[str, Any]:
+    """For workflow_page.js: which fields each trigger kind shows, and the keys that are not
+    catalog event triggers (``Workflow.trigger_kind``)."""
+    custom = [key for key, trigger in TRIGGERS.items() if trigger.event_type is None]
+    return {
+        "kinds": {kind: list(fields) for kind, fields in TRIGGER_FIELDS.items()},
+        "keys": {SCHEDULE_TRIGGER: "schedule", **dict.fromkeys(custom, "custom")},
+    }
+
+
+def pretty_json(value: Any) -> str:
+    """JSON indented for reading in a <pre> (null, false and double quotes, as Stripe writes)."""
+    return json.dumps(value, indent=2, ensure_ascii=False, default=str)
 
 
 class WorkflowForm(forms.ModelForm):
-    trigger_key = forms.ChoiceField(label="Trigger", choices=trigger_choices)
+    trigger_key = forms.ChoiceField(
+        label="Trigger",
+        choices=trigger_choices,
+        help_text="An event in Stripe, or a schedule. Only the chosen kind's fields are kept.",
+    )
 
     class Meta:
         model = Workflow
@@ -56,7 +85,7 @@ class WorkflowAdmin(RefuseForbiddenActions, admin.ModelAdmin):
     list_display = ("name", "connection", "trigger_key", "active", "updated_at")
     list_filter = ("active", "connection", "trigger_key")
     search_fields = ("name", "description", "event_type")
-    readonly_fields = ("event_type", "sample_reference", "chart")
+    readonly_fields = ("event_type", "chart")
     actions = ["activate", "deactivate", "load_sample"]
     change_form_template = "admin/workflows/workflow/change_form.html"
     change_list_template = "admin/workflows/workflow/change_list.html"
@@ -75,13 +104,12 @@ class WorkflowAdmin(RefuseForbiddenActions, admin.ModelAdmin):
                 )
             },
         ),
-        ("Mapping reference: the sample event", {"fields": ("sample_reference",)}),
         ("Runs", {"fields": ("chart",)}),
     )
 
-    @admin.display(description="Sample event")
-    def sample_reference(self, workflow: Workflow) -> str:
-        return pretty(workflow.sample()) if workflow.pk else "-"
+    class Media:
+        css = {"all": ["workflows/workflow_page.css"]}
+        js = ["workflows/workflow_page.js"]
 
     @admin.display(description="Runs per day")
     def chart(self, workflow: Workflow) -> str:
@@ -139,9 +167,32 @@ class WorkflowAdmin(RefuseForbiddenActions, admin.ModelAdmin):
         context = {"can_create_automations": self.may_create_automations(request)}
         return super().changelist_view(request, {**context, **(extra_context or {})})
 
+    def may_activate(self, request: HttpRequest, workflow: Workflow) -> bool:
+        """The Activate button: as the bulk action, and the use of this workflow's connection."""
+        return (
+            self.has_activate_permission(request)
+            and self.has_change_permission(request, workflow)
+            and can_use(request.user, workflow.connection)
+        )
+
+    def add_view(self, request: HttpRequest, form_url="", extra_context=None):
+        context = {"trigger_fields": trigger_fields_config()}
+        return super().add_view(request, form_url, {**context, **(extra_context or {})})
+
     def change_view(self, request: HttpRequest, object_id, form_url="", extra_context=None):
+        """The page, with its buttons and the sample event (shown after the steps)."""
         workflow = self.get_object(request, object_id)
-        context = {"can_test_step": workflow is not None and self.may_test(request, workflow)}
+        context: dict[str, Any] = {"trigger_fields": trigger_fields_config()}
+        if workflow is not None:
+            sample = workflow.sample()
+            context.update(
+                can_test_step=self.may_test(request, workflow),
+                can_activate=not workflow.active and self.may_activate(request, workflow),
+                can_deactivate=workflow.active and self.has_change_permission(request, workflow),
+                sample_rows=tryout.sample_rows(sample),
+                sample_json=pretty_json(sample),
+                sample_is_catalog=tryout.uses_catalog_sample(workflow),
+            )
         return super().change_view(
             request, object_id, form_url, {**context, **(extra_context or {})}
         )
@@ -179,6 +230,21 @@ class WorkflowAdmin(RefuseForbiddenActions, admin.ModelAdmin):
         return [
             path("automations/", view(self.automations_view), name="workflows_automations"),
             path("<int:pk>/test-step/", view(self.test_step_view), name="workflows_test_step"),
+            path(
+                "<int:pk>/activate/",
+                view(require_POST(self.activate_view)),
+                name="workflows_workflow_activate",
+            ),
+            path(
+                "<int:pk>/deactivate/",
+                view(require_POST(self.deactivate_view)),
+                name="workflows_workflow_deactivate",
+            ),
+            path(
+                "<int:pk>/load-sample/",
+                view(require_POST(self.load_sample_view)),
+                name="workflows_workflow_load_sample",
+            ),
             *super().get_urls(),
         ]
 
@@ -212,29 +278,87 @@ class WorkflowAdmin(RefuseForbiddenActions, admin.ModelAdmin):
         }
         return TemplateResponse(request, "admin/workflows/automations.html", context)
 
+    def _change_page(self, workflow: Workflow) -> HttpResponseRedirect:
+        return HttpResponseRedirect(reverse("admin:workflows_workflow_change", args=[workflow.pk]))
+
+    def activate_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        """The page's Activate button (POST): as the bulk action, ``services.set_active``.
+
+        403 without the activate permission or the use of the workflow's connection.
+        """
+        workflow = get_object_or_404(Workflow, pk=pk)
+        if not self.may_activate(request, workflow):
+            require_use(request.user, workflow.connection)  # names the connection
+            raise PermissionDenied("Activating needs to change workflows and use connections.")
+        services.set_active(workflow, True, request.user)
+        self.message_user(request, f"{workflow} activated; endpoint sync queued.")
+        return self._change_page(workflow)
+
+    def deactivate_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        """The page's Deactivate button (POST): changing the workflow is enough (403)."""
+        workflow = get_object_or_404(Workflow, pk=pk)
+        if not self.has_change_permission(request, workflow):
+            raise PermissionDenied("Deactivating needs to change the workflow.")
+        services.set_active(workflow, False, request.user)
+        self.message_user(request, f"{workflow} deactivated; endpoint sync queued.")
+        return self._change_page(workflow)
+
+    def load_sample_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        """Load sample event for one workflow (POST), as the list's action; back to the page
+        it came from (``back`` = "test_step", else the workflow's page). 403 as Test a step.
+        """
+        workflow = get_object_or_404(Workflow, pk=pk)
+        if not self.may_test(request, workflow):
+            require_use(request.user, workflow.connection)
+            raise PermissionDenied("Loading a sample event needs to change the workflow.")
+        source = tryout.load_sample_event(workflow)
+        self.message_user(request, f"{workflow}: sample loaded from {source}.")
+        if request.POST.get("back") == "test_step":
+            return HttpResponseRedirect(reverse("admin:workflows_test_step", args=[workflow.pk]))
+        return self._change_page(workflow)
+
     def test_step_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         """Run one step for real against the sample event (live mode asks first).
 
         It sends the connection's key to Stripe: changing the workflow and using its
-        connection are needed (403 otherwise).
+        connection are needed (403 otherwise). A success is recorded on the step
+        (``tryout.test_step``), so the next step can be tested with its output.
         """
         workflow = get_object_or_404(Workflow, pk=pk)
         if not self.may_test(request, workflow):
             require_use(request.user, workflow.connection)  # names the connection
             raise PermissionDenied("Testing a step needs to change the workflow.")
-        context = {
+        context: dict[str, Any] = {
             **self.admin_site.each_context(request),
             "title": f"Test a step of {workflow}",
             "workflow": workflow,
-            "steps": workflow.steps.all(),
             "live": workflow.connection.mode == Connection.Mode.LIVE,
+            "sample_is_catalog": tryout.uses_catalog_sample(workflow),
             "opts": self.model._meta,
         }
         if request.method == "POST":
             step = object_or_404(Step, request.POST.get("step"), workflow=workflow)
+            context["tested_step"] = step
             if context["live"] and request.POST.get("confirm_live") != "yes":
                 context["error"] = "This connection is in live mode: tick the confirmation first."
             else:
-                context["result"] = tryout.test_step(step)
-                context["tested_step"] = step
+                result = tryout.test_step(step)
+                context["result"] = result
+                context["shown"] = {
+                    part: pretty_json(result[part]) for part in ("input", "output", "error")
+                }
+        steps = list(workflow.steps.all())
+        context["steps"] = steps
+        context["next_step"] = self._next_step(steps, context)
         return TemplateResponse(request, "admin/workflows/test_step.html", context)
+
+    @staticmethod
+    def _next_step(steps: list[Step], context: dict) -> Step | None:
+        """The step to preselect: after a success the one that follows, else the one tried."""
+        tested = context.get("tested_step")
+        if tested is None:
+            return next((step for step in steps if step.sample_output_at is None), None)
+        if context.get("result", {}).get("ok"):
+            later = [step for step in steps if (step.order, step.pk) > (tested.order, tested.pk)]
+            return later[0] if later else tested
+        return tested
