@@ -1,15 +1,28 @@
-"""Admin for connections (key masked, webhook state, problems) and the read-only inbox."""
+"""Admin for connections (key masked, webhook state, problems) and the read-only inbox.
+
+A connection's page carries Test connection and Sync webhook endpoint, an inbox event's
+page Dispatch again (with a report per workflow, and re-running the runs the event
+already started), each a POST with the permission checks of the list's bulk action.
+"""
 
 from __future__ import annotations
 
 import json
 
 from django.contrib import admin, messages
-from django.db.models import QuerySet
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Count, OuterRef, QuerySet, Subquery
+from django.db.models.functions import Coalesce
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import NoReverseMatch, path, reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.timesince import timesince
+from django.views.decorators.http import require_POST
 
 from connections.forms import ConnectionForm
-from connections.inbox import registered_redispatcher, undispatchable
+from connections.inbox import Dispatched, registered_redispatcher, undispatchable
 from connections.models import Connection, InboxEvent
 from connections.permissions import can_use, require_use
 from connections.services import delete_connection, recheck_connection
@@ -48,23 +61,71 @@ def badge(value: str, label: str) -> str:
     )
 
 
+# Dispatched.result, for people.
+RESULT_LABELS = {
+    "created": "Created",
+    "filtered_out": "Filtered out",
+    "already_ran": "Already ran",
+    "inactive": "Inactive",
+}
+
+
+def livemode_badge(livemode: bool) -> str:
+    """Stripe's livemode as the mode it means: a "Live" or "Test" badge (not a tick or cross)."""
+    mode = Connection.Mode.LIVE if livemode else Connection.Mode.TEST
+    return badge(mode, mode.label)
+
+
+def ago(when) -> str:
+    """A time as "3 hours ago", the full date and time in its tooltip; "-" when unknown."""
+    if when is None:
+        return "-"
+    return format_html(
+        '<span title="{}" style="white-space:nowrap">{} ago</span>',
+        when.isoformat(timespec="seconds"),
+        timesince(when, depth=1),
+    )
+
+
+def admin_url(user, name: str, *args) -> str | None:
+    """The admin page ``admin:<name>`` for ``args`` if ``user`` may view it, else None.
+
+    For links to another app's pages (``workflows_run_change``): connections never
+    imports workflows, so the model is found by its admin URL name.
+    """
+    app_label, _, rest = name.partition("_")
+    model_name = rest.rsplit("_", 1)[0]
+    if not (
+        user.has_perm(f"{app_label}.view_{model_name}")
+        or user.has_perm(f"{app_label}.change_{model_name}")
+    ):
+        return None
+    try:
+        return reverse(f"admin:{name}", args=args)
+    except NoReverseMatch:
+        return None
+
+
 @admin.register(Connection)
 class ConnectionAdmin(RefuseForbiddenActions, admin.ModelAdmin):
     form = ConnectionForm
+    # What an operator scans for at 1280 px: which account and mode, whether its key and
+    # endpoint work, when it last heard from Stripe, and what is wrong. The key's type
+    # (sk_/rk_ shows it), the webhook mode and the dates are on the connection's page.
     list_display = [
         "name",
         "mode_badge",
-        "kind_badge",
         "key_hint",
-        "account",
+        "account_short",
         "status_badge",
         "webhook_badge",
-        "last_event_at",
+        "last_event",
         "problems",
     ]
     list_filter = ["mode", "key_kind", "status", "webhook_mode", "webhook_status"]
     search_fields = ["name", "account_id", "account_name"]
     actions = ["test_connection", "sync_endpoint"]
+    change_form_template = "admin/connections/connection/change_form.html"
     readonly_fields = [
         "key_hint",
         "mode_badge",
@@ -123,7 +184,7 @@ class ConnectionAdmin(RefuseForbiddenActions, admin.ModelAdmin):
     def mode_badge(self, obj: Connection) -> str:
         return badge(obj.mode, obj.get_mode_display())
 
-    @admin.display(description="Kind", ordering="key_kind")
+    @admin.display(description="Key type", ordering="key_kind")
     def kind_badge(self, obj: Connection) -> str:
         return badge(obj.key_kind, obj.get_key_kind_display())
 
@@ -135,11 +196,30 @@ class ConnectionAdmin(RefuseForbiddenActions, admin.ModelAdmin):
     def webhook_badge(self, obj: Connection) -> str:
         return badge(obj.webhook_status, obj.get_webhook_status_display())
 
+    @admin.display(description="Account", ordering="account_name")
+    def account_short(self, obj: Connection) -> str:
+        """The account's name over its id, small (two short lines instead of one long)."""
+        if not obj.account_id:
+            return "-"
+        return format_html(
+            '{}<div style="font-size:11px;color:var(--body-quiet-color)">{}</div>',
+            obj.account_name or "",
+            obj.account_id,
+        )
+
+    @admin.display(description="Last event", ordering="last_event_at")
+    def last_event(self, obj: Connection) -> str:
+        return ago(obj.last_event_at)
+
     @admin.display(description="Account")
     def account(self, obj: Connection) -> str:
         if not obj.account_id:
             return "-"
         return f"{obj.account_name} ({obj.account_id})" if obj.account_name else obj.account_id
+
+    @admin.display(description="Webhook URL")
+    def webhook_url(self, obj: Connection) -> str:
+        return obj.webhook_url
 
     @admin.display(description="Enabled event types")
     def enabled_events(self, obj: Connection) -> str:
@@ -168,7 +248,14 @@ class ConnectionAdmin(RefuseForbiddenActions, admin.ModelAdmin):
         if manual and obj.webhook_status != Connection.WebhookStatus.MANUAL:
             found.append("Manual mode: no signing secret pasted yet.")
         text = [p for p in found if p]
-        return format_html_join("", "<div>{}</div>", ((p,) for p in text)) if text else "-"
+        if not text:
+            return "-"
+        # Long messages (a URL in a Stripe error) wrap in their column instead of widening it.
+        return format_html_join(
+            "",
+            '<div style="min-width:14em;max-width:28em;overflow-wrap:anywhere">{}</div>',
+            ((p,) for p in text),
+        )
 
     def has_test_permission(self, request) -> bool:
         """Test connection sends the stored key to Stripe and records its verdict.
@@ -206,6 +293,51 @@ class ConnectionAdmin(RefuseForbiddenActions, admin.ModelAdmin):
             level = messages.SUCCESS if result.ok else messages.ERROR
             self.message_user(request, f"{connection.name}: {result.message}", level)
 
+    def get_urls(self) -> list:
+        """The connection page's buttons: POST ``<id>/test/`` and ``<id>/sync-endpoint/``."""
+        wrap = self.admin_site.admin_view
+        return [
+            path(
+                "<path:object_id>/test/",
+                wrap(require_POST(self.test_one_view)),
+                name="connections_connection_test",
+            ),
+            path(
+                "<path:object_id>/sync-endpoint/",
+                wrap(require_POST(self.sync_one_view)),
+                name="connections_connection_sync",
+            ),
+            *super().get_urls(),
+        ]
+
+    def change_view(self, request: HttpRequest, object_id, form_url="", extra_context=None):
+        context = {
+            "can_test": self.has_test_permission(request),
+            "can_sync": self.has_sync_permission(request),
+        }
+        return super().change_view(
+            request, object_id, form_url, {**context, **(extra_context or {})}
+        )
+
+    def test_one_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """The page's Test connection: the bulk action's checks and service, for one."""
+        return self._act_on_one(request, object_id, self.has_test_permission, self.test_connection)
+
+    def sync_one_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """The page's Sync webhook endpoint: the bulk action's checks and service, for one."""
+        return self._act_on_one(request, object_id, self.has_sync_permission, self.sync_endpoint)
+
+    def _act_on_one(self, request: HttpRequest, object_id: str, allowed, action) -> HttpResponse:
+        """Run ``action`` on one connection (403 unless ``allowed``), then show its page."""
+        if not allowed(request):
+            raise PermissionDenied
+        connections = self.get_queryset(request).filter(pk=_pk_or_404(self.model, object_id))
+        if not connections.exists():
+            raise Http404("No such connection.")
+        action(request, connections)
+        change = reverse("admin:connections_connection_change", args=[connections[0].pk])
+        return HttpResponseRedirect(change)
+
     def save_model(self, request, obj: Connection, form: ConnectionForm, change) -> None:
         """``services.save_connection``, as the API saves: the checked key and secret go in."""
         form.save_validated(obj)
@@ -240,7 +372,8 @@ class InboxEventAdmin(RefuseForbiddenActions, admin.ModelAdmin):
         "type",
         "connection",
         "status_badge",
-        "livemode",
+        "runs_link",
+        "livemode_badge",
         "source",
         "created",
         "received_at",
@@ -251,6 +384,7 @@ class InboxEventAdmin(RefuseForbiddenActions, admin.ModelAdmin):
     date_hierarchy = "received_at"
     show_full_result_count = False  # a COUNT(*) per page view gets slow on a big inbox
     actions = ["dispatch_again_action"]
+    change_form_template = "admin/connections/inboxevent/change_form.html"
     fields = [
         "stripe_event_id",
         "type",
@@ -258,7 +392,7 @@ class InboxEventAdmin(RefuseForbiddenActions, admin.ModelAdmin):
         "connection",
         "status_badge",
         "status_detail",
-        "livemode",
+        "livemode_badge",
         "api_version",
         "source",
         "created",
@@ -270,7 +404,8 @@ class InboxEventAdmin(RefuseForbiddenActions, admin.ModelAdmin):
 
     def get_queryset(self, request) -> QuerySet:
         encrypted = [f"connection__{name}" for name in ENCRYPTED]
-        return super().get_queryset(request).select_related("connection").defer(*encrypted)
+        events = super().get_queryset(request).select_related("connection").defer(*encrypted)
+        return events.annotate(run_count=run_count())
 
     def has_add_permission(self, request) -> bool:
         return False
@@ -287,6 +422,137 @@ class InboxEventAdmin(RefuseForbiddenActions, admin.ModelAdmin):
     @admin.display(description="Status", ordering="status")
     def status_badge(self, obj: InboxEvent) -> str:
         return badge(obj.status, obj.get_status_display())
+
+    @admin.display(description="Live mode", ordering="livemode")
+    def livemode_badge(self, obj: InboxEvent) -> str:
+        return livemode_badge(obj.livemode)
+
+    @admin.display(description="Runs", ordering="run_count")
+    def runs_link(self, obj: InboxEvent) -> str:
+        """How many runs the event started, linked to the runs list showing them."""
+        if not obj.run_count:
+            return "0"
+        try:
+            runs = reverse("admin:workflows_run_changelist")
+        except NoReverseMatch:
+            return str(obj.run_count)
+        return format_html('<a href="{}?event__id__exact={}">{}</a>', runs, obj.pk, obj.run_count)
+
+    def get_urls(self) -> list:
+        """An event page's buttons: POST ``<id>/dispatch-again/`` and ``<id>/rerun/``."""
+        wrap = self.admin_site.admin_view
+        return [
+            path(
+                "<path:object_id>/dispatch-again/",
+                wrap(require_POST(self.dispatch_again_view)),
+                name="connections_inboxevent_dispatch_again",
+            ),
+            path(
+                "<path:object_id>/rerun/",
+                wrap(require_POST(self.rerun_view)),
+                name="connections_inboxevent_rerun",
+            ),
+            *super().get_urls(),
+        ]
+
+    def change_view(self, request: HttpRequest, object_id, form_url="", extra_context=None):
+        event = self.get_object(request, unquote(object_id))
+        context = {}
+        if event is not None:
+            context = {
+                "can_dispatch": self.has_dispatch_permission(request),
+                "undispatchable": undispatchable(event),
+                "event_runs": self.run_rows(request, event),
+            }
+        return super().change_view(
+            request, object_id, form_url, {**context, **(extra_context or {})}
+        )
+
+    def run_rows(self, request: HttpRequest, event: InboxEvent) -> list[dict]:
+        """The runs the event started, oldest first: workflow, status, created, and links to
+        their pages for a user who may view them."""
+        rows = []
+        for run in event.runs.select_related("workflow").order_by("created_at", "pk"):
+            rows.append(
+                {
+                    "pk": run.pk,
+                    "url": admin_url(request.user, "workflows_run_change", run.pk),
+                    "workflow": run.workflow.name,
+                    "workflow_url": admin_url(
+                        request.user, "workflows_workflow_change", run.workflow_id
+                    ),
+                    "status": badge(run.status, run.get_status_display()),
+                    "replay": run.replay,
+                    "created_at": run.created_at,
+                }
+            )
+        return rows
+
+    def _event_for(self, request: HttpRequest, object_id: str) -> InboxEvent:
+        """The event of a button's POST, after the dispatch permission and use of its
+        connection were checked (403 otherwise, 404 for an unknown id)."""
+        if not self.has_dispatch_permission(request):
+            raise PermissionDenied
+        event = self.get_object(request, unquote(object_id))
+        if event is None:
+            raise Http404("No such inbox event.")
+        require_use(request.user, event.connection)
+        return event
+
+    def dispatch_again_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """The page's Dispatch again: the event's runs are created now, then a report of
+        what happened per workflow, offering to re-run the runs the event already started."""
+        event = self._event_for(request, object_id)
+        change = reverse("admin:connections_inboxevent_change", args=[event.pk])
+        refusal = undispatchable(event)
+        if refusal:
+            self.message_user(
+                request, f"{event.stripe_event_id} not dispatched: {refusal}", messages.WARNING
+            )
+            return HttpResponseRedirect(change)
+        report: list[Dispatched] = registered_redispatcher().dispatch(event)
+        rows = [
+            {
+                "line": line,
+                "result": RESULT_LABELS.get(line.result, line.result),
+                "workflow_url": admin_url(request.user, "workflows_workflow_change", line.workflow),
+                "run_url": admin_url(request.user, "workflows_run_change", line.run)
+                if line.run
+                else None,
+            }
+            for line in report
+        ]
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Dispatched {event.stripe_event_id} again",
+            "opts": self.opts,
+            "original": event,
+            "event": event,
+            "rows": rows,
+            "rerunnable": [line for line in report if line.rerunnable],
+            "can_rerun": registered_redispatcher().rerun is not None,
+            "change_url": change,
+        }
+        return TemplateResponse(
+            request, "admin/connections/inboxevent/dispatch_again.html", context
+        )
+
+    def rerun_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """Re-run the chosen runs the event started (new runs from the first step), then
+        show the event's page with one message per run."""
+        event = self._event_for(request, object_id)
+        rerun = registered_redispatcher().rerun
+        if rerun is None:
+            raise PermissionDenied("Nothing can re-run runs here.")
+        try:
+            run_ids = [int(value) for value in request.POST.getlist("run")]
+        except ValueError:
+            run_ids = []
+        if not run_ids:
+            self.message_user(request, "Choose the runs to re-run.", messages.WARNING)
+        for line in rerun(event, run_ids) if run_ids else []:
+            self.message_user(request, line)
+        return HttpResponseRedirect(reverse("admin:connections_inboxevent_change", args=[event.pk]))
 
     @admin.display(description="Payload")
     def payload_pretty(self, obj: InboxEvent) -> str:
@@ -318,5 +584,36 @@ class InboxEventAdmin(RefuseForbiddenActions, admin.ModelAdmin):
                     request, f"{event.stripe_event_id} not dispatched: {refusal}", messages.WARNING
                 )
             else:
-                lines = " ".join(dispatch(event))
+                report = dispatch(event)
+                lines = " ".join(map(str, report)) or nothing_waits(event)
                 self.message_user(request, f"{event.stripe_event_id}: {lines}")
+
+
+def nothing_waits(event: InboxEvent) -> str:
+    """What Dispatch again says of an event no workflow waits for."""
+    return f"No workflow of its connection waits for {event.type}."
+
+
+def run_count() -> Coalesce:
+    """How many runs an inbox event started: a subquery per listed row (the runs' index on
+    their event answers it), not a join grouping the whole inbox.
+
+    Runs are workflows' (a reverse relation named ``runs``); connections never imports them.
+    """
+    runs = InboxEvent._meta.get_field("runs").related_model
+    counted = (
+        runs.objects.filter(event=OuterRef("pk"))
+        .order_by()
+        .values("event")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return Coalesce(Subquery(counted), 0)
+
+
+def _pk_or_404(model, object_id: str):
+    """``object_id`` from a URL as ``model``'s primary key; Http404 when it cannot be one."""
+    try:
+        return model._meta.pk.to_python(unquote(object_id))
+    except ValidationError:
+        raise Http404(f"No {model._meta.verbose_name} with that id.") from None

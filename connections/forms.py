@@ -17,7 +17,7 @@ class ConnectionForm(forms.ModelForm):
     """
 
     new_key = forms.CharField(
-        label="Stripe key",
+        label="API key",
         required=False,
         strip=True,
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
@@ -36,7 +36,7 @@ class ConnectionForm(forms.ModelForm):
     # A choice, not free text: only the origins the environment allows (the model's
     # validator checks the value again in full_clean).
     api_base = forms.ChoiceField(
-        label="Stripe API base",
+        label="API base",
         required=False,
         choices=lambda: [("", "Default (STRIPE_API_BASE)")] + [(o, o) for o in allowed_api_bases()],
         error_messages={
@@ -53,6 +53,8 @@ class ConnectionForm(forms.ModelForm):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.key_check: KeyCheck | None = None
+        if not self.instance._state.adding:
+            self.fields["new_key"].label = "New API key"
         if self.instance._state.adding:
             self.fields["new_key"].required = True
             self.fields["new_key"].help_text = (

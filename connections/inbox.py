@@ -254,13 +254,40 @@ def undispatchable(event: InboxEvent) -> str | None:
 
 
 @dataclass(frozen=True)
+class Dispatched:
+    """What dispatching an event again did for one workflow waiting for its type.
+
+    ``result`` is one of created, filtered_out, already_ran, inactive; ``what`` says it
+    in a few words (``created run 12.``); ``run`` is the run it names (None if inactive)
+    and ``run_status`` that run's status value (``succeeded``); ``rerunnable``: the
+    event already ran the workflow, as ``run``, which is finished and may be re-run.
+    """
+
+    workflow: int
+    workflow_name: str
+    result: str
+    what: str
+    run: int | None = None
+    run_status: str = ""
+    rerunnable: bool = False
+
+    def __str__(self) -> str:
+        return f"Workflow {self.workflow_name!r} (#{self.workflow}): {self.what}"
+
+
+@dataclass(frozen=True)
 class Redispatcher:
-    """Dispatches one event again, now (``dispatch(event)``: one line per workflow waiting
-    for its type, saying what happened, for people); ``permission`` is the one that needs
-    (``app_label.codename``: it creates runs)."""
+    """Dispatches one event again, now (``dispatch(event)``: one Dispatched per workflow
+    waiting for its type); ``permission`` is the one that needs (``app_label.codename``:
+    it creates runs), and re-running runs the event started too.
+
+    ``rerun(event, run_ids)`` re-runs those of the given runs that ``event`` started (as
+    new runs, from the first step), one line per run for people.
+    """
 
     permission: str
-    dispatch: Callable[[InboxEvent], list[str]]
+    dispatch: Callable[[InboxEvent], list[Dispatched]]
+    rerun: Callable[[InboxEvent, list[int]], list[str]] | None = None
 
 
 # Runs belong to workflows, which sits above connections and registers the redispatcher

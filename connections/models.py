@@ -127,6 +127,7 @@ class Connection(models.Model):
         MANUAL = "manual", "Manual"
 
     id = models.UUIDField(
+        "ID",
         primary_key=True,
         default=uuid.uuid4,
         editable=False,
@@ -134,21 +135,31 @@ class Connection(models.Model):
     )
     name = models.CharField(max_length=100, help_text="A name for staff, unique.")
     secret_key = EncryptedTextField(
-        blank=True, help_text="Stripe secret (sk_) or restricted (rk_) key, encrypted at rest."
+        "API key",
+        blank=True,
+        help_text="Stripe secret (sk_) or restricted (rk_) key, encrypted at rest.",
     )
     key_hint = models.CharField(
-        max_length=40, blank=True, editable=False, help_text="The key, masked: sk_live_...abcd."
+        "API key",
+        max_length=40,
+        blank=True,
+        editable=False,
+        help_text="The key, masked: sk_live_...abcd.",
     )
     mode = models.CharField(max_length=4, choices=Mode.choices, blank=True, editable=False)
-    key_kind = models.CharField(max_length=10, choices=KeyKind.choices, blank=True, editable=False)
-    account_id = models.CharField(max_length=255, blank=True, editable=False)
+    key_kind = models.CharField(
+        "key type", max_length=10, choices=KeyKind.choices, blank=True, editable=False
+    )
+    account_id = models.CharField("account ID", max_length=255, blank=True, editable=False)
     account_name = models.CharField(max_length=255, blank=True, editable=False)
     api_version = models.CharField(
+        "API version",
         max_length=40,
         default=default_api_version,
         help_text="Stripe-Version of every request and of the webhook endpoint's events.",
     )
     api_base = models.CharField(
+        "API base",
         max_length=200,
         blank=True,
         validators=[validate_api_base],
@@ -164,16 +175,26 @@ class Connection(models.Model):
         max_length=10, choices=WebhookMode.choices, default=WebhookMode.AUTOMATIC
     )
     webhook_endpoint_id = models.CharField(
-        max_length=255, blank=True, help_text="Stripe's we_... id of this connection's endpoint."
+        "webhook endpoint ID",
+        max_length=255,
+        blank=True,
+        help_text="Stripe's we_... id of this connection's endpoint.",
     )
     webhook_secret = EncryptedTextField(
-        blank=True, help_text="The endpoint's whsec_ signing secret, encrypted at rest."
+        "webhook signing secret",
+        blank=True,
+        help_text="The endpoint's whsec_ signing secret, encrypted at rest.",
     )
     previous_webhook_secret = EncryptedTextField(
-        blank=True, help_text="The replaced signing secret, still accepted until it expires."
+        "previous signing secret",
+        blank=True,
+        help_text="The replaced signing secret, still accepted until it expires.",
     )
-    previous_secret_expires_at = models.DateTimeField(null=True, blank=True)
+    previous_secret_expires_at = models.DateTimeField(
+        "previous signing secret expires", null=True, blank=True
+    )
     webhook_enabled_events = models.JSONField(
+        "enabled events",
         default=list,
         blank=True,
         help_text="Event types enabled on the endpoint in Stripe: the event types in use.",
@@ -184,16 +205,16 @@ class Connection(models.Model):
     webhook_error = models.TextField(
         blank=True, help_text="The last endpoint sync failure; empty when the last sync worked."
     )
-    webhook_synced_at = models.DateTimeField(null=True, blank=True)
+    webhook_synced_at = models.DateTimeField("webhook synced", null=True, blank=True)
     events_cursor = models.DateTimeField(
         null=True,
         blank=True,
         help_text="Reconciliation lists Stripe events created at or after this time.",
     )
 
-    last_event_at = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    last_event_at = models.DateTimeField("last event", null=True, blank=True)
+    created_at = models.DateTimeField("created", auto_now_add=True)
+    updated_at = models.DateTimeField("updated", auto_now=True)
 
     class Meta:
         ordering = ["name"]
@@ -301,9 +322,10 @@ class InboxEvent(models.Model):
     connection = models.ForeignKey(
         Connection, on_delete=models.CASCADE, related_name="inbox_events"
     )
-    stripe_event_id = models.CharField(max_length=255, help_text="Stripe's evt_... id.")
+    stripe_event_id = models.CharField("event ID", max_length=255, help_text="Stripe's evt_... id.")
     type = models.CharField(max_length=255, help_text="Event type, e.g. customer.created.")
     object_id = models.CharField(
+        "object ID",
         max_length=255,
         blank=True,
         default="",
@@ -311,14 +333,16 @@ class InboxEvent(models.Model):
         "empty when it has none.",
     )
     created = models.DateTimeField(help_text="When Stripe created the event.")
-    livemode = models.BooleanField()
-    api_version = models.CharField(max_length=40, blank=True)
+    # Stripe's livemode: true for live mode, false for test mode.
+    livemode = models.BooleanField("live mode", choices=[(True, "Live"), (False, "Test")])
+    api_version = models.CharField("API version", max_length=40, blank=True)
     payload = models.JSONField(help_text="The event envelope as Stripe sent it.")
-    received_at = models.DateTimeField(default=timezone.now)
+    received_at = models.DateTimeField("received", default=timezone.now)
     source = models.CharField(max_length=20, choices=Source.choices, default=Source.WEBHOOK)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.RECEIVED)
     status_detail = models.TextField(blank=True)
     payload_pruned_at = models.DateTimeField(
+        "payload pruned",
         null=True,
         blank=True,
         help_text="When the payload was pruned (RETENTION_DAYS). The row stays, without it, "

@@ -8,6 +8,8 @@ from konnectify.health import healthz
 admin.site.site_header = "Konnectify: Stripe automation"
 admin.site.site_title = "Konnectify"
 admin.site.index_title = "Back-office"
+# The product has no public site: admin's "View site" link would lead to a 404.
+admin.site.site_url = None
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),

@@ -18,10 +18,14 @@ class WorkflowsConfig(AppConfig):
         from connections.inbox import Redispatcher, redispatch_with
         from connections.webhooks import provide_event_types_with
         from workflows.models import Run
-        from workflows.redispatch import dispatch_again_from_admin
+        from workflows.redispatch import dispatch_again_from_admin, rerun_event_runs
         from workflows.services import active_event_types
 
         provide_event_types_with(active_event_types)
         # Admin's "Dispatch again" (in connections) creates runs now, as the API does.
         add_run = f"{Run._meta.app_label}.{get_permission_codename('add', Run._meta)}"
-        redispatch_with(Redispatcher(permission=add_run, dispatch=dispatch_again_from_admin))
+        redispatch_with(
+            Redispatcher(
+                permission=add_run, dispatch=dispatch_again_from_admin, rerun=rerun_event_runs
+            )
+        )

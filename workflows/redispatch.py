@@ -14,7 +14,9 @@ from dataclasses import asdict, dataclass
 
 from django.db import transaction
 
+from connections.inbox import Dispatched
 from connections.models import InboxEvent
+from workflows import services
 from workflows.engine import create_run
 from workflows.models import Run, RunStatus, Workflow
 
@@ -73,7 +75,8 @@ def outcome_for(workflow: Workflow, event: InboxEvent) -> Outcome:
         return outcome(INACTIVE, None, "The workflow is inactive: activate it first.")
     run = create_run(workflow, event=event)
     if run is None:
-        existing = Run.objects.filter(workflow=workflow, event=event).order_by("replay").first()
+        # The latest: a run is re-run once, and its re-run in turn.
+        existing = Run.objects.filter(workflow=workflow, event=event).order_by("-replay").first()
         return outcome(
             ALREADY_RAN,
             existing.pk if existing else None,
@@ -84,13 +87,49 @@ def outcome_for(workflow: Workflow, event: InboxEvent) -> Outcome:
     return outcome(CREATED, run.pk, "A run was created and queued.")
 
 
-def dispatch_again_from_admin(event: InboxEvent) -> list[str]:
-    """``dispatch_again`` for admin's "Dispatch again": one line per workflow, for people
-    (``Workflow 'Sync' (#3): created run 12.``), or one saying no workflow waits."""
+def dispatch_again_from_admin(event: InboxEvent) -> list[Dispatched]:
+    """``dispatch_again`` for admin's "Dispatch again": one Dispatched per workflow, by id
+    (``str()`` of each reads ``Workflow 'Sync' (#3): created run 12.``); [] when no
+    workflow of the event's connection waits for its type."""
     outcomes = dispatch_again(event, via="admin")
-    if not outcomes:
-        return [f"No workflow of its connection waits for {event.type}."]
-    return [f"Workflow {o.workflow_name!r} (#{o.workflow}): {describe(o)}" for o in outcomes]
+    statuses = dict(
+        Run.objects.filter(pk__in=[o.run for o in outcomes if o.run]).values_list("pk", "status")
+    )
+    return [
+        Dispatched(
+            workflow=o.workflow,
+            workflow_name=o.workflow_name,
+            result=o.result,
+            what=describe(o),
+            run=o.run,
+            run_status=statuses.get(o.run, ""),
+            rerunnable=o.result == ALREADY_RAN and statuses.get(o.run) in Run.FINAL,
+        )
+        for o in outcomes
+    ]
+
+
+def rerun_event_runs(event: InboxEvent, run_ids: list[int]) -> list[str]:
+    """Re-run, from the first step, those of ``run_ids`` that ``event`` started: one line
+    per run, for people (``Run 12 re-run as run 15.``).
+
+    ``services.start_rerun``, as the runs' "Re-run from the start" action: a run is re-run
+    once; one in progress, or of a disabled connection, is refused with the reason. Ids
+    of other events' runs are ignored. The caller checks the user's rights (``add_run``
+    and use of the event's connection).
+    """
+    lines = []
+    for run in Run.objects.filter(event=event, pk__in=run_ids).select_related("workflow"):
+        try:
+            new, created = services.start_rerun(run)
+        except services.ReplayError as exc:
+            lines.append(f"Run {run.pk} not re-run: {exc}")
+            continue
+        if created:
+            lines.append(f"Run {run.pk} ({run.workflow.name}) re-run as run {new.pk}.")
+        else:
+            lines.append(f"Run {run.pk} was re-run already, as run {new.pk}.")
+    return lines
 
 
 def describe(outcome: Outcome) -> str:
