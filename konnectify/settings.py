@@ -85,6 +85,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_q",
+    "django_jsonform",  # its React form editor's static files (the step and filter editors)
     # Project wiring (label "project", no models) and the shared platform code,
     # whose app label stays "konnectify" (its tables, migrations and permissions).
     "konnectify",

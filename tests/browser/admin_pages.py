@@ -43,8 +43,13 @@ def log_in(page: Page, base_url: str, camera: Camera) -> None:
 
 
 def set_mapping(page: Page, camera: Camera, mapping: dict, what: str) -> None:
-    """On a workflow's page: replace the first step's input mapping, save, stay."""
-    page.fill("textarea[name='steps-0-input_mapping']", json.dumps(mapping))
+    """On a workflow's page: replace the first step's input mapping, save, stay.
+
+    The raw JSON is the step editor's "Advanced: JSON" view, opened first.
+    """
+    raw = page.locator("textarea[name='steps-0-input_mapping']")
+    raw.evaluate("field => { field.closest('details').open = true; }")
+    raw.fill(json.dumps(mapping))
     camera.shot(f"{what}-edited")
     page.click("input[name='_continue']")
     expect(page.locator("ul.messagelist")).to_contain_text("was changed successfully")

@@ -1,15 +1,20 @@
-"""The steps of a workflow in its admin page: form, formset checks and inline."""
+"""The steps of a workflow in its admin page: form, formset checks and inline.
+
+A step's input is edited in a form derived from its action's input schema, beside
+a data picker, over the raw JSON (``workflows/admin/editor.py``, ``editor.js``).
+"""
 
 from __future__ import annotations
+
+from functools import cache
 
 from django import forms
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.utils.html import format_html, format_html_join
 
-from konnectify.platform.forms import BoundedJSONField
 from stripe_connector.catalog import action_choices as catalog_actions
-from workflows import services, tryout
+from workflows import services
+from workflows.admin.editor import EditorJSONField, EditorWidget, action_schemas, step_name_help
 from workflows.models import Step
 
 
@@ -17,13 +22,25 @@ def action_choices() -> list:
     return catalog_actions()
 
 
+@cache
+def editor_schemas() -> dict:
+    """The editor schema of every action (the catalog does not change while running)."""
+    return action_schemas()
+
+
 class StepForm(forms.ModelForm):
-    action_key = forms.ChoiceField(label="Action", choices=action_choices)
+    action_key = forms.ChoiceField(
+        label="Action",
+        choices=action_choices,
+        error_messages={"invalid_choice": "Unknown action '%(value)s': choose one from the list."},
+    )
 
     class Meta:
         model = Step
         fields = ("order", "name", "action_key", "input_mapping", "on_failure")
-        field_classes = {"input_mapping": BoundedJSONField}
+        field_classes = {"input_mapping": EditorJSONField}
+        widgets = {"input_mapping": EditorWidget("step")}
+        help_texts = {"name": step_name_help()}
 
 
 class StepFormSet(forms.BaseInlineFormSet):
@@ -48,8 +65,8 @@ class StepFormSet(forms.BaseInlineFormSet):
             services.authorize_save(self.user, self.instance, has_steps=bool(steps))
         except PermissionDenied as exc:
             raise ValidationError(str(exc)) from None
-        if any("action_key" not in step for step in steps):
-            return  # field errors already shown
+        if any("action_key" not in step or "input_mapping" not in step for step in steps):
+            return  # field errors already shown (an unknown action, JSON that is not JSON)
         for form, report in zip(
             forms_in_order, services.check_steps(self.instance, steps), strict=True
         ):
@@ -58,48 +75,32 @@ class StepFormSet(forms.BaseInlineFormSet):
             name = form.cleaned_data.get("name")
             self.warnings += [f"Step {name}, {w['field']}: {w['message']}" for w in report.warnings]
 
+    def validate_unique(self) -> None:
+        """Step names are unique in a workflow: an error on the name of each later twin."""
+        named: set[str] = set()
+        for form in self.forms:
+            name = (getattr(form, "cleaned_data", None) or {}).get("name")
+            if not name or self._should_delete_form(form):
+                continue
+            if name in named:
+                form.add_error(
+                    "name",
+                    f"Another step of this workflow is already named '{name}': "
+                    "step names must be unique, references use them.",
+                )
+            named.add(name)
+
 
 class StepInline(admin.StackedInline):
     model = Step
     form = StepForm
     formset = StepFormSet
     extra = 0
-    fields = (
-        "order",
-        "name",
-        "action_key",
-        "input_mapping",
-        "on_failure",
-        "action_fields",
-        "paths",
-    )
-    readonly_fields = ("action_fields", "paths")
+    template = "admin/workflows/workflow/steps_inline.html"
+    fields = ("order", "name", "action_key", "input_mapping", "on_failure")
 
     def get_formset(self, request, obj=None, **kwargs):
         formset = super().get_formset(request, obj, **kwargs)  # a new class on every call
         formset.user = request.user
+        formset.editor_schemas = editor_schemas()
         return formset
-
-    @admin.display(description="The action's fields")
-    def action_fields(self, step: Step) -> str:
-        rows = tryout.action_fields(step.action_key) if step.pk else []
-        if not rows:
-            return "Choose an action and save to see its fields."
-        return format_html(
-            "<table><tr><th>Field</th><th>Type</th><th>Required</th><th>Help</th></tr>{}</table>",
-            format_html_join(
-                "",
-                "<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                ((r["name"], r["type"], "yes" if r["required"] else "", r["help"]) for r in rows),
-            ),
-        )
-
-    @admin.display(description="Paths you can reference")
-    def paths(self, step: Step) -> str:
-        if not step.pk:
-            return "-"
-        items = tryout.available_paths(step)
-        return format_html(
-            "<div style='max-height:14em;overflow:auto'>{}</div>",
-            format_html_join("", "<code>{{{{ {} }}}}</code> <small>{}</small><br>", items),
-        )

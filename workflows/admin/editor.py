@@ -1,0 +1,396 @@
+"""The step and filter editors of the workflow page: forms derived from the catalog.
+
+A step's input is edited as a form built from its action's input schema (the
+catalog's JSON Schema) by one converter, ``editor_schema``; django-jsonform's
+React editor renders it in the browser and ``workflows/static/workflows/editor.js``
+keeps it in step with the raw JSON, which stays the field that is posted. Every leaf
+of the form is text: a field takes a literal or a reference
+(``{{ trigger.data.object.customer }}``), and ``stripe_connector.catalog.values``
+turns whole-number text into integers, ``"true"`` into booleans, as for any input.
+
+The data picker beside each editor asks ``paths_view`` for the paths of the
+trigger's sample event and of earlier steps' recorded outputs, as the page shows
+them (unsaved trigger and steps included).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from django import forms
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpRequest, JsonResponse
+from django.urls import path, reverse
+from django.utils.html import escape
+
+from konnectify.platform.forms import BoundedJSONField
+from stripe_connector.catalog import ACTIONS, get_trigger
+from workflows import filters
+from workflows.models import SCHEDULE_TRIGGER, RunStatus, Step, StepRun, Workflow
+
+# The picker lists at most this many paths per source (a trigger's sample has ~150).
+MAX_PATHS = 400
+# At most this many earlier steps are asked about in one request.
+MAX_STEPS = 50
+_EXAMPLE_LENGTH = 60
+
+# What each filter operator means, shown in the operator select (filters.py decides).
+OPERATOR_MEANINGS: dict[str, str] = {
+    "equals": "equals the value (the path must be present)",
+    "not_equals": "does not equal the value, or the path is missing",
+    "in": "is one of a list of values",
+    "not_in": "is none of a list of values, or the path is missing",
+    "exists": "the path is present (also when its value is null)",
+    "not_exists": "the path is missing",
+    "is_null": "the value is null",
+    "is_not_null": "the path is present and not null",
+    "contains": "text contains the value, or a list/object holds it",
+    "gt": "is greater than the value",
+    "gte": "is greater than or equal to the value",
+    "lt": "is less than the value",
+    "lte": "is less than or equal to the value",
+}
+
+_LEAF_HINTS = {
+    "integer": "A whole number (text like 1099 is read as one) or a reference.",
+    "number": "A number or a reference.",
+    "boolean": "true or false, or a reference.",
+}
+
+
+# -- the converter ------------------------------------------------------------------
+
+
+def label(name: str) -> str:
+    """A field's label from its key: ``postal_code`` -> "Postal code"."""
+    text = re.sub(r"(?<=[A-Za-z])(?=[0-9])", " ", name.replace("_", " ")).strip()
+    return text[:1].upper() + text[1:]
+
+
+def editor_schema(schema: Any, *, name: str = "", required: bool = False) -> dict[str, Any]:
+    """django-jsonform's schema for the JSON Schema ``schema`` of an action's input.
+
+    Objects become groups (``properties``; free keys such as metadata become
+    ``additionalProperties``, an "add key" button), arrays become add-a-row lists,
+    and every other field becomes a text input, since any field may hold a
+    reference. A leaf carries its label, ``help_text`` (the catalog's description,
+    the expected type, the choices), ``required`` and ``x-choices`` (Stripe's
+    documented values, offered as suggestions). ``name``: the key, for the label.
+    """
+    spec: Mapping[str, Any] = schema if isinstance(schema, Mapping) else {}
+    kind = spec.get("type")
+    title = label(name) + (" (required)" if required and kind in ("object", "array") else "")
+    described = spec.get("description", "")
+    if kind == "object":
+        wanted = set(spec.get("required", []))
+        properties = {
+            key: editor_schema(item, name=key, required=key in wanted)
+            for key, item in spec.get("properties", {}).items()
+        }
+        result: dict[str, Any] = {"type": "object", "title": title, "properties": properties}
+        extra = spec.get("additionalProperties")
+        if isinstance(extra, Mapping):
+            result["additionalProperties"] = editor_schema(extra)
+        elif extra is None and not properties:
+            # Free-form parameters (the raw API request): keys of text values.
+            result["additionalProperties"] = editor_schema({"type": "string"})
+        if described:
+            result["help_text"] = described
+        return result
+    if kind == "array":
+        result = {"type": "array", "title": title, "items": editor_schema(spec.get("items"))}
+        if described:
+            result["help_text"] = described
+        return result
+    return _leaf(spec, title, required)
+
+
+def _leaf(spec: Mapping[str, Any], title: str, required: bool) -> dict[str, Any]:
+    """A text input: a literal of the field's type, or a reference."""
+    kind = spec.get("type") or "string"
+    hints = [spec.get("description", "")]
+    hints.append(_LEAF_HINTS.get(kind, ""))
+    choices = [str(choice) for choice in spec.get("enum", [])]
+    if choices:
+        hints.append("One of: " + ", ".join(choices) + ".")
+    result: dict[str, Any] = {
+        "type": "string",
+        "title": title,
+        "help_text": " ".join(_sentence(hint) for hint in hints if hint),
+        "x-type": kind,
+    }
+    if required:
+        result["required"] = True
+    if choices:
+        result["x-choices"] = choices
+    return result
+
+
+def _sentence(text: str) -> str:
+    return text if text.endswith((".", ")", "?", "!")) else text + "."
+
+
+def action_schemas() -> dict[str, dict[str, Any]]:
+    """Every catalog action's editor schema, by action key (embedded once per page)."""
+    return {key: editor_schema(action.input_schema) for key, action in ACTIONS.items()}
+
+
+def filters_schema() -> dict[str, Any]:
+    """The filters editor: rows of path, operator (filters.OPERATORS) and value."""
+    operators = [
+        {"title": f"{op}: {OPERATOR_MEANINGS.get(op, op)}", "value": op} for op in filters.OPERATORS
+    ]
+    return {
+        "type": "array",
+        "title": "",
+        "items": {
+            "type": "object",
+            "title": "Filter",
+            "properties": {
+                "path": {
+                    "type": "string",
+                    "title": "Path",
+                    "required": True,
+                    "help_text": "Dotted path in the event, e.g. data.object.status "
+                    "(list positions as numbers: data.object.lines.data.0.price.id).",
+                },
+                "op": {
+                    "type": "string",
+                    "title": "Operator",
+                    "choices": operators,
+                    "default": "equals",
+                },
+                "value": {
+                    "type": "string",
+                    "title": "Value",
+                    "help_text": "Plain text, or JSON for other types: 1000, true, null, "
+                    '["draft", "open"] for in / not_in, "1000" for the text 1000. '
+                    "Not used by exists, not_exists, is_null, is_not_null.",
+                },
+            },
+        },
+    }
+
+
+# -- form fields and widgets ---------------------------------------------------------
+
+
+class EditorJSONField(BoundedJSONField):
+    """The product's bounded JSON field; text that is not JSON says where it breaks.
+
+    "Invalid JSON: Expecting ',' delimiter (line 3, column 5)", as ``json`` finds it.
+    """
+
+    def to_python(self, value: Any) -> Any:
+        try:
+            return super().to_python(value)
+        except ValidationError:
+            if isinstance(value, str):
+                try:
+                    json.loads(value)
+                except json.JSONDecodeError as exc:
+                    raise ValidationError(
+                        "Invalid JSON: %(message)s (line %(line)s, column %(column)s).",
+                        code="invalid",
+                        params={"message": exc.msg, "line": exc.lineno, "column": exc.colno},
+                    ) from None
+                except (ValueError, RecursionError):
+                    pass
+            raise
+
+
+class EditorWidget(forms.Textarea):
+    """The raw JSON (posted as is) inside the form editor and its data picker.
+
+    ``kind``: "step" (an action's input, schema chosen by the step's action select)
+    or "filters" (the workflow's filters, schema given here).
+    """
+
+    template_name = "admin/workflows/editor_widget.html"
+
+    def __init__(self, kind: str, schema: dict | None = None, attrs: dict | None = None) -> None:
+        super().__init__(attrs={"rows": 8, "class": "vLargeTextField", **(attrs or {})})
+        self.kind = kind
+        self.schema = schema
+
+    def get_context(self, name: str, value: Any, attrs: dict | None) -> dict[str, Any]:
+        context = super().get_context(name, value, attrs)
+        context["editor"] = {
+            "kind": self.kind,
+            "schema": json.dumps(self.schema) if self.schema is not None else "",
+            "paths_url": reverse("admin:workflows_editor_paths"),
+        }
+        return context
+
+    @property
+    def media(self) -> forms.Media:
+        return forms.Media(
+            css={"all": ["django_jsonform/style.css", "workflows/editor.css"]},
+            js=[
+                "django_jsonform/vendor/react.production.min.js",
+                "django_jsonform/vendor/react-dom.production.min.js",
+                "django_jsonform/vendor/react-modal.min.js",
+                "django_jsonform/react-json-form.js",
+                "workflows/editor.js",
+            ],
+        )
+
+
+class FiltersField(EditorJSONField):
+    """Workflow.filters in admin: the filters editor over the raw JSON list."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs["widget"] = EditorWidget("filters", filters_schema())
+        super().__init__(**kwargs)
+
+
+def step_name_help() -> str:
+    """Step.name's help, escaped: admin renders help text as HTML (``<name>`` is no tag)."""
+    return escape(Step._meta.get_field("name").help_text)
+
+
+# -- the data picker's paths -----------------------------------------------------------
+
+
+def paths_view(model_admin, request: HttpRequest) -> JsonResponse:
+    """GET: the paths the picker lists, for the trigger and steps as the page shows them.
+
+    Query: ``trigger_key``, ``custom_event_type``, ``workflow`` (its id; absent on the
+    add page) and ``steps``, a JSON list of ``{"id": ..., "name": ...}`` (the earlier
+    steps, saved or not). Answer::
+
+        {"trigger": [{"reference": "trigger.data.object.id", "path": "data.object.id",
+                      "example": "'cus_123'"}, ...],
+         "steps": [{"name": "find", "source": "Test a step" | "a run" | "",
+                    "paths": [{"reference": "steps.find.email", "example": ...}]}]}
+
+    Changing the workflow (or adding one, on the add page) is needed: 403 otherwise;
+    an unknown workflow is 404, a malformed query 400.
+    """
+    workflow = None
+    if request.GET.get("workflow"):
+        workflow = _workflow(request.GET["workflow"])
+        if not model_admin.has_change_permission(request, workflow):
+            raise PermissionDenied("The data picker needs to change this workflow.")
+    elif not model_admin.has_add_permission(request):
+        raise PermissionDenied("The data picker needs to add workflows.")
+    try:
+        steps = json.loads(request.GET.get("steps") or "[]")
+    except json.JSONDecodeError:
+        return JsonResponse({"error": "steps must be a JSON list"}, status=400)
+    if not isinstance(steps, list) or len(steps) > MAX_STEPS:
+        return JsonResponse({"error": f"steps must be a list of at most {MAX_STEPS}"}, status=400)
+    sample = _sample(
+        workflow, request.GET.get("trigger_key", ""), request.GET.get("custom_event_type", "")
+    )
+    return JsonResponse(
+        {
+            "trigger": [
+                {"reference": ref, "path": dotted, "example": example}
+                for ref, dotted, example in sorted(
+                    flatten(sample, "trigger"), key=lambda row: not row[1].startswith("data.")
+                )
+            ],
+            "steps": [_step_paths(workflow, item) for item in steps if isinstance(item, dict)],
+        }
+    )
+
+
+def _workflow(pk: str) -> Workflow:
+    from workflows.admin.common import object_or_404
+
+    return object_or_404(Workflow, pk)
+
+
+def _sample(workflow: Workflow | None, trigger_key: str, custom_event_type: str) -> Any:
+    """The sample the page's trigger gives: the workflow's own when it is unchanged."""
+    if workflow is not None and (workflow.trigger_key, workflow.custom_event_type) == (
+        trigger_key,
+        custom_event_type,
+    ):
+        return workflow.sample()
+    if trigger_key == SCHEDULE_TRIGGER:
+        return Workflow(trigger_key=SCHEDULE_TRIGGER).sample()
+    try:
+        return get_trigger(trigger_key).sample_event(custom_event_type or None)
+    except KeyError:
+        return {}
+
+
+def _step_paths(workflow: Workflow | None, item: dict) -> dict[str, Any]:
+    """An earlier step's paths: its Test a step output, else its latest run's output."""
+    name = str(item.get("name", ""))
+    output, source = None, ""
+    step = _saved_step(workflow, item.get("id"), name)
+    if step is not None and step.sample_output is not None:
+        output, source = step.sample_output, "Test a step"
+    elif workflow is not None and name:
+        done = (
+            StepRun.objects.filter(
+                run__workflow=workflow, step_name=name, status=RunStatus.SUCCEEDED
+            )
+            .order_by("-finished_at", "-id")
+            .values_list("output", flat=True)
+            .first()
+        )
+        if done is not None:
+            output, source = done, "a run"
+    paths = [] if output is None else flatten(output, f"steps.{name}")[:MAX_PATHS]
+    return {
+        "name": name,
+        "source": source,
+        "paths": [{"reference": ref, "example": example} for ref, _, example in paths],
+    }
+
+
+def _saved_step(workflow: Workflow | None, pk: Any, name: str) -> Step | None:
+    if workflow is None:
+        return None
+    steps = workflow.steps.only("id", "name", "sample_output")
+    if str(pk or "").isdigit():
+        return steps.filter(pk=int(pk)).first()
+    return steps.filter(name=name).first() if name else None
+
+
+def flatten(value: Any, prefix: str) -> list[tuple[str, str, str]]:
+    """(reference, dotted path, example) for each leaf of ``value``; lists give their first item.
+
+    The reference is how a mapping names it (``trigger.data.object.lines.data[0].id``,
+    ``['a-b']`` for keys that are not identifiers); the dotted path is how a filter
+    names it (``data.object.lines.data.0.id``), relative to ``prefix``.
+    """
+    found: list[tuple[str, str, str]] = []
+    if value in ({}, [], None):
+        return found
+    stack: list[tuple[Any, str, str]] = [(value, prefix, "")]
+    while stack and len(found) < MAX_PATHS:
+        item, reference, dotted = stack.pop()
+        if isinstance(item, dict) and item:
+            for key in reversed(list(item)):
+                part = f".{key}" if str(key).isidentifier() else f"[{str(key)!r}]"
+                stack.append((item[key], reference + part, f"{dotted}.{key}".lstrip(".")))
+        elif isinstance(item, list) and item:
+            stack.append((item[0], f"{reference}[0]", f"{dotted}.0".lstrip(".")))
+        else:
+            found.append((reference, dotted, _example(item)))
+    return found
+
+
+def _example(value: Any) -> str:
+    text = json.dumps(value)
+    return text if len(text) <= _EXAMPLE_LENGTH else text[: _EXAMPLE_LENGTH - 1] + "…"
+
+
+def urls(model_admin) -> list:
+    """The editor's admin URLs, for the workflow admin's ``get_urls``."""
+    view = model_admin.admin_site.admin_view
+    return [
+        path(
+            "editor/paths/",
+            view(lambda request: paths_view(model_admin, request)),
+            name="workflows_editor_paths",
+        )
+    ]

@@ -1,0 +1,554 @@
+/* The workflow page's step and filter editors.
+ *
+ * Each editor (.kf-editor, rendered by workflows/admin/editor.py's EditorWidget)
+ * holds the raw JSON textarea, the field that is posted, and a form rendered by
+ * django-jsonform (reactJsonForm) from an editor schema: a step's comes from its
+ * action select (embedded once as #kf-action-schemas), the filters' from the widget.
+ * Form -> JSON on every change of the form; JSON -> form when the JSON is edited.
+ * Empty fields of the form are left out of the JSON, unless the JSON had them.
+ * Beside each form, a data picker lists paths from the admin's editor/paths/ view;
+ * clicking one inserts it into the field that last had focus.
+ */
+(function () {
+  "use strict";
+
+  var inputSetter = Object.getOwnPropertyDescriptor(HTMLInputElement.prototype, "value").set;
+  var areaSetter = Object.getOwnPropertyDescriptor(HTMLTextAreaElement.prototype, "value").set;
+  var UNARY = ["exists", "not_exists", "is_null", "is_not_null"];
+  var MAX_SHOWN = 250;
+  var schemas = null;
+  var editors = [];
+
+  function actionSchemas() {
+    if (schemas === null) {
+      var script = document.getElementById("kf-action-schemas");
+      schemas = script ? JSON.parse(script.textContent) : {};
+    }
+    return schemas;
+  }
+
+  function isObject(value) {
+    return value !== null && typeof value === "object" && !Array.isArray(value);
+  }
+
+  function same(a, b) {
+    if (Array.isArray(a)) {
+      return Array.isArray(b) && a.length === b.length && a.every(function (item, i) {
+        return same(item, b[i]);
+      });
+    }
+    if (isObject(a)) {
+      var keys = Object.keys(a);
+      return isObject(b) && keys.length === Object.keys(b).length && keys.every(function (key) {
+        return Object.prototype.hasOwnProperty.call(b, key) && same(a[key], b[key]);
+      });
+    }
+    return a === b;
+  }
+
+  /* Whether the form of ``schema`` can show ``value``: groups hold objects, lists arrays,
+   * text inputs anything else. */
+  function fits(schema, value) {
+    if (schema.type === "object") {
+      return isObject(value) && Object.keys(value).every(function (key) {
+        var sub = (schema.properties || {})[key] || schema.additionalProperties;
+        return Boolean(sub) && fits(sub, value[key]);
+      });
+    }
+    if (schema.type === "array") {
+      return Array.isArray(value) && value.every(function (item) {
+        return fits(schema.items, item);
+      });
+    }
+    return !isObject(value) && !Array.isArray(value);
+  }
+
+  /* The form's data without the empty fields it fills in, unless ``before`` had them. */
+  function prune(value, before) {
+    var out, count = 0;
+    if (Array.isArray(value)) {
+      out = [];
+      value.forEach(function (item, i) {
+        var kept = prune(item, Array.isArray(before) ? before[i] : undefined);
+        if (kept !== undefined) out.push(kept);
+      });
+      return out.length || (Array.isArray(before) && !before.length) ? out : undefined;
+    }
+    if (isObject(value)) {
+      out = {};
+      Object.keys(value).forEach(function (key) {
+        var kept = prune(value[key], isObject(before) ? before[key] : undefined);
+        if (kept !== undefined) {
+          out[key] = kept;
+          count += 1;
+        }
+      });
+      return count || (isObject(before) && !Object.keys(before).length) ? out : undefined;
+    }
+    if (value === "" || value === null || value === undefined) {
+      return before === value || (before === null && value === null) ? value : undefined;
+    }
+    return value;
+  }
+
+  /* ``value``'s keys in ``before``'s order, new keys last: the JSON moves as little as it can. */
+  function inOrder(value, before) {
+    var out = {};
+    Object.keys(isObject(before) ? before : {}).forEach(function (key) {
+      if (Object.prototype.hasOwnProperty.call(value, key)) out[key] = value[key];
+    });
+    Object.keys(value).forEach(function (key) {
+      if (!Object.prototype.hasOwnProperty.call(out, key)) out[key] = value[key];
+    });
+    return out;
+  }
+
+  // -- the two kinds of editors --------------------------------------------------------
+
+  /* A step's input: an object; keys whose values the form cannot show stay in the JSON. */
+  var stepKind = {
+    schema: function (editor) {
+      var select = editor.row && editor.row.querySelector("select[name$='-action_key']");
+      return select ? actionSchemas()[select.value] || null : null;
+    },
+    toForm: function (schema, json) {
+      var data = {}, aside = {};
+      if (!isObject(json)) return null;
+      Object.keys(json).forEach(function (key) {
+        var sub = schema.properties[key] || schema.additionalProperties;
+        if (sub && fits(sub, json[key])) data[key] = json[key];
+        else aside[key] = json[key];
+      });
+      return { data: data, aside: aside };
+    },
+    fromForm: function (data, before, aside) {
+      var value = prune(data, before) || {};
+      Object.keys(aside).forEach(function (key) {
+        value[key] = aside[key];
+      });
+      return inOrder(value, before);
+    },
+    reference: function (entry) {
+      return "{{ " + entry.reference + " }}";
+    },
+  };
+
+  function valueText(value) {
+    if (typeof value === "string") {
+      try {
+        JSON.parse(value);
+      } catch (e) {
+        return value;
+      }
+    }
+    return value === undefined ? "" : JSON.stringify(value);
+  }
+
+  function textValue(text, op) {
+    try {
+      return JSON.parse(text);
+    } catch (e) {
+      if ((op === "in" || op === "not_in") && text.trim()) {
+        return text.split(",").map(function (part) {
+          return part.trim();
+        });
+      }
+      return text;
+    }
+  }
+
+  /* The workflow's filters: rows of path, operator and a value typed as JSON or text. */
+  var filtersKind = {
+    schema: function (editor) {
+      return JSON.parse(editor.root.dataset.schema);
+    },
+    toForm: function (schema, json) {
+      var plain = Array.isArray(json) && json.every(function (row) {
+        return isObject(row) && Object.keys(row).every(function (key) {
+          return ["path", "op", "value"].indexOf(key) > -1;
+        }) && typeof (row.path === undefined ? "" : row.path) === "string";
+      });
+      if (!plain) return null;
+      return {
+        aside: {},
+        data: json.map(function (row) {
+          return { path: row.path || "", op: row.op || "", value: valueText(row.value) };
+        }),
+      };
+    },
+    fromForm: function (rows, before) {
+      return rows.filter(function (row) {
+        return row.path || row.value;
+      }).map(function (row) {
+        var filter = { path: row.path, op: row.op || "equals" };
+        if (UNARY.indexOf(filter.op) === -1) filter.value = textValue(row.value, filter.op);
+        return filter;
+      });
+    },
+    reference: function (entry) {
+      return entry.path;
+    },
+  };
+
+  // -- one editor ----------------------------------------------------------------------
+
+  function Editor(root) {
+    this.root = root;
+    this.kind = root.dataset.kfEditor === "filters" ? filtersKind : stepKind;
+    this.row = root.closest(".inline-related");
+    this.textarea = root.querySelector("textarea");
+    this.fields = root.querySelector(".kf-editor-fields");
+    this.note = root.querySelector(".kf-editor-note");
+    this.jsonError = root.querySelector(".kf-editor-json-error");
+    this.details = root.querySelector(".kf-editor-json");
+    this.search = root.querySelector(".kf-picker-search");
+    this.list = root.querySelector(".kf-picker-list");
+    this.hint = root.querySelector(".kf-picker-hint");
+    this.form = null;
+    this.aside = {};
+    this.lastField = null;
+    this.sources = [];
+    this.timer = null;
+    var self = this;
+    this.fields.addEventListener("focusin", function (event) {
+      if (event.target.matches("input:not([type=checkbox]):not([type=radio]), textarea")) {
+        self.lastField = event.target;
+      }
+    });
+    this.textarea.addEventListener("input", function () {
+      clearTimeout(self.timer);
+      self.timer = setTimeout(function () {
+        self.mount(false);
+      }, 300);
+    });
+    this.search.addEventListener("input", function () {
+      self.showPaths();
+    });
+    this.list.addEventListener("click", function (event) {
+      var button = event.target.closest("button[data-insert]");
+      if (button) self.insert(button.dataset.insert);
+    });
+    this.mount(false);
+  }
+
+  Editor.prototype.json = function () {
+    var text = this.textarea.value.trim();
+    if (!text) return { value: this.kind === filtersKind ? [] : {} };
+    try {
+      return { value: JSON.parse(text) };
+    } catch (error) {
+      return { error: error.message };
+    }
+  };
+
+  Editor.prototype.say = function (text) {
+    this.note.textContent = text;
+    this.note.hidden = !text;
+  };
+
+  /* (Re)build the form from the JSON; ``actionChanged`` drops keys the new action lacks. */
+  Editor.prototype.mount = function (actionChanged) {
+    var schema = this.kind.schema(this);
+    var parsed = this.json();
+    var notes = [];
+    this.jsonError.hidden = !parsed.error;
+    this.jsonError.textContent = parsed.error ? "Invalid JSON: " + parsed.error : "";
+    if (this.form) {
+      ReactDOM.unmountComponentAtNode(this.fields);
+      this.form = null;
+    }
+    if (!schema) {
+      this.say("Choose an action to see its fields.");
+      return;
+    }
+    if (parsed.error) {
+      this.details.open = true;
+      this.say("The JSON below is not valid: fix it to see the form.");
+      return;
+    }
+    var value = parsed.value;
+    if (actionChanged && isObject(value)) {
+      var dropped = Object.keys(value).filter(function (key) {
+        return !schema.properties[key] && !schema.additionalProperties;
+      });
+      dropped.forEach(function (key) {
+        delete value[key];
+      });
+      if (dropped.length) {
+        notes.push("Left out, not fields of this action: " + dropped.join(", ") + ".");
+        this.write(value);
+      }
+    }
+    var split = this.kind.toForm(schema, value);
+    if (split === null) {
+      this.details.open = true;
+      this.say("This JSON has a shape the form cannot show: edit it in Advanced: JSON.");
+      return;
+    }
+    this.aside = split.aside;
+    var kept = Object.keys(split.aside);
+    var unknown = kept.filter(function (key) {
+      return !(schema.properties || {})[key] && !schema.additionalProperties;
+    });
+    var shaped = kept.filter(function (key) {
+      return unknown.indexOf(key) === -1;
+    });
+    if (unknown.length) {
+      notes.push("Not fields of this action (kept in Advanced: JSON): " + unknown.join(", ") + ".");
+    }
+    if (shaped.length) {
+      notes.push(
+        "Shown only in Advanced: JSON (a reference to a whole object or list): " +
+          shaped.join(", ") + "."
+      );
+    }
+    this.say(notes.join(" "));
+    var self = this;
+    this.form = reactJsonForm.createForm({
+      containerId: this.fields.id,
+      dataInputId: this.root.querySelector(".kf-editor-sink").id,
+      schema: schema,
+      data: split.data,
+      errorMap: {},
+    });
+    this.form.addEventListener("change", function (event) {
+      self.formChanged(event.data);
+    });
+    this.form.render();
+    this.decorate(schema);
+  };
+
+  Editor.prototype.write = function (value) {
+    areaSetter.call(this.textarea, JSON.stringify(value, null, 2));
+  };
+
+  Editor.prototype.formChanged = function (data) {
+    var before = this.json();
+    var value = this.kind.fromForm(data, before.error ? undefined : before.value, this.aside);
+    if (!before.error && same(value, before.value)) return;
+    this.write(value);
+    this.jsonError.hidden = true;
+  };
+
+  /* Choices become suggestions (a datalist): any text, a reference too, stays allowed. */
+  Editor.prototype.decorate = function (schema) {
+    var self = this;
+    var observer = new MutationObserver(function () {
+      self.suggest(schema);
+    });
+    observer.observe(this.fields, { childList: true, subtree: true });
+    this.suggest(schema);
+  };
+
+  Editor.prototype.suggest = function (schema) {
+    var self = this;
+    this.fields.querySelectorAll("input[name^='rjf']").forEach(function (input) {
+      var sub = schema;
+      input.name.split("\u00a7").slice(1).forEach(function (part) {
+        if (!sub) return;
+        if (sub.type === "array") sub = sub.items;
+        else if (sub.type === "object") sub = sub.properties[part] || sub.additionalProperties;
+      });
+      if (!sub || !sub["x-choices"] || input.getAttribute("list")) return;
+      var id = self.fields.id + "_choices_" + sub["x-choices"].join("_").replace(/\W/g, "");
+      if (!document.getElementById(id)) {
+        var list = document.createElement("datalist");
+        list.id = id;
+        sub["x-choices"].forEach(function (choice) {
+          var option = document.createElement("option");
+          option.value = choice;
+          list.appendChild(option);
+        });
+        self.root.appendChild(list);
+      }
+      input.setAttribute("list", id);
+    });
+  };
+
+  /* Put ``text`` into the field that last had focus, as if typed (React follows). */
+  Editor.prototype.insert = function (text) {
+    var field = this.lastField;
+    if (!field || !document.contains(field)) {
+      this.hint.textContent = "Click in a field first, then on a path.";
+      this.hint.classList.add("kf-picker-hint-warn");
+      return;
+    }
+    var whole = this.kind === filtersKind;
+    var start = whole ? 0 : field.selectionStart || 0;
+    var end = whole ? field.value.length : field.selectionEnd || start;
+    var next = field.value.slice(0, start) + text + field.value.slice(end);
+    (field instanceof HTMLTextAreaElement ? areaSetter : inputSetter).call(field, next);
+    field.dispatchEvent(new Event("input", { bubbles: true }));
+    field.focus();
+    field.setSelectionRange(start + text.length, start + text.length);
+  };
+
+  Editor.prototype.showPaths = function () {
+    var query = this.search.value.trim().toLowerCase();
+    var kind = this.kind;
+    var list = this.list;
+    var shown = 0;
+    list.textContent = "";
+    this.sources.forEach(function (source) {
+      var heading = document.createElement("li");
+      heading.className = "kf-picker-source";
+      heading.textContent = source.title;
+      list.appendChild(heading);
+      if (!source.entries.length) {
+        var empty = document.createElement("li");
+        empty.className = "kf-picker-empty";
+        empty.textContent = source.empty;
+        list.appendChild(empty);
+      }
+      source.entries.forEach(function (entry) {
+        var label = kind === filtersKind ? entry.path : entry.reference;
+        if (shown >= MAX_SHOWN) return;
+        if (query && (label + " " + entry.example).toLowerCase().indexOf(query) === -1) return;
+        shown += 1;
+        var item = document.createElement("li");
+        var button = document.createElement("button");
+        button.type = "button";
+        button.className = "kf-picker-item";
+        button.dataset.insert = kind.reference(entry);
+        button.title = "Insert " + button.dataset.insert;
+        var code = document.createElement("code");
+        code.textContent = label;
+        var example = document.createElement("small");
+        example.textContent = entry.example;
+        button.appendChild(code);
+        button.appendChild(example);
+        item.appendChild(button);
+        list.appendChild(item);
+      });
+    });
+  };
+
+  // -- the page ------------------------------------------------------------------------
+
+  function stepRows() {
+    return Array.prototype.filter.call(
+      document.querySelectorAll(".inline-related"),
+      function (row) {
+        var name = row.querySelector("input[name$='-name']");
+        var deleted = row.querySelector("input[name$='-DELETE']");
+        return name && name.name.indexOf("__prefix__") === -1 && !(deleted && deleted.checked);
+      }
+    );
+  }
+
+  function stepOf(row, index) {
+    var id = row.querySelector("input[name$='-id']");
+    var order = row.querySelector("input[name$='-order']");
+    return {
+      id: id ? id.value : "",
+      name: row.querySelector("input[name$='-name']").value.trim(),
+      order: order ? parseInt(order.value, 10) || 0 : 0,
+      index: index,
+      row: row,
+    };
+  }
+
+  var loading = null;
+
+  /* Ask the paths view about the trigger and steps as the page shows them now. */
+  function refreshPaths() {
+    var root = document.querySelector(".kf-editor");
+    if (!root) return;
+    var steps = stepRows().map(stepOf);
+    var params = new URLSearchParams();
+    var trigger = document.getElementById("id_trigger_key");
+    var custom = document.getElementById("id_custom_event_type");
+    var match = window.location.pathname.match(/\/workflow\/(\d+)\/change\/$/);
+    params.set("trigger_key", trigger ? trigger.value : "");
+    params.set("custom_event_type", custom ? custom.value : "");
+    if (match) params.set("workflow", match[1]);
+    params.set("steps", JSON.stringify(steps.map(function (step) {
+      return { id: step.id, name: step.name };
+    })));
+    var url = root.dataset.pathsUrl + "?" + params.toString();
+    if (loading === url) return;
+    loading = url;
+    fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then(function (response) {
+        return response.ok ? response.json() : Promise.reject(response.status);
+      })
+      .then(function (paths) {
+        if (loading !== url) return;
+        editors.forEach(function (editor) {
+          showSources(editor, paths, steps);
+        });
+      })
+      .catch(function (status) {
+        editors.forEach(function (editor) {
+          editor.sources = [{ title: "Data", entries: [], empty: "Paths unavailable (" + status + ")." }];
+          editor.showPaths();
+        });
+      });
+  }
+
+  function showSources(editor, paths, steps) {
+    var trigger = {
+      title: "Trigger: sample event",
+      entries: paths.trigger,
+      empty: "No sample event for this trigger.",
+    };
+    var sources = [];
+    if (editor.kind === stepKind) {
+      var mine = steps.filter(function (step) {
+        return step.row === editor.row;
+      })[0];
+      steps.forEach(function (step, i) {
+        var earlier = mine && step.row !== editor.row && (
+          step.order < mine.order || (step.order === mine.order && step.index < mine.index));
+        if (!earlier || !step.name) return;
+        var found = paths.steps[i] || { paths: [], source: "" };
+        sources.push({
+          title: "Step " + step.name + (found.source ? " (from " + found.source + ")" : ""),
+          entries: found.paths,
+          empty: "Its fields appear here after Test a step.",
+        });
+      });
+    }
+    // The closest step first, the trigger's long list last.
+    editor.sources = sources.reverse().concat([trigger]);
+    editor.showPaths();
+  }
+
+  var refreshTimer = null;
+  function refreshSoon() {
+    clearTimeout(refreshTimer);
+    refreshTimer = setTimeout(refreshPaths, 250);
+  }
+
+  function start(root) {
+    var textarea = root.querySelector("textarea");
+    if (!textarea || textarea.id.indexOf("__prefix__") > -1 || root.dataset.kfStarted) return;
+    root.dataset.kfStarted = "1";
+    editors.push(new Editor(root));
+  }
+
+  function startAll() {
+    document.querySelectorAll(".kf-editor").forEach(start);
+    refreshSoon();
+  }
+
+  document.addEventListener("change", function (event) {
+    var target = event.target;
+    if (target.matches("select[name$='-action_key']")) {
+      editors.forEach(function (editor) {
+        if (editor.row && editor.row.contains(target)) editor.mount(true);
+      });
+    }
+    if (target.matches("#id_trigger_key, #id_custom_event_type, input[name$='-name'], " +
+                       "input[name$='-order'], input[name$='-DELETE']")) {
+      refreshSoon();
+    }
+  });
+  document.addEventListener("formset:added", startAll);
+  document.addEventListener("formset:removed", refreshSoon);
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", startAll);
+  } else {
+    startAll();
+  }
+})();
