@@ -1,92 +1,143 @@
-"""Admin for runs: the record of executions, resume and re-run."""
+"""Admin for runs: the record of executions; resume, re-run and cancel.
+
+Read-only pages fit 1280 px: the list shows the columns that matter (a coloured
+status, the workflow and its connection, the event's object, a truncated error),
+and a run's page shows each step run with its input, output and error as
+collapsible JSON and its Stripe request id linked to Stripe's request log.
+"""
 
 from __future__ import annotations
 
+import json
+import re
+from typing import Any
+
 from django.contrib import admin, messages
+from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
+from django.utils.text import Truncator
 
-from connections.models import Connection
+from connections.models import Connection, InboxEvent
 from connections.permissions import can_use, require_use
 from konnectify.platform.admin_actions import RefuseForbiddenActions
+from konnectify.platform.big_tables import BigTableAdmin
 from workflows import services
-from workflows.admin.common import pretty
-from workflows.models import Run, StepRun
+from workflows.models import Run, RunStatus, Workflow
+
+# What a Stripe id looks like: a lowercase prefix, an underscore, then letters, digits
+# and underscores (evt_1Nq..., cus_9s6X..., in_1MtH..., test ids such as evt_test_...).
+STRIPE_ID = re.compile(r"^[a-z]+_[A-Za-z0-9_]+$")
+REQUEST_ID = re.compile(r"^req_[A-Za-z0-9]+$")
+# Stripe's dashboard shows one API request's log at this address, per mode
+# (https://docs.stripe.com/api/request_ids: "request identifiers in the URLs of
+# individual request logs in your Dashboard").
+REQUEST_LOG_URLS = {
+    Connection.Mode.LIVE: "https://dashboard.stripe.com/logs/{}",
+    Connection.Mode.TEST: "https://dashboard.stripe.com/test/logs/{}",
+}
+ERROR_PREVIEW_CHARS = 90
+ERROR_TITLE_CHARS = 300
 
 
-class StepRunInline(admin.TabularInline):
-    model = StepRun
-    extra = 0
-    can_delete = False
-    fields = (
-        "order",
-        "step_name",
-        "action_key",
-        "status",
-        "attempts",
-        "rendered_input",
-        "left_out",
-        "rendered_output",
-        "rendered_error",
-        "request_id",
-        "idempotency_key",
-        "next_attempt_at",
-        "duration_ms",
+def status_badge(status: str) -> SafeString:
+    """A run's or step run's status as a coloured badge (``runs.css``, admin's colours)."""
+    label = RunStatus(status).label if status in RunStatus.values else status
+    return format_html('<span class="run-status run-status-{}">{}</span>', status, label)
+
+
+def request_log_link(request_id: str, mode: str) -> SafeString | str:
+    """Stripe's dashboard page of one request (a new tab, no referrer), or the bare id.
+
+    Only a well-formed ``req_...`` of a connection whose mode is known is linked: the
+    id comes from a response header.
+    """
+    template = REQUEST_LOG_URLS.get(mode)
+    if not request_id:
+        return "-"
+    if template is None or not REQUEST_ID.match(request_id):
+        return request_id
+    return format_html(
+        '<a class="request-log" href="{}" target="_blank" rel="noopener noreferrer" '
+        'title="Open this request in Stripe\'s dashboard (new tab)">{}</a>',
+        template.format(request_id),
+        request_id,
     )
-    readonly_fields = fields
 
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
 
-    @admin.display(description="Input")
-    def rendered_input(self, step_run: StepRun) -> str:
-        return pretty(step_run.input)
+def json_details(label: str, value: Any, *, open_: bool = False) -> SafeString | str:
+    """``value`` as indented JSON in a collapsible ``<details>``; "" when empty."""
+    if value in (None, "", {}, []):
+        return ""
+    text = json.dumps(value, indent=2, ensure_ascii=False, default=str)
+    return format_html(
+        '<details class="run-json"{}><summary>{}</summary><pre>{}</pre></details>',
+        " open" if open_ else "",
+        label,
+        text,
+    )
 
-    @admin.display(description="Left out (rendered empty)")
-    def left_out(self, step_run: StepRun) -> str:
-        return ", ".join(step_run.left_out_fields or []) or "-"
 
-    @admin.display(description="Output")
-    def rendered_output(self, step_run: StepRun) -> str:
-        return pretty(step_run.output)
-
-    @admin.display(description="Error")
-    def rendered_error(self, step_run: StepRun) -> str:
-        return pretty(step_run.error)
+def step_rows(run: Run) -> list[dict[str, Any]]:
+    """What the run's page shows of each step run, in order (see ``step_runs.html``)."""
+    mode = run.workflow.connection.mode
+    rows = []
+    for step_run in run.step_runs.order_by("order", "id"):
+        failed = step_run.status == RunStatus.FAILED
+        rows.append(
+            {
+                "step_run": step_run,
+                "status": status_badge(step_run.status),
+                "request": request_log_link(step_run.request_id, mode),
+                "left_out": ", ".join(step_run.left_out_fields or []),
+                "json": [
+                    block
+                    for block in (
+                        json_details("Input", step_run.input),
+                        json_details("Output", step_run.output),
+                        json_details("Error", step_run.error, open_=failed),
+                    )
+                    if block
+                ],
+            }
+        )
+    return rows
 
 
 @admin.register(Run)
-class RunAdmin(RefuseForbiddenActions, admin.ModelAdmin):
-    inlines = [StepRunInline]
-    list_display = (
-        "id",
-        "workflow",
-        "connection",
-        "event",
-        "status",
-        "replay",
-        "created_at",
-        "short_error",
-    )
+class RunAdmin(BigTableAdmin, RefuseForbiddenActions, admin.ModelAdmin):
+    list_display = ("run", "status_and_error", "workflow_column", "event_column")
+    list_display_links = ("run",)
     list_filter = ("status", "workflow", "workflow__connection", "created_at")
     list_select_related = ("workflow__connection", "event")
-    date_hierarchy = "created_at"
-    search_fields = ("event__stripe_event_id", "=event__object_id", "workflow__name", "error")
-    actions = ["resume_selected", "rerun_selected"]
+    # get_search_results decides how each term is matched; this only shows the box.
+    search_fields = ("=event__object_id",)
+    search_help_text = (
+        "An event id (evt_...), the id of the object an event is about (cus_..., in_..., "
+        "pi_...), a run's number, or words of a workflow's name."
+    )
+    actions = ["resume_selected", "rerun_selected", "cancel_selected"]
     change_list_template = "admin/workflows/run/change_list.html"
     change_form_template = "admin/workflows/run/change_form.html"
     readonly_fields = (
         "workflow",
+        "connection",
         "event",
+        "event_object",
         "scheduled_for",
         "replay",
-        "status",
-        "error",
+        "status_column",
+        "full_error",
         "created_at",
         "started_at",
         "finished_at",
     )
     fields = readonly_fields
+
+    class Media:
+        css = {"all": ("workflows/runs.css",)}
 
     def has_add_permission(self, request) -> bool:
         return False
@@ -99,22 +150,138 @@ class RunAdmin(RefuseForbiddenActions, admin.ModelAdmin):
         """Re-running creates a run that calls Stripe again: ``add_run`` and use."""
         return request.user.has_perm("workflows.add_run") and can_use(request.user)
 
+    def has_cancel_permission(self, request: HttpRequest) -> bool:
+        """Canceling changes the run and sends nothing: ``change_run`` alone."""
+        return request.user.has_perm("workflows.change_run")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet:
+        # The list never shows an event's payload: leave it in the database.
+        return super().get_queryset(request).defer("event__payload")
+
+    def changelist_view(self, request: HttpRequest, extra_context=None):
+        return super().changelist_view(request, {"title": "Runs", **(extra_context or {})})
+
     def change_view(self, request: HttpRequest, object_id, form_url="", extra_context=None):
+        """A run is read-only ("View run"); its buttons act through the list's actions."""
         context = {
+            "title": "View run",
             "can_resume": self.has_resume_permission(request),
             "can_rerun": self.has_rerun_permission(request),
+            "can_cancel": self.has_cancel_permission(request),
+            "cancelable": services.CANCELABLE,
         }
         return super().change_view(
             request, object_id, form_url, {**context, **(extra_context or {})}
         )
 
-    @admin.display(description="Connection", ordering="workflow__connection__name")
-    def connection(self, run: Run) -> Connection:
-        return run.workflow.connection
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        if obj is not None:
+            context["step_rows"] = step_rows(obj)
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    # -- search ---------------------------------------------------------------------
+
+    def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str):
+        """Exact, indexed matches only (the list holds millions of runs).
+
+        ``evt_...``: the runs of that event (``inbox_event_unique_per_connection``,
+        one index probe per connection). Any other Stripe id (``cus_...``, ``in_...``):
+        the runs of the events about that object (``inbox_object_id_idx``). A number:
+        that run. Other words: runs of the workflows whose name contains them (the
+        workflows table is small; ``run_workflow_created_idx`` then). Never a
+        substring scan of runs or events.
+        """
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        if term.startswith("evt_") and STRIPE_ID.match(term):
+            connections = list(Connection.objects.values_list("pk", flat=True))
+            events = InboxEvent.objects.filter(connection_id__in=connections, stripe_event_id=term)
+            return queryset.filter(event_id__in=list(events.values_list("pk", flat=True))), False
+        if STRIPE_ID.match(term):
+            events = InboxEvent.objects.filter(object_id=term).values_list("pk", flat=True)
+            return queryset.filter(event_id__in=list(events[:1000])), False
+        if term.isdigit() and len(term) < 19:
+            return queryset.filter(pk=int(term)), False
+        workflows = Workflow.objects.filter(name__icontains=term).values_list("pk", flat=True)
+        return queryset.filter(workflow_id__in=list(workflows[:1000])), False
+
+    # -- columns ----------------------------------------------------------------------
+
+    @admin.display(description="Run", ordering="created_at")
+    def run(self, run: Run) -> SafeString:
+        replay = (
+            format_html('<span class="run-sub">re-run {}</span>', run.replay) if run.replay else ""
+        )
+        return format_html(
+            '<span class="run-number">{}</span><span class="run-sub">{}</span>{}',
+            run.pk,
+            run.created_at.strftime("%b %d, %H:%M"),
+            replay,
+        )
+
+    @admin.display(description="Status", ordering="status")
+    def status_column(self, run: Run) -> SafeString:
+        return status_badge(run.status)
+
+    @admin.display(description="Workflow", ordering="workflow__name")
+    def workflow_column(self, run: Run) -> SafeString:
+        workflow, connection = run.workflow, run.workflow.connection
+        return format_html(
+            '<span class="run-clip" title="{}">{}</span>'
+            '<span class="run-sub run-clip" title="{}">{}</span>',
+            workflow.name,
+            workflow.name,
+            connection.name,
+            connection.name,
+        )
+
+    @admin.display(description="Event")
+    def event_column(self, run: Run) -> SafeString:
+        if run.event_id is None:
+            when = run.scheduled_for.strftime("%b %d, %H:%M") if run.scheduled_for else "-"
+            return format_html('<span class="run-sub">schedule {}</span>', when)
+        event = run.event
+        return format_html(
+            '<span class="run-clip run-mono" title="{}">{}</span>'
+            '<span class="run-sub run-clip" title="{}">{}</span>',
+            event.object_id or event.stripe_event_id,
+            event.object_id or event.stripe_event_id,
+            event.stripe_event_id,
+            event.type,
+        )
+
+    @admin.display(description="Status", ordering="status")
+    def status_and_error(self, run: Run) -> SafeString:
+        """The badge, and the start of the error below it (in full on the run's page)."""
+        if not run.error:
+            return status_badge(run.status)
+        return format_html(
+            '{}<span class="run-error" title="{}">{}</span>',
+            status_badge(run.status),
+            Truncator(run.error).chars(ERROR_TITLE_CHARS),
+            Truncator(run.error).chars(ERROR_PREVIEW_CHARS),
+        )
+
+    # -- the run's page ---------------------------------------------------------------
+
+    @admin.display(description="Connection")
+    def connection(self, run: Run) -> str:
+        connection = run.workflow.connection
+        mode = f" ({connection.get_mode_display().lower()} mode)" if connection.mode else ""
+        return f"{connection.name}{mode}"
+
+    @admin.display(description="Object")
+    def event_object(self, run: Run) -> str:
+        return (run.event.object_id or "-") if run.event_id else "-"
 
     @admin.display(description="Error")
-    def short_error(self, run: Run) -> str:
-        return run.error[:80]
+    def full_error(self, run: Run) -> SafeString | str:
+        if not run.error:
+            return "-"
+        return format_html('<div class="run-error-full">{}</div>', run.error)
+
+    # -- actions ------------------------------------------------------------------------
 
     @admin.action(description="Resume from failed step", permissions=["resume"])
     def resume_selected(self, request: HttpRequest, queryset):
@@ -126,6 +293,17 @@ class RunAdmin(RefuseForbiddenActions, admin.ModelAdmin):
     def rerun_selected(self, request: HttpRequest, queryset):
         return self._confirm(request, queryset, "rerun")
 
+    @admin.action(description="Cancel pending or retrying runs", permissions=["cancel"])
+    def cancel_selected(self, request: HttpRequest, queryset):
+        """After a confirmation page: nothing more of these runs is sent to Stripe."""
+        if request.POST.get("confirm") == "yes":
+            done, refused = cancel_runs(queryset, request.user)
+            self.message_user(request, f"{done} run(s) canceled.")
+            for message in refused:
+                self.message_user(request, message, level=messages.WARNING)
+            return None
+        return self._confirmation_page(request, queryset, "cancel", "Cancel these runs?")
+
     def _confirm(self, request: HttpRequest, queryset, kind: str):
         """An intermediate confirmation page, as admin's delete does; acts on 'confirm'."""
         for run in queryset.select_related("workflow__connection"):
@@ -136,16 +314,19 @@ class RunAdmin(RefuseForbiddenActions, admin.ModelAdmin):
             for message in refused:
                 self.message_user(request, message, level=messages.WARNING)
             return None
+        title = "Resume from the failed step?" if kind == "resume" else "Re-run from the start?"
+        return self._confirmation_page(request, queryset, kind, title)
+
+    def _confirmation_page(self, request: HttpRequest, queryset, kind: str, title: str):
         context = {
             **self.admin_site.each_context(request),
-            "title": "Resume from the failed step?"
-            if kind == "resume"
-            else "Re-run from the start?",
-            "runs": queryset,
+            "title": title,
+            "runs": queryset.select_related("workflow", "event"),
             "kind": kind,
-            "action": f"{kind}_selected" if kind == "resume" else "rerun_selected",
+            "action": f"{kind}_selected",
             "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
             "opts": self.model._meta,
+            "cancelable": services.CANCELABLE,
         }
         return TemplateResponse(request, "admin/workflows/run/confirm_replay.html", context)
 
@@ -165,4 +346,17 @@ def replay_runs(runs, kind: str) -> tuple[int, list[str]]:
             done += 1
         except services.ReplayError as exc:
             refused.append(f"Run {run.pk}: {exc}")
+    return done, refused
+
+
+def cancel_runs(runs, user) -> tuple[int, list[str]]:
+    """Cancel each run (``services.cancel_run``); returns (how many, why others were not)."""
+    done, refused = 0, []
+    for run in runs:
+        try:
+            services.cancel_run(run, user)
+        except services.CancelError as exc:
+            refused.append(str(exc))
+        else:
+            done += 1
     return done, refused
