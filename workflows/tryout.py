@@ -127,6 +127,12 @@ def _strings(value: Any) -> Iterator[str]:
             yield from _strings(item)
 
 
+def is_missing_object(error: StripeError) -> bool:
+    """Stripe's answer for an id it does not know: code ``resource_missing``, HTTP 404
+    ("The requested resource doesn't exist", https://docs.stripe.com/api/errors)."""
+    return error.code == "resource_missing" or error.http_status == 404
+
+
 def test_step(step: Step) -> dict[str, Any]:
     """Run one step FOR REAL with the sample event; nothing is recorded as a run.
 
@@ -181,7 +187,7 @@ def test_step(step: Step) -> dict[str, Any]:
         )
     except StripeError as exc:
         result["error"] = exc.to_dict()
-        if exc.code == "resource_missing" and uses_catalog_sample(workflow):
+        if is_missing_object(exc) and uses_catalog_sample(workflow):
             result["hint"] = CATALOG_SAMPLE_HINT
     except (MappingError, ActionInputError) as exc:
         result["error"] = exc.to_dict()

@@ -193,6 +193,7 @@ def test_the_add_form_starts_with_no_trigger_chosen(staff_client, connection):
 
     assert field.value() in (None, "")
     assert '<option value="" selected>' in str(field)
+    assert "Runs per day" not in page.content.decode()  # no runs before it exists
     errors = form_errors(add(staff_client, connection, trigger_key=""))
     assert errors["trigger_key"] == ["This field is required."]
 

@@ -19,10 +19,10 @@ from django.views.decorators.http import require_POST
 from connections.models import Connection
 from connections.permissions import can_use, require_use
 from konnectify.platform.admin_actions import RefuseForbiddenActions
+from konnectify.platform.forms import BoundedJSONField
 from stripe_connector.catalog import TRIGGERS
 from stripe_connector.catalog import trigger_choices as catalog_triggers
 from workflows import services, tryout
-from workflows.admin import editor
 from workflows.admin.common import object_or_404
 from workflows.admin.steps import StepInline
 from workflows.automations import AUTOMATIONS, create_from_automation
@@ -75,7 +75,7 @@ class WorkflowForm(forms.ModelForm):
             "filters",
         )
         # Nesting and numbers within the product's one bound on JSON: never a 500.
-        field_classes = {"filters": editor.FiltersField}
+        field_classes = {"filters": BoundedJSONField}
 
 
 @admin.register(Workflow)
@@ -110,6 +110,12 @@ class WorkflowAdmin(RefuseForbiddenActions, admin.ModelAdmin):
     class Media:
         css = {"all": ["workflows/workflow_page.css"]}
         js = ["workflows/workflow_page.js"]
+
+    def get_fieldsets(self, request: HttpRequest, obj: Workflow | None = None):
+        """A new workflow has no runs yet: no chart on the add page."""
+        if obj is None:
+            return [fieldset for fieldset in self.fieldsets if fieldset[0] != "Runs"]
+        return self.fieldsets
 
     @admin.display(description="Runs per day")
     def chart(self, workflow: Workflow) -> str:
@@ -245,7 +251,6 @@ class WorkflowAdmin(RefuseForbiddenActions, admin.ModelAdmin):
                 view(require_POST(self.load_sample_view)),
                 name="workflows_workflow_load_sample",
             ),
-            *editor.urls(self),
             *super().get_urls(),
         ]
 
