@@ -18,9 +18,11 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, path, reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.text import Truncator
 from django.utils.timesince import timesince
 from django.views.decorators.http import require_POST
 
+from connections.admin_search import InboxBigTableAdmin
 from connections.forms import ConnectionForm
 from connections.inbox import Dispatched, registered_redispatcher, undispatchable
 from connections.models import Connection, InboxEvent
@@ -30,7 +32,17 @@ from connections.webhooks import event_types_in_use, sync_webhook_endpoint
 from konnectify.platform.admin_actions import RefuseForbiddenActions
 
 ENCRYPTED = ("secret_key", "webhook_secret", "previous_webhook_secret")
+SMALL = "font-size:11px;color:var(--body-quiet-color);overflow-wrap:anywhere"
+PROBLEM_CHARS = 160  # of each problem in the connections list
 COLORS = {
+    # Run statuses (workflows'), in the event's runs.
+    "succeeded": "#067647",
+    "failed": "#b42318",
+    "retrying": "#b54708",
+    "pending": "#175cd3",
+    "running": "#175cd3",
+    "skipped": "#667085",
+    "canceled": "#667085",
     "live": "#b42318",
     "test": "#b54708",
     "secret": "#344054",
@@ -109,19 +121,13 @@ def admin_url(user, name: str, *args) -> str | None:
 @admin.register(Connection)
 class ConnectionAdmin(RefuseForbiddenActions, admin.ModelAdmin):
     form = ConnectionForm
-    # What an operator scans for at 1280 px: which account and mode, whether its key and
-    # endpoint work, when it last heard from Stripe, and what is wrong. The key's type
-    # (sk_/rk_ shows it), the webhook mode and the dates are on the connection's page.
-    list_display = [
-        "name",
-        "mode_badge",
-        "key_hint",
-        "account_short",
-        "status_badge",
-        "webhook_badge",
-        "last_event",
-        "problems",
-    ]
+    # What an operator scans for, within 1280 px beside admin's two sidebars: which
+    # connection and account, its key and mode, whether key and endpoint work, when it
+    # last heard from Stripe, and what is wrong (cut short; the page has it in full).
+    # The key's type (its sk_/rk_ prefix shows it), the webhook mode and the dates are on
+    # the connection's page.
+    list_display = ["connection", "key_and_mode", "health", "last_event", "problems"]
+    list_display_links = None  # the name in the first column links, not the account under it
     list_filter = ["mode", "key_kind", "status", "webhook_mode", "webhook_status"]
     search_fields = ["name", "account_id", "account_name"]
     actions = ["test_connection", "sync_endpoint"]
@@ -196,15 +202,35 @@ class ConnectionAdmin(RefuseForbiddenActions, admin.ModelAdmin):
     def webhook_badge(self, obj: Connection) -> str:
         return badge(obj.webhook_status, obj.get_webhook_status_display())
 
-    @admin.display(description="Account", ordering="account_name")
-    def account_short(self, obj: Connection) -> str:
-        """The account's name over its id, small (two short lines instead of one long)."""
-        if not obj.account_id:
-            return "-"
+    @admin.display(description="Connection", ordering="name")
+    def connection(self, obj: Connection) -> str:
+        """Its name (the link to its page), the Stripe account's name and id under it."""
+        account = f"{obj.account_name} ({obj.account_id})" if obj.account_name else obj.account_id
         return format_html(
-            '{}<div style="font-size:11px;color:var(--body-quiet-color)">{}</div>',
-            obj.account_name or "",
-            obj.account_id,
+            '<a href="{}">{}</a><div style="{}">{}</div>',
+            reverse("admin:connections_connection_change", args=[obj.pk]),
+            obj.name,
+            SMALL,
+            account or "No account yet",
+        )
+
+    @admin.display(description="API key", ordering="key_hint")
+    def key_and_mode(self, obj: Connection) -> str:
+        """The masked key, its mode as a Live or Test badge under it."""
+        return format_html(
+            '<span style="white-space:nowrap">{}</span><div>{}</div>',
+            obj.key_hint or "-",
+            self.mode_badge(obj),
+        )
+
+    @admin.display(description="Status", ordering="status")
+    def health(self, obj: Connection) -> str:
+        """The key's status and the webhook endpoint's, one over the other, each named."""
+        return format_html(
+            '<div style="white-space:nowrap">Key {}</div>'
+            '<div style="white-space:nowrap;margin-top:3px">Webhook {}</div>',
+            self.status_badge(obj),
+            self.webhook_badge(obj),
         )
 
     @admin.display(description="Last event", ordering="last_event_at")
@@ -250,11 +276,12 @@ class ConnectionAdmin(RefuseForbiddenActions, admin.ModelAdmin):
         text = [p for p in found if p]
         if not text:
             return "-"
-        # Long messages (a URL in a Stripe error) wrap in their column instead of widening it.
+        # Long messages (a URL in a Stripe error) wrap in their column instead of widening
+        # it, cut short: the whole message is in the tooltip and on the connection's page.
         return format_html_join(
             "",
-            '<div style="min-width:14em;max-width:28em;overflow-wrap:anywhere">{}</div>',
-            ((p,) for p in text),
+            '<div title="{}" style="overflow-wrap:anywhere;margin-bottom:3px">{}</div>',
+            ((p, Truncator(p).chars(PROBLEM_CHARS)) for p in text),
         )
 
     def has_test_permission(self, request) -> bool:
@@ -366,22 +393,14 @@ class ConnectionAdmin(RefuseForbiddenActions, admin.ModelAdmin):
 
 
 @admin.register(InboxEvent)
-class InboxEventAdmin(RefuseForbiddenActions, admin.ModelAdmin):
-    list_display = [
-        "stripe_event_id",
-        "type",
-        "connection",
-        "status_badge",
-        "runs_link",
-        "livemode_badge",
-        "source",
-        "created",
-        "received_at",
-    ]
+class InboxEventAdmin(InboxBigTableAdmin, RefuseForbiddenActions, admin.ModelAdmin):
+    # Within 1280 px beside admin's two sidebars: the event (its id over its type), the
+    # connection (its mode under it), status, runs, and when it arrived (how, under it).
+    list_display = ["event", "connection_and_mode", "status_badge", "runs_link", "arrived"]
+    list_display_links = None  # the event id in the first column links, not the type under it
     list_filter = ["connection", "status", "type", "source", "livemode", "received_at"]
     # "=": the object id is matched exactly, so the index on it is used.
     search_fields = ["stripe_event_id", "=object_id", "type"]
-    date_hierarchy = "received_at"
     show_full_result_count = False  # a COUNT(*) per page view gets slow on a big inbox
     actions = ["dispatch_again_action"]
     change_form_template = "admin/connections/inboxevent/change_form.html"
@@ -422,6 +441,29 @@ class InboxEventAdmin(RefuseForbiddenActions, admin.ModelAdmin):
     @admin.display(description="Status", ordering="status")
     def status_badge(self, obj: InboxEvent) -> str:
         return badge(obj.status, obj.get_status_display())
+
+    @admin.display(description="Event", ordering="stripe_event_id")
+    def event(self, obj: InboxEvent) -> str:
+        """The event's id (the link to its page), its type under it."""
+        return format_html(
+            '<a href="{}" style="overflow-wrap:anywhere">{}</a><div style="{}">{}</div>',
+            reverse("admin:connections_inboxevent_change", args=[obj.pk]),
+            obj.stripe_event_id,
+            SMALL,
+            obj.type,
+        )
+
+    @admin.display(description="Connection", ordering="connection__name")
+    def connection_and_mode(self, obj: InboxEvent) -> str:
+        """The connection's name, the event's mode (Live or Test) under it."""
+        return format_html("{}<div>{}</div>", obj.connection.name, livemode_badge(obj.livemode))
+
+    @admin.display(description="Received", ordering="received_at")
+    def arrived(self, obj: InboxEvent) -> str:
+        """When the event was received ("... ago"), and how (webhook, reconciliation...)."""
+        return format_html(
+            '{}<div style="{}">{}</div>', ago(obj.received_at), SMALL, obj.get_source_display()
+        )
 
     @admin.display(description="Live mode", ordering="livemode")
     def livemode_badge(self, obj: InboxEvent) -> str:
