@@ -69,6 +69,23 @@ def test_live_mode_shows_as_live_or_test_text(staff_client, connection):
     assert live.stripe_event_id in filtered and ">Test</span>" not in filtered
 
 
+def test_the_list_shows_each_event_compactly(staff_client, event, sync):
+    """Five columns: the event id (the link) over its type, the connection over the event's
+    mode, status, runs, and when it was received over how."""
+    finished_run(sync, event)
+
+    response = staff_client.get(reverse(INBOX))
+
+    headers = [str(header["text"]) for header in response.context["result_headers"]]
+    assert headers[1:] == ["Event", "Connection", "Status", "Runs", "Received"]
+    html = response.content.decode()
+    link = f'<a href="{page_url(event)}" style="overflow-wrap:anywhere">{event.stripe_event_id}</a>'
+    assert link in html
+    assert "customer.created</div>" in html
+    assert "Main test account<div>" in html and ">Test</span></div>" in html
+    assert "ago</span><div" in html and ">Webhook</div>" in html
+
+
 def test_the_page_lists_the_runs_of_the_event_with_links(staff_client, event, sync):
     first = finished_run(sync, event, RunStatus.FAILED)
     other = make_workflow(event.connection, "customer.created", FIND, name="Other")
