@@ -92,10 +92,11 @@ def ago(when) -> str:
     """A time as "3 hours ago", the full date and time in its tooltip; "-" when unknown."""
     if when is None:
         return "-"
+    since = timesince(when, depth=1)
     return format_html(
-        '<span title="{}" style="white-space:nowrap">{} ago</span>',
+        '<span title="{}" style="white-space:nowrap">{}</span>',
         when.isoformat(timespec="seconds"),
-        timesince(when, depth=1),
+        "just now" if since.startswith("0\xa0") else f"{since} ago",
     )
 
 
