@@ -298,7 +298,7 @@
     }
     if (shaped.length) {
       notes.push(
-        "Shown only in Advanced: JSON (a reference to a whole object or list): " +
+        "Shown only in Advanced: JSON (a reference or \"\" in place of a group or list): " +
           shaped.join(", ") + "."
       );
     }
