@@ -532,9 +532,10 @@ class InboxEventAdmin(InboxBigTableAdmin, RefuseForbiddenActions, admin.ModelAdm
         return rows
 
     def _event_for(self, request: HttpRequest, object_id: str) -> InboxEvent:
-        """The event of a button's POST, after the dispatch permission and use of its
-        connection were checked (403 otherwise, 404 for an unknown id)."""
-        if not self.has_dispatch_permission(request):
+        """The event of a button's POST, after viewing events, the dispatch permission and
+        use of its connection were checked (403 otherwise, 404 for an unknown id): what
+        the list's bulk action asks."""
+        if not (self.has_view_permission(request) and self.has_dispatch_permission(request)):
             raise PermissionDenied
         event = self.get_object(request, unquote(object_id))
         if event is None:

@@ -283,8 +283,9 @@ def test_an_event_that_cannot_be_dispatched_again_has_its_button_disabled(
         ("view_inboxevent",),
         ("view_inboxevent", "add_run"),
         ("view_inboxevent", "use_connection"),
+        ("add_run", "use_connection"),
     ],
-    ids=["view-only", "without-use", "without-add-run"],
+    ids=["view-only", "without-use", "without-add-run", "without-viewing-events"],
 )
 def test_who_may_not_create_runs_with_the_key_neither_sees_nor_presses_the_buttons(
     staff_as, event, sync, codenames
@@ -292,7 +293,7 @@ def test_who_may_not_create_runs_with_the_key_neither_sees_nor_presses_the_butto
     earlier = finished_run(sync, event)
     client = staff_as(*codenames)
 
-    html = client.get(page_url(event)).content.decode()
+    html = client.get(page_url(event)).content.decode()  # 403 without view_inboxevent
 
     assert "Dispatch again</button>" not in html
     assert client.post(dispatch_url(event)).status_code == 403
