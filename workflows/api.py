@@ -41,7 +41,7 @@ from konnectify.platform.api.base import (
 from konnectify.platform.api.permissions import requires
 from konnectify.platform.api.schema import FieldErrorSerializer, errors
 from stripe_connector.catalog import ACTIONS, TRIGGERS
-from workflows import redispatch, services
+from workflows import redispatch, services, tryout
 from workflows.automations import AUTOMATIONS, create_from_automation
 from workflows.list_filters import RunFilter, WorkflowFilter
 from workflows.models import SCHEDULE_TRIGGER, Run, Step, StepRun, Workflow
@@ -330,6 +330,58 @@ def webhook_needs(workflow: Workflow) -> dict[str, Any]:
     }
 
 
+class TestStepRequestSerializer(StrictFields, serializers.Serializer):
+    """Which step to test, and the confirmation a live-mode connection needs."""
+
+    step = serializers.CharField(help_text="The step's name, e.g. find_customer.")
+    confirm_live = serializers.BooleanField(
+        default=False,
+        help_text="Required true when the connection is in live mode: the step changes your "
+        "live Stripe account.",
+    )
+
+
+class TestStepResultSerializer(serializers.Serializer):
+    ok = serializers.BooleanField(help_text="Whether the step succeeded.")
+    step = serializers.CharField(help_text="The step tested.")
+    input = examples.json_object(
+        examples.RENDERED,
+        allow_null=True,
+        help_text="The rendered input; null if rendering failed.",
+    )
+    left_out_fields = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="Fields whose reference rendered null or empty, left out of the request.",
+    )
+    output = examples.json_object(
+        examples.CUSTOMER,
+        allow_null=True,
+        help_text="What Stripe answered; recorded on the step (later steps' tests use it).",
+    )
+    error = examples.json_object(
+        examples.STRIPE_ERROR,
+        allow_null=True,
+        help_text="Why it failed: Stripe's error, a mapping error, or `untested_step` naming "
+        "the earlier steps (`steps`) to test first. Null on success.",
+    )
+    request_id = serializers.CharField(allow_null=True, help_text="Stripe's Request-Id.")
+    hint = serializers.CharField(
+        allow_blank=True,
+        help_text="When Stripe does not know an id of the catalog's made-up sample event: "
+        "load a sample (load-sample), then test again. Empty otherwise.",
+    )
+
+
+class LoadedSampleSerializer(serializers.Serializer):
+    source = serializers.ChoiceField(
+        ["Stripe", "the catalog"],
+        help_text="Stripe: the latest event of the trigger's type; the catalog: there was none.",
+    )
+    sample_event = examples.json_object(
+        examples.EVENT, help_text="The sample event now stored on the workflow."
+    )
+
+
 @extend_schema(tags=["workflows"])
 @extend_schema_view(
     list=extend_schema(summary="List workflows with their steps"),
@@ -345,6 +397,7 @@ class WorkflowViewSet(KnownQueryParameters, IntegerIds, JsonOnly, viewsets.Model
     queryset = Workflow.objects.prefetch_related("steps")
     serializer_class = WorkflowSerializer
     filterset_class = WorkflowFilter
+    body_actions = ("test_step",)
 
     def perform_destroy(self, instance: Workflow) -> None:
         services.delete_workflow(instance)
@@ -380,6 +433,59 @@ class WorkflowViewSet(KnownQueryParameters, IntegerIds, JsonOnly, viewsets.Model
         and becomes the owner (403 otherwise). Deactivating needs no such right.
         """
         return services.set_active(self.get_object(), active, self.request.user)
+
+    @extend_schema(
+        summary="Test one step for real with the sample event",
+        description="As admin's Test a step: the step runs against Stripe with the "
+        "workflow's sample event (nothing is recorded as a run). A success is recorded on "
+        "the step, and later steps' tests resolve `steps.<name>` with it. 200 with `ok` "
+        "false when the step failed; 400 naming `step` or `confirm_live` otherwise.",
+        request=TestStepRequestSerializer,
+        responses={200: TestStepResultSerializer},
+    )
+    @action(
+        detail=True,
+        methods=["post"],
+        url_path="test-step",
+        permission_classes=[requires("workflows.change_workflow", USE_CONNECTION)],
+    )
+    def test_step(self, request, pk=None) -> Response:
+        """Spends the connection's key: changing the workflow and using its connection."""
+        workflow = self.get_object()
+        require_use(request.user, workflow.connection)
+        body = TestStepRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        name = body.validated_data["step"]
+        step = workflow.steps.filter(name=name).first()
+        if step is None:
+            raise exceptions.ValidationError({"step": [f"This workflow has no step {name!r}."]})
+        live = workflow.connection.mode == Connection.Mode.LIVE
+        if live and not body.validated_data["confirm_live"]:
+            raise exceptions.ValidationError(
+                {"confirm_live": ["The connection is in live mode: set confirm_live to true."]}
+            )
+        return Response({**tryout.test_step(step), "step": step.name})
+
+    @extend_schema(
+        summary="Load the workflow's sample event from Stripe",
+        description="As admin's Load sample event: the latest event of the trigger's type in "
+        "Stripe becomes the sample that tests and checks use; the catalog's made-up one when "
+        "Stripe has none.",
+        request=None,
+        responses={200: LoadedSampleSerializer},
+    )
+    @action(
+        detail=True,
+        methods=["post"],
+        url_path="load-sample",
+        permission_classes=[requires("workflows.change_workflow", USE_CONNECTION)],
+    )
+    def load_sample(self, request, pk=None) -> Response:
+        """Calls Stripe with the connection's key: changing the workflow and using it."""
+        workflow = self.get_object()
+        require_use(request.user, workflow.connection)
+        source = tryout.load_sample_event(workflow)
+        return Response({"source": source, "sample_event": workflow.sample_event})
 
 
 # --- runs ------------------------------------------------------------------------------
