@@ -147,6 +147,7 @@ def gunicorn(
         sys.executable, "-m", "gunicorn", "konnectify.wsgi", "--bind", bind,
         "--workers", str(workers), *worker_class, "--keep-alive", "30",
     ]  # fmt: skip
+    log_path.parent.mkdir(parents=True, exist_ok=True)
     log_path.unlink(missing_ok=True)
     env = {**os.environ, **env}
     with processes.running(command, cwd=BASE_DIR, env=env, log=log_path) as process:

@@ -101,6 +101,7 @@ def signed_request(path: str, payload: dict, secret: str = WEBHOOK_SECRET) -> Re
 
 def process(env: dict[str, str], command: list[str], log_name: str):
     """Run ``command`` until the block ends, in its own process group (a context manager)."""
+    LOGS.mkdir(exist_ok=True)  # a fresh clone has no test-artifacts/ yet
     (LOGS / log_name).unlink(missing_ok=True)
     return processes.running(
         command, cwd=BASE_DIR, env={**os.environ, **env}, log=LOGS / log_name, timeout=20

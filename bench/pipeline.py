@@ -420,10 +420,14 @@ def run_load(args, env, stub, url, label, duration, prefix) -> dict:
 
 
 def wait_for_cluster(timeout: float = 120) -> None:
-    """Until a task has gone through the cluster: measure a warm cluster, not its start-up."""
+    """Until a task has gone through the cluster: measure a warm cluster, not its start-up.
+
+    ``save=True``: the product keeps no successful task's result (``save_limit`` -1),
+    so this one task asks for its result to be kept.
+    """
     from django_q.tasks import async_task, result
 
-    task_id = async_task("tests.support.tasks.echo", "ready")
+    task_id = async_task("tests.support.tasks.echo", "ready", save=True)
     if result(task_id, wait=int(timeout * 1000)) != "ready":
         raise SystemExit("The cluster did not run a task in time; see its log.")
 
@@ -488,7 +492,7 @@ def main() -> None:
     )
 
     second = run_load(
-        args, env, stub, url, f"{args.others + 10} workflows", max(args.duration / 3, 5), "b"
+        args, env, stub, url, f"{args.others + 10} workflows", max(args.duration / 3, 1), "b"
     )
     keys = [key for _, method, _, key in stub.requests if method == "POST"]
     summary = {

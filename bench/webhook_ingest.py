@@ -47,6 +47,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=4, help="threads per worker (gthread)")
     parser.add_argument("--bind", default="127.0.0.1:8765")
     parser.add_argument("--log-level", default="INFO", help="LOG_LEVEL of the server")
+    parser.add_argument("--warm", type=int, default=300, help="requests before measuring")
     return parser.parse_args()
 
 
@@ -111,7 +112,7 @@ def inbox_rows(prefix: str) -> int:
 def measure(args, webhook: str) -> dict[str, LoadResult | int]:
     host, port = args.bind.rsplit(":", 1)
     port_number = int(port)
-    warm = [signed(webhook, e) for e in events(300, "warm")]
+    warm = [signed(webhook, e) for e in events(args.warm, "warm")]
     run_load(host, port_number, warm, args.clients)
     run_load(host, port_number, [Request("/bench/bare/", r.body, r.headers) for r in warm], 8)
 

@@ -109,6 +109,10 @@ def test_a_filtered_list_under_the_limit_is_counted_exactly(inbox, monkeypatch):
     assert len(counts_in(queries)) == 1
 
 
+def test_a_list_that_cannot_match_is_empty(inbox):
+    assert EstimatedCountPaginator(Run.objects.filter(pk__in=[]), 5).count == 0
+
+
 @pytest.mark.parametrize(
     "path", ["admin:workflows_run_changelist", "admin:connections_inboxevent_changelist"]
 )
