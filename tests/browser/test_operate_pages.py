@@ -113,6 +113,9 @@ def test_operating_pages_at_1280(page, check, stack, admin_user, stripe_connecti
     expect(page.locator(".runs-chart .date-axis text").first).to_be_visible()
     assert page.locator(".runs-chart .date-axis > text:not([font-weight])").count() == 30
     expect(page.locator("#user-tools")).not_to_contain_text("View site")
+    page.emulate_media(color_scheme="dark")  # the axis' labels follow the theme's colours
+    check.check("index-chart-dark", full_page=False)
+    page.emulate_media(color_scheme="light")
     bars = page.locator(".runs-chart svg a")
     expect(bars.first).to_be_visible()
     biggest = max(
