@@ -77,7 +77,7 @@ def test_long_workflow_and_connection_names_are_clipped_with_their_full_text_in_
     name = "When a customer is updated, find them and tag them " * 3
     workflow.name = name
     workflow.save()
-    Connection.objects.filter(pk=workflow.connection_id).update(name="Acme " * 30)
+    Connection.objects.filter(pk=workflow.connection_id).update(name="Acme " * 19)
     run_for(workflow, "cus_A")
 
     html = staff_client.get(LIST).content.decode()
