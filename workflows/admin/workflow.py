@@ -19,10 +19,10 @@ from django.views.decorators.http import require_POST
 from connections.models import Connection
 from connections.permissions import can_use, require_use
 from konnectify.platform.admin_actions import RefuseForbiddenActions
-from konnectify.platform.forms import BoundedJSONField
 from stripe_connector.catalog import TRIGGERS
 from stripe_connector.catalog import trigger_choices as catalog_triggers
 from workflows import services, tryout
+from workflows.admin import editor
 from workflows.admin.common import object_or_404
 from workflows.admin.steps import StepInline
 from workflows.automations import AUTOMATIONS, create_from_automation
@@ -75,7 +75,7 @@ class WorkflowForm(forms.ModelForm):
             "filters",
         )
         # Nesting and numbers within the product's one bound on JSON: never a 500.
-        field_classes = {"filters": BoundedJSONField}
+        field_classes = {"filters": editor.FiltersField}
 
 
 @admin.register(Workflow)
@@ -251,6 +251,7 @@ class WorkflowAdmin(RefuseForbiddenActions, admin.ModelAdmin):
                 view(require_POST(self.load_sample_view)),
                 name="workflows_workflow_load_sample",
             ),
+            *editor.urls(self),
             *super().get_urls(),
         ]
 
