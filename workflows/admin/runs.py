@@ -199,12 +199,12 @@ class RunAdmin(BigTableAdmin, RefuseForbiddenActions, admin.ModelAdmin):
             events = InboxEvent.objects.filter(connection_id__in=connections, stripe_event_id=term)
             return queryset.filter(event_id__in=list(events.values_list("pk", flat=True))), False
         if STRIPE_ID.match(term):
-            events = InboxEvent.objects.filter(object_id=term).values_list("pk", flat=True)
-            return queryset.filter(event_id__in=list(events[:1000])), False
+            events = InboxEvent.objects.filter(object_id=term).values("pk")
+            return queryset.filter(event_id__in=events), False
         if term.isdigit() and len(term) < 19:
             return queryset.filter(pk=int(term)), False
-        workflows = Workflow.objects.filter(name__icontains=term).values_list("pk", flat=True)
-        return queryset.filter(workflow_id__in=list(workflows[:1000])), False
+        workflows = Workflow.objects.filter(name__icontains=term).values("pk")
+        return queryset.filter(workflow_id__in=workflows), False
 
     # -- columns ----------------------------------------------------------------------
 
