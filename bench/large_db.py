@@ -15,6 +15,8 @@ without searches and filters, a chart bar's list, one workflow's page, a run's a
 event's page, and the API lists. Each page is requested once to warm up, then
 ``--repeat`` times; the best time is reported with the page's statement count.
 ``--explain`` adds each page's slowest statement and its EXPLAIN ANALYZE plan.
+``--prune`` then runs the retention task until it has nothing left (the older half of
+the rows goes) and reports each call's counts, seconds and the peak RSS.
 """
 
 from __future__ import annotations
@@ -51,6 +53,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     parser.add_argument("--reuse", action="store_true", help="measure a kept database as is")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument(
+        "--prune", action="store_true", help="then prune (RETENTION_DAYS 30) and time it"
+    )
     return parser.parse_args()
 
 
@@ -350,14 +355,69 @@ def main() -> None:
     try:
         rows = measure(args)
         sizes = table_sizes()
+        pruned = prune(args) if args.prune else []
     finally:
         connections.close_all()
         if not args.keep:
             drop_database(args.database_url)
     if args.json:
-        print(json.dumps({"built_seconds": built, "rows": sizes, "pages": rows}, indent=2))
+        figures = {"built_seconds": built, "rows": sizes, "pages": rows, "prune": pruned}
+        print(json.dumps(figures, indent=2))
     else:
         print(report(args, built, sizes, rows))
+        if pruned:
+            print(prune_report(args, pruned))
+
+
+def prune(args: argparse.Namespace) -> list[dict]:
+    """Run ``workflows.tasks.prune`` until it has nothing left; each call's figures.
+
+    With RETENTION_DAYS 30 the older half of the events and runs go. Each call stops
+    after half of Q_TIMEOUT and enqueues the next (the queue row is written, no worker
+    runs it here: this loop plays the worker). Peak RSS is this process's (ru_maxrss).
+    """
+    import resource
+
+    from django.conf import settings
+
+    from workflows import tasks
+
+    settings.RETENTION_DAYS = 30
+    calls = []
+    while True:
+        started = time.monotonic()
+        counts = tasks.prune()
+        calls.append(
+            {
+                **counts,
+                "seconds": round(time.monotonic() - started, 1),
+                "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+            }
+        )
+        print(f"  prune: {calls[-1]}", file=sys.stderr)
+        if not any(counts.values()):
+            return calls
+
+
+def prune_report(args: argparse.Namespace, calls: list[dict]) -> str:
+    from django.conf import settings
+
+    from workflows.tasks import PRUNE_BATCH_SIZE
+
+    lines = [
+        "",
+        f"#### Pruning (RETENTION_DAYS 30, batches of {PRUNE_BATCH_SIZE}, Q_TIMEOUT "
+        f"{settings.Q_TIMEOUT} s: each call stops after {settings.Q_TIMEOUT / 2:.0f} s)",
+        "",
+        "| call | runs deleted | inbox events deleted | payloads pruned | seconds | peak RSS MiB |",
+        "|---|---|---|---|---|---|",
+    ]
+    for number, call in enumerate(calls, start=1):
+        lines.append(
+            f"| {number} | {call['runs']:,} | {call['inbox_events']:,} | "
+            f"{call['inbox_payloads']:,} | {call['seconds']} | {call['peak_rss_mib']} |"
+        )
+    return "\n".join(lines)
 
 
 def drop_database(url: str) -> None:

@@ -171,7 +171,7 @@ def test_faults_outage(bench_database, bind):
 def test_large_db(bench_database):
     out = run_script(
         "-m", "bench.large_db", "--database-url", bench_database, "--rows", "300",
-        "--workflows", "4", "--repeat", "1", "--json",
+        "--workflows", "4", "--repeat", "1", "--json", "--prune",
     )  # fmt: skip
 
     result = json.loads(out)
@@ -184,3 +184,9 @@ def test_large_db(bench_database):
     for page in result["pages"]:
         assert page["status"] == 200, page
         assert page["ms"] > 0 and page["statements"] > 0, page
+    *_, last = result["prune"]
+    assert (last["runs"], last["inbox_events"], last["inbox_payloads"]) == (0, 0, 0)
+    deleted = {key: sum(call[key] for call in result["prune"]) for key in ("runs", "inbox_events")}
+    assert 100 < deleted["runs"] < 160, deleted  # the older half, but for retrying runs
+    assert 0 < deleted["inbox_events"] < deleted["runs"], deleted
+    assert last["peak_rss_mib"] > 0
