@@ -75,20 +75,25 @@ def prune(batch_size: int = PRUNE_BATCH_SIZE, seconds: float | None = None) -> d
     deadline = monotonic() + budget
     counts = {"runs": 0, "inbox_events": 0, "inbox_payloads": 0}
 
+    # Each phase reads candidates on plain columns (in primary key order, from where the
+    # last batch ended) and checks the rest, "no runs", on those ids only: asked of the
+    # whole table, that check can make PostgreSQL hash every run for every batch.
     old_runs = Run.objects.filter(created_at__lt=cutoff).exclude(status__in=_unfinished())
-    old_events = InboxEvent.objects.filter(received_at__lt=cutoff, runs__isnull=True)
+    old_events = InboxEvent.objects.filter(received_at__lt=cutoff)
     forgotten = old_events.filter(created__lt=now - EVENT_ID_MEMORY)
     unpruned = old_events.filter(payload_pruned_at__isnull=True)
     phases = [
         ("runs", old_runs, _delete_runs),
         ("inbox_events", forgotten, _delete_events),
-        ("inbox_payloads", unpruned, lambda ids: _prune_payloads(unpruned, ids, now)),
+        ("inbox_payloads", unpruned, lambda ids: _prune_payloads(ids, now)),
     ]
-    for key, queryset, apply in phases:
+    for key, candidates, apply in phases:
+        after = 0
         while True:
-            ids = _next_ids(queryset, batch_size)
+            ids = _next_ids(candidates, batch_size, after)
             if not ids:
                 break
+            after = ids[-1]
             with transaction.atomic():
                 counts[key] += apply(ids)
             if len(ids) < batch_size:
@@ -100,9 +105,10 @@ def prune(batch_size: int = PRUNE_BATCH_SIZE, seconds: float | None = None) -> d
     return counts
 
 
-def _next_ids(queryset, batch_size: int) -> list[int]:
-    """The next ``batch_size`` primary keys of ``queryset``: one SELECT ... LIMIT."""
-    return list(queryset.order_by("pk").values_list("pk", flat=True)[:batch_size])
+def _next_ids(queryset, batch_size: int, after: int) -> list[int]:
+    """The next ``batch_size`` primary keys of ``queryset`` above ``after`` (one SELECT, LIMIT)."""
+    ids = queryset.filter(pk__gt=after).order_by("pk").values_list("pk", flat=True)
+    return list(ids[:batch_size])
 
 
 def _delete_runs(ids: list[int]) -> int:
@@ -132,9 +138,10 @@ def _delete_in_sql(queryset) -> int:
     return queryset._raw_delete(queryset.db)
 
 
-def _prune_payloads(unpruned, ids: list[int], now) -> int:
-    """Clear the payloads of these inbox rows (still old, runless and unpruned)."""
-    return unpruned.filter(pk__in=ids).update(payload={}, payload_pruned_at=now)
+def _prune_payloads(ids: list[int], now) -> int:
+    """Clear the payloads of these inbox rows that have no runs and still their payload."""
+    unpruned = InboxEvent.objects.filter(pk__in=ids, payload_pruned_at__isnull=True)
+    return unpruned.filter(runs__isnull=True).update(payload={}, payload_pruned_at=now)
 
 
 def _unfinished() -> list[str]:

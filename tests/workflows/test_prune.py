@@ -6,6 +6,7 @@ batches already done; at most one batch of ids is read into Python at a time.
 An event's id outlives its payload: see test_dedupe_after_pruning.
 """
 
+import itertools
 from datetime import timedelta
 
 import pytest
@@ -201,17 +202,22 @@ def test_each_batch_reads_at_most_its_size_of_ids_and_loads_no_rows(
     history(connection, clock.now)
     next_ids, fetched = tasks._next_ids, []
 
-    def counted(queryset, batch_size):
-        ids = next_ids(queryset, batch_size)
-        fetched.append(len(ids))
+    def counted(queryset, batch_size, after):
+        ids = next_ids(queryset, batch_size, after)
+        fetched.append((after, ids))
         return ids
 
     monkeypatch.setattr(tasks, "_next_ids", counted)
     with CaptureQueriesContext(db) as queries:
         counts = tasks.prune(batch_size=2)
 
-    assert max(fetched) == 2
-    assert sum(fetched) == sum(counts.values())  # each id read once
+    assert max(len(ids) for _, ids in fetched) == 2
+    assert sum(counts.values()) == 25
+    # Each batch starts past the last one of its phase (0: a phase's first): no row is
+    # read twice, and rows skipped (an event with runs) are not read again.
+    for (_, previous), (after, ids) in itertools.pairwise(fetched):
+        assert after in (0, previous[-1] if previous else None), fetched
+        assert all(pk > after for pk in ids)
     selects = [q["sql"] for q in queries if q["sql"].lstrip().upper().startswith("SELECT")]
     # Only the id batches are read: one column, LIMIT 2; no run, step run or event is loaded.
     assert len(selects) == len(fetched), "\n".join(selects)
