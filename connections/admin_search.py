@@ -32,6 +32,11 @@ class InboxBigTableAdmin(BigTableAdmin):
     a DISTINCT over every row.
     """
 
+    search_help_text = (
+        "An event id (evt_...), the id of the object an event is about (cus_..., in_..., "
+        "pi_...), or the start of an event type (invoice. or invoice.paid)."
+    )
+
     def get_list_filter(self, request: HttpRequest):
         return [
             ("type", TypeFilter) if f == "type" else f for f in super().get_list_filter(request)

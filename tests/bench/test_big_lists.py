@@ -207,3 +207,9 @@ def test_the_chart_counts_closed_days_once_per_hour_and_live_days_twice_a_minute
     assert not [s for s in statements(queries) if "workflows_run" in s], statements(queries)
     assert sum(n for day in expected.values() for n in day.values()) == 12
     assert expected[today - timedelta(days=5)][RunStatus.FAILED] == 2
+
+
+def test_the_inbox_search_box_says_what_it_matches(staff_client, inbox):
+    response = staff_client.get(reverse("admin:connections_inboxevent_changelist"))
+
+    assert "or the start of an event type" in response.content.decode()
