@@ -20,7 +20,8 @@ from rest_framework.views import APIView
 
 from connections import receiver_cache
 from connections.inbox import ConnectionGone, NotAnEvent, ingest
-from connections.models import Connection
+from connections.models import Connection, InboxEvent
+from konnectify.platform import metrics
 from stripe_connector.jsonbounds import JSONProblem, loads
 from stripe_connector.signature import SignatureError, verify_signature
 
@@ -42,11 +43,13 @@ _RECEIVER_FIELDS = (
 
 
 class Rejected(Exception):
-    """A delivery refused with ``status``; ``reason`` is logged and returned."""
+    """A delivery refused with ``status``; ``reason`` is logged and returned; ``outcome``
+    is how it is counted (konnectify_webhook_events_total)."""
 
-    def __init__(self, status: int, reason: str) -> None:
+    def __init__(self, status: int, reason: str, outcome: str = "invalid") -> None:
         self.status = status
         self.reason = reason
+        self.outcome = outcome
         super().__init__(reason)
 
 
@@ -69,22 +72,22 @@ class StripeWebhookView(APIView):
         try:
             return self.receive(request, connection_id)
         except Rejected as rejected:
-            return refuse(connection_id, rejected.status, rejected.reason)
+            return refuse(connection_id, rejected.status, rejected.reason, rejected.outcome)
         except DataError as exc:
             # The database refuses this payload's content: retrying cannot help.
             reason = f"unstorable event ({type(exc).__name__})"
-            return refuse(connection_id, 400, reason, "The event cannot be stored.")
+            return refuse(connection_id, 400, reason, "unstorable", "The event cannot be stored.")
         except DatabaseError as exc:
             # Never 200 for an event we did not store: 503 makes Stripe deliver it again.
             reason = f"database unavailable ({type(exc).__name__})"
-            return refuse(connection_id, 503, reason, "Temporarily unavailable.")
+            return refuse(connection_id, 503, reason, "unavailable", "Temporarily unavailable.")
 
     def receive(self, request, connection_id: UUID) -> Response:
         """The checks in the documented order, then the insert."""
         body = read_body(request)
         header = request.headers.get("Stripe-Signature")
         if not header:
-            raise Rejected(400, "Missing Stripe-Signature header.")
+            raise Rejected(400, "Missing Stripe-Signature header.", "missing_signature")
         connection = find_connection(connection_id)
         verify(connection, body, header)
         payload = parse_event(body)
@@ -95,13 +98,24 @@ class StripeWebhookView(APIView):
         except ConnectionGone:
             # Deleted by another process while this one still remembered it.
             receiver_cache.forget(connection_id)
-            raise Rejected(404, "Unknown connection.") from None
+            raise Rejected(404, "Unknown connection.", "unknown_connection") from None
+        metrics.webhook_event(event.type, outcome(event, created))
         return Response({"received": event.stripe_event_id, "duplicate": not created})
 
 
-def refuse(connection_id: UUID, status: int, reason: str, answer: str = "") -> Response:
-    """Log why a delivery was refused (never its body) and answer ``status`` with
-    ``{"error": answer or reason}``."""
+def outcome(event: InboxEvent, created: bool) -> str:
+    """How a stored delivery is counted: accepted, duplicate or mode_mismatch."""
+    if not created:
+        return "duplicate"
+    return "mode_mismatch" if event.status == InboxEvent.Status.MODE_MISMATCH else "accepted"
+
+
+def refuse(
+    connection_id: UUID, status: int, reason: str, outcome: str, answer: str = ""
+) -> Response:
+    """Log why a delivery was refused (never its body), count it as ``outcome`` and answer
+    ``status`` with ``{"error": answer or reason}``."""
+    metrics.webhook_event("unknown", outcome)
     logger.warning(
         "Webhook rejected: connection=%s status=%s reason=%s", connection_id, status, reason
     )
@@ -115,11 +129,11 @@ def read_body(request) -> bytes:
     except ValueError:
         raise Rejected(400, "Invalid Content-Length.") from None
     if declared > MAX_BODY_BYTES:
-        raise Rejected(413, f"Body over {MAX_BODY_BYTES} bytes.")
+        raise Rejected(413, f"Body over {MAX_BODY_BYTES} bytes.", "too_large")
     # Read one byte past the limit so a body without a usable length is bounded too.
     body = request.read(MAX_BODY_BYTES + 1)
     if len(body) > MAX_BODY_BYTES:
-        raise Rejected(413, f"Body over {MAX_BODY_BYTES} bytes.")
+        raise Rejected(413, f"Body over {MAX_BODY_BYTES} bytes.", "too_large")
     return body
 
 
@@ -128,9 +142,9 @@ def find_connection(connection_id: UUID) -> Connection:
     try:
         connection = receiver_cache.get(connection_id, load_connection)
     except Connection.DoesNotExist:
-        raise Rejected(404, "Unknown connection.") from None
+        raise Rejected(404, "Unknown connection.", "unknown_connection") from None
     if not connection.accepts_events:
-        raise Rejected(404, f"Connection {connection.name!r} is disabled.")
+        raise Rejected(404, f"Connection {connection.name!r} is disabled.", "unknown_connection")
     return connection
 
 
@@ -148,7 +162,9 @@ def verify(connection: Connection, body: bytes, header: str) -> None:
             settings.WEBHOOK_TOLERANCE_SECONDS,
         )
     except SignatureError as exc:
-        raise Rejected(400, f"Connection {connection.name!r}: {exc.reason}") from None
+        raise Rejected(
+            400, f"Connection {connection.name!r}: {exc.reason}", "bad_signature"
+        ) from None
 
 
 def parse_event(body: bytes) -> Any:

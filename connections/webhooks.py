@@ -22,6 +22,7 @@ from django.utils import timezone
 from django_q.tasks import async_task
 
 from connections.models import Connection
+from konnectify.platform import metrics
 from stripe_connector.client import StripeClient
 from stripe_connector.errors import StripeError, redact_secrets
 
@@ -270,6 +271,7 @@ def _record_success(
 
 def _record_failure(connection: Connection, exc: Exception | str) -> SyncResult:
     """Keep the failure on the connection for staff, and log it (messages carry no secret)."""
+    metrics.endpoint_sync_failed()
     message = f"{timezone.now():%Y-%m-%d %H:%M} UTC: {exc}"
     Connection.objects.filter(pk=connection.pk).update(
         webhook_status=Connection.WebhookStatus.ERROR, webhook_error=message

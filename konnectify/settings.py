@@ -7,6 +7,8 @@ provides SECRET_KEY, FIELD_ENCRYPTION_KEYS and a PostgreSQL DATABASE_URL.
 
 from __future__ import annotations
 
+import ipaddress
+import os
 from datetime import timedelta
 from pathlib import Path
 
@@ -155,6 +157,25 @@ CACHES = {
 
 # /healthz fails when a task has waited this long for a worker (a stuck cluster).
 HEALTH_QUEUE_STALL_SECONDS = env.int("HEALTH_QUEUE_STALL_SECONDS", 300, minimum=1)
+
+# --- Prometheus metrics: GET /metrics (konnectify.platform.metrics) -----------------------
+# Every process (web and task workers) keeps its counters in files here, summed when
+# scraped (prometheus_client's multiprocess mode, which reads this variable when first
+# imported, so it is set here; the processes `manage.py serve` starts inherit it). `serve`
+# empties the folder when the product starts.
+METRICS_DIR = Path(env.str("PROMETHEUS_MULTIPROC_DIR", str(DATA_DIR / "metrics")))
+METRICS_DIR.mkdir(parents=True, exist_ok=True)
+os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(METRICS_DIR)
+# Clients in these networks read /metrics without an API token (their address as
+# TRUSTED_PROXY_COUNT says to read it); anyone else needs a token. Default: this host.
+METRICS_ALLOWED_NETWORKS = env.list("METRICS_ALLOWED_NETWORKS", ["127.0.0.1/32", "::1/128"])
+for _network in METRICS_ALLOWED_NETWORKS:
+    try:
+        ipaddress.ip_network(_network, strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"METRICS_ALLOWED_NETWORKS: {_network!r} is not a network (e.g. 10.0.0.0/8)."
+        ) from None
 REDIS_URL = env.str("REDIS_URL")
 Q_TIMEOUT = env.int("Q_TIMEOUT", 120, minimum=1)
 Q_RETRY = env.int("Q_RETRY", 300, minimum=2)

@@ -1,9 +1,10 @@
-"""Top-level URLs: admin, healthcheck, the REST API, the Stripe webhook receiver."""
+"""Top-level URLs: admin, healthcheck, metrics, the REST API, the Stripe webhook receiver."""
 
 from django.contrib import admin
 from django.urls import include, path
 
 from konnectify.health import healthz
+from konnectify.platform.metrics import MetricsView
 
 admin.site.site_header = "Konnectify: Stripe automation"
 admin.site.site_title = "Konnectify"
@@ -13,6 +14,7 @@ admin.site.site_url = None
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    path("metrics", MetricsView.as_view(), name="metrics"),
     path("admin/", admin.site.urls),
     path("api/", include("konnectify.api.urls")),
     path("", include("connections.urls")),

@@ -466,6 +466,7 @@ class StripeClient:
     ) -> None:
         """One line per request: no parameters (personal data) and no key."""
         elapsed_ms = (time.monotonic() - started) * 1000
+        _notify_observers(method, status, elapsed_ms / 1000)
         logger.log(
             level,
             "Stripe %s %s -> %s in %.0f ms (request %s, %s)",
@@ -476,6 +477,30 @@ class StripeClient:
             request_id or "-",
             self.key_hint,
         )
+
+
+# --- watching requests -------------------------------------------------------
+
+# Called after each request as ``observer(method, status, seconds)``: ``status`` is the
+# HTTP status (int) or, when no answer came, a short text. Registered from outside this
+# package (konnectify.platform.metrics counts requests for Prometheus), which it does
+# not import. An observer must be quick and must not raise.
+RequestObserver = Callable[[str, int | str, float], None]
+_request_observers: list[RequestObserver] = []
+
+
+def observe_requests_with(observer: RequestObserver) -> None:
+    """Register ``observer`` for every request any client sends (once; again is a no-op)."""
+    if observer not in _request_observers:
+        _request_observers.append(observer)
+
+
+def _notify_observers(method: str, status: int | str, seconds: float) -> None:
+    for observer in _request_observers:
+        try:
+            observer(method, status, seconds)
+        except Exception:  # counting must never fail a call to Stripe
+            logger.exception("Stripe request observer %r failed", observer)
 
 
 # --- small checks ------------------------------------------------------------

@@ -31,6 +31,7 @@ from django_q.tasks import async_task
 
 from connections.models import Connection, ConnectionDisabled, InboxEvent
 from connections.permissions import can_use
+from konnectify.platform import metrics
 from stripe_connector.catalog import get_action
 from stripe_connector.errors import ActionInputError, StripeError
 from workflows import clock
@@ -166,6 +167,8 @@ def create_run(
     with transaction.atomic(savepoint=False):  # a transaction, or part of the caller's
         if not insert_run(run, savepoint):
             return None
+        if not matched:
+            metrics.run_finished(RunStatus.SKIPPED)
         if matched:
             step_runs = [step_run_for(run, step, now) for step in workflow.steps.all()]
             if claim_first and step_runs:
@@ -475,6 +478,9 @@ def succeed(step_run: StepRun, output: dict, request_id: str | None, started: fl
         finished_at=clock.now(),
         claimed_at=None,
     )
+    metrics.step_attempted(RunStatus.SUCCEEDED, time.monotonic() - started)
+    if updated:
+        metrics.step_finished(RunStatus.SUCCEEDED, step_run.attempts)
     step_run.status, step_run.output = RunStatus.SUCCEEDED, output
     return bool(updated)
 
@@ -500,6 +506,7 @@ def retry_later(step_run: StepRun, exc: StripeError, started: float) -> bool:
         duration_ms=_elapsed_ms(started),
         claimed_at=None,
     )
+    metrics.step_attempted(RunStatus.RETRYING, time.monotonic() - started)
     if updated:
         step_run.status, step_run.next_attempt_at = RunStatus.RETRYING, when
         Run.objects.filter(pk=step_run.run_id).exclude(status__in=Run.FINAL).update(
@@ -520,8 +527,10 @@ def fail(step_run: StepRun, error: dict, started: float) -> bool:
         finished_at=now,
         claimed_at=None,
     )
+    metrics.step_attempted(RunStatus.FAILED, time.monotonic() - started)
     if not updated:
         return False
+    metrics.step_finished(RunStatus.FAILED, step_run.attempts)
     step_run.status = RunStatus.FAILED
     return after_failure(step_run, now)
 
@@ -566,6 +575,7 @@ def give_up(step_run: StepRun) -> bool:
     ).update(status=RunStatus.FAILED, error=error, next_attempt_at=None, finished_at=now)
     if not updated:
         return False
+    metrics.step_finished(RunStatus.FAILED, step_run.attempts)
     step_run.status, step_run.error = RunStatus.FAILED, error
     return after_failure(step_run, now)
 
@@ -578,12 +588,18 @@ def finish_run(run_id: int, failed: list[StepRun] | None = None) -> None:
         )
     summary = "; ".join(f"{s.step_name}: {s.error_message}" for s in failed)
     now = clock.now()
-    Run.objects.filter(pk=run_id).exclude(status__in=Run.FINAL).update(
-        status=RunStatus.FAILED if failed else RunStatus.SUCCEEDED,
-        error=summary[:2000],
-        finished_at=now,
-        updated_at=now,
+    ended = (
+        Run.objects.filter(pk=run_id)
+        .exclude(status__in=Run.FINAL)
+        .update(
+            status=RunStatus.FAILED if failed else RunStatus.SUCCEEDED,
+            error=summary[:2000],
+            finished_at=now,
+            updated_at=now,
+        )
     )
+    if ended:
+        metrics.run_finished(RunStatus.FAILED if failed else RunStatus.SUCCEEDED)
 
 
 # -- the sweeper ----------------------------------------------------------------

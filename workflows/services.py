@@ -16,6 +16,7 @@ from django_q.models import Schedule
 from connections.models import Connection, ConnectionDisabled
 from connections.permissions import require_use
 from connections.webhooks import request_endpoint_sync
+from konnectify.platform import metrics
 from stripe_connector.catalog import get_action
 from workflows import clock
 from workflows.engine import create_run, enqueue_run_on_commit
@@ -303,6 +304,7 @@ def cancel_run(run: Run, user=None) -> Run:
         )
         if StepRun.objects.filter(run_id=run.pk, status=RunStatus.RUNNING).exists():
             raise CancelError(IN_FLIGHT.format(pk=run.pk))  # rolls the cancel back
+        metrics.run_finished(RunStatus.CANCELED)  # counted once the cancel commits
     run.refresh_from_db()
     return run
 

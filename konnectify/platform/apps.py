@@ -12,3 +12,10 @@ class PlatformConfig(AppConfig):
     name = "konnectify.platform"
     label = "konnectify"
     verbose_name = "Konnectify"
+
+    def ready(self) -> None:
+        # The connector knows nothing of ours: its requests are counted through its hook.
+        from konnectify.platform import metrics
+        from stripe_connector.client import observe_requests_with
+
+        observe_requests_with(metrics.stripe_request)

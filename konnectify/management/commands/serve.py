@@ -15,7 +15,7 @@ import time
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from konnectify.platform import processes
+from konnectify.platform import metrics_store, processes
 
 
 class Command(BaseCommand):
@@ -36,6 +36,9 @@ class Command(BaseCommand):
             ],
             "worker": [python, "manage.py", "worker"],
         }  # fmt: skip
+        # Counters start from zero with the processes that write them (Prometheus reads a
+        # drop as a restart); nothing of this product writes there yet.
+        metrics_store.reset(settings.METRICS_DIR)
         children = {name: processes.start(cmd) for name, cmd in commands.items()}
         self.stdout.write(f"Serving on http://{bind}/ (admin at /admin/); worker running.")
         stop = {"requested": False}
