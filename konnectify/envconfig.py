@@ -13,7 +13,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import environ
-from django.core.exceptions import ImproperlyConfigured
+from django.core.exceptions import ImproperlyConfigured, ValidationError
+from django.core.validators import validate_email
 
 from stripe_connector.origins import api_origin, api_origins, shown_url
 
@@ -90,6 +91,45 @@ class Env:
         if not origins:
             raise ImproperlyConfigured(f"{name} must list at least one origin.")
         return sorted(origins)
+
+    def email(self, name: str, default: str) -> dict[str, Any]:
+        """Django's EMAIL_* settings from django-environ's email URL, e.g.
+        ``smtp+tls://user:password@mail.example.com:587`` or ``consolemail://``.
+
+        Only the URL's scheme is ever shown in an error: it may carry a password.
+        """
+        value = self.str(name, default)
+        try:
+            config = environ.Env.email_url_config(value)
+        except Exception:
+            raise ImproperlyConfigured(
+                f"{name}={_scheme(value)}://... is not an email URL (smtp://, smtp+tls://, "
+                "smtps://, consolemail://...)."
+            ) from None
+        # Missing parts keep Django's defaults (port 25, no user).
+        return {key: item for key, item in config.items() if item not in (None, "")}
+
+    def emails(self, name: str) -> list[str]:
+        """A comma-separated list of email addresses, each checked."""
+        addresses = self.list(name)
+        for address in addresses:
+            try:
+                validate_email(address)
+            except ValidationError:
+                message = f"{name}: {address!r} is not an email address."
+                raise ImproperlyConfigured(message) from None
+        return addresses
+
+    def optional_url(self, name: str, schemes: tuple[str, ...] = ("http", "https")) -> str:
+        """An http(s) URL, or "" when unset; the value is never shown (it may be a secret)."""
+        value = self.raw(name)
+        if value is None:
+            return ""
+        parts = urlsplit(value)
+        if parts.scheme not in schemes or not parts.hostname:
+            allowed = " or ".join(schemes)
+            raise ImproperlyConfigured(f"{name} is not an {allowed} URL.")
+        return value
 
     def database(self, name: str, default: str) -> dict[str, Any]:
         value = self.str(name, default)

@@ -75,6 +75,21 @@ WORKFLOW_RETRY_INLINE_SECONDS = env.int("WORKFLOW_RETRY_INLINE_SECONDS", 15, min
 # policy's own maximum, which only counts attempts whose failure was recorded.
 WORKFLOW_MAX_ATTEMPTS = env.int("WORKFLOW_MAX_ATTEMPTS", 10, minimum=1)
 
+# --- failure alerts (workflows.alerts) ---------------------------------------------------
+# Email through Django's backend, from django-environ's email URL: the console (the
+# worker's log) unless set, e.g. smtp+tls://user:password@mail.example.com:587.
+globals().update(env.email("EMAIL_URL", "consolemail://"))  # EMAIL_BACKEND, EMAIL_HOST...
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", 10, minimum=1)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", "konnectify@localhost")
+# Who is emailed when a run fails, unless its workflow lists its own addresses.
+ALERT_EMAILS = env.emails("ALERT_EMAILS")
+# A Slack-compatible incoming webhook ({"text": ...}); a secret, never shown or logged.
+ALERT_CHAT_WEBHOOK_URL = env.optional_url("ALERT_CHAT_WEBHOOK_URL", schemes=("https", "http"))
+ALERT_CHAT_TIMEOUT_SECONDS = env.int("ALERT_CHAT_TIMEOUT_SECONDS", 10, minimum=1)
+# One alert at once per workflow per this many minutes; later failures in the window
+# are sent as one digest when it ends.
+ALERT_DIGEST_MINUTES = env.int("ALERT_DIGEST_MINUTES", 15, minimum=1)
+
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ class Received:
     method: str
     path: str
     headers: dict[str, str]
+    body: bytes = b""
 
 
 @dataclass
@@ -25,15 +27,22 @@ class RecordingServer:
 
 
 @contextmanager
-def recording_server(answer: dict | None = None) -> Iterator[RecordingServer]:
-    """Serve on a free port; every request is recorded and answered ``answer`` as JSON."""
+def recording_server(
+    answer: dict | None = None, *, status: int = 200, delay: float = 0.0
+) -> Iterator[RecordingServer]:
+    """Serve on a free port; every request (and its body) is recorded and answered
+    ``answer`` as JSON with ``status``, after ``delay`` seconds."""
     body = json.dumps(answer or {}).encode()
     server_box: list[RecordingServer] = []
 
     class Handler(BaseHTTPRequestHandler):
         def _record(self) -> None:
-            server_box[0].requests.append(Received(self.command, self.path, dict(self.headers)))
-            self.send_response(200)
+            sent = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            server_box[0].requests.append(
+                Received(self.command, self.path, dict(self.headers), sent)
+            )
+            time.sleep(delay)
+            self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()

@@ -44,7 +44,15 @@ from stripe_connector.catalog import ACTIONS, TRIGGERS
 from workflows import redispatch, services, tryout
 from workflows.automations import AUTOMATIONS, create_from_automation
 from workflows.list_filters import RunFilter, WorkflowFilter
-from workflows.models import SCHEDULE_TRIGGER, Run, Step, StepRun, Workflow
+from workflows.models import (
+    MAX_ALERT_EMAILS,
+    SCHEDULE_TRIGGER,
+    Run,
+    Step,
+    StepRun,
+    Workflow,
+    validate_alert_emails,
+)
 
 # Dispatching an event again creates runs, whose steps spend the connection's key.
 CREATE_RUNS = "workflows.add_run"
@@ -122,6 +130,12 @@ class WorkflowSerializer(StrictFields, serializers.ModelSerializer):
         help_text="Doubtful references found when saving, e.g. a trigger path absent from the "
         "sample event (create and update answers; empty otherwise)."
     )
+    alert_emails = serializers.ListField(
+        child=serializers.EmailField(),
+        required=False,
+        max_length=MAX_ALERT_EMAILS,
+        help_text=Workflow._meta.get_field("alert_emails").help_text,
+    )
 
     class Meta:
         model = Workflow
@@ -137,6 +151,8 @@ class WorkflowSerializer(StrictFields, serializers.ModelSerializer):
             "schedule_minutes",
             "filters",
             "active",
+            "alert_emails",
+            "alert_chat",
             "steps",
             "warnings",
             "created_at",
@@ -146,6 +162,14 @@ class WorkflowSerializer(StrictFields, serializers.ModelSerializer):
 
     def get_warnings(self, workflow: Workflow) -> list[dict]:
         return getattr(workflow, "api_warnings", [])
+
+    def validate_alert_emails(self, value: list[str]) -> list[str]:
+        """Each address checked by the child field; the model's rule (no address twice)."""
+        try:
+            validate_alert_emails(value)
+        except DjangoValidationError as exc:
+            raise exceptions.ValidationError(exc.messages) from None
+        return value
 
     def validate(self, attrs: dict) -> dict:
         candidate = self._candidate(attrs)

@@ -34,7 +34,7 @@ from connections.permissions import can_use
 from konnectify.platform import metrics
 from stripe_connector.catalog import get_action
 from stripe_connector.errors import ActionInputError, StripeError
-from workflows import clock
+from workflows import alerts, clock
 from workflows.filters import matches
 from workflows.mapping import (
     MappingError,
@@ -581,23 +581,25 @@ def give_up(step_run: StepRun) -> bool:
 
 
 def finish_run(run_id: int, failed: list[StepRun] | None = None) -> None:
-    """Record the run's outcome from its steps: failed if any step failed."""
+    """Record the run's outcome from its steps: failed if any step failed.
+
+    The one place a run ends failed: its alert is enqueued after commit (workflows.alerts).
+    """
     if failed is None:
         failed = list(
             StepRun.objects.filter(run_id=run_id, status=RunStatus.FAILED).order_by("order", "id")
         )
     summary = "; ".join(f"{s.step_name}: {s.error_message}" for s in failed)
     now = clock.now()
-    ended = (
-        Run.objects.filter(pk=run_id)
-        .exclude(status__in=Run.FINAL)
-        .update(
-            status=RunStatus.FAILED if failed else RunStatus.SUCCEEDED,
-            error=summary[:2000],
-            finished_at=now,
-            updated_at=now,
-        )
+    unfinished = Run.objects.filter(pk=run_id).exclude(status__in=Run.FINAL)
+    ended = unfinished.update(
+        status=RunStatus.FAILED if failed else RunStatus.SUCCEEDED,
+        error=summary[:2000],
+        finished_at=now,
+        updated_at=now,
     )
+    if ended and failed:
+        alerts.alert_on_commit(run_id)
     if ended:
         metrics.run_finished(RunStatus.FAILED if failed else RunStatus.SUCCEEDED)
 

@@ -13,7 +13,7 @@ from typing import Any
 from croniter import croniter
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import RegexValidator
+from django.core.validators import RegexValidator, validate_email
 from django.db import models
 from django.db.models import Q
 
@@ -42,6 +42,31 @@ NOT_FOR_THIS_TRIGGER = {
     "schedule_minutes": "Only a schedule trigger runs every N minutes: leave it empty.",
     "custom_event_type": "Only the custom trigger takes an event type: leave it empty.",
 }
+
+
+# At most this many alert addresses per workflow (a list for a team, not a mailing list).
+MAX_ALERT_EMAILS = 20
+
+
+def validate_alert_emails(value: Any) -> None:
+    """A list of at most ``MAX_ALERT_EMAILS`` distinct email addresses (ValidationError)."""
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise ValidationError("A list of email addresses.")
+    if len(value) > MAX_ALERT_EMAILS:
+        raise ValidationError(f"At most {MAX_ALERT_EMAILS} addresses.")
+    bad = [item for item in value if not is_email(item)]
+    if bad:
+        raise ValidationError(f"Not an email address: {', '.join(repr(item) for item in bad)}.")
+    if len({item.lower() for item in value}) != len(value):
+        raise ValidationError("An address is listed twice.")
+
+
+def is_email(value: str) -> bool:
+    try:
+        validate_email(value)
+    except ValidationError:
+        return False
+    return True
 
 
 def new_idempotency_key() -> str:
@@ -101,6 +126,18 @@ class Workflow(models.Model):
         "saved the steps or activated the workflow in admin or the API. The engine checks "
         "before every Stripe call that this user still may use the connection. Empty for "
         "workflows set up by the operator (commands, migrations).",
+    )
+    alert_emails = models.JSONField(
+        default=list,
+        blank=True,
+        validators=[validate_alert_emails],
+        help_text="Who is emailed when a run of this workflow fails: a list of addresses. "
+        "Empty: the product's default (ALERT_EMAILS).",
+    )
+    alert_chat = models.BooleanField(
+        default=True,
+        help_text="Also post failed runs to the operator's chat webhook (ALERT_CHAT_WEBHOOK_URL), "
+        "when one is configured.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -272,6 +309,14 @@ class RunStatus(models.TextChoices):
     CANCELED = "canceled", "Canceled"
 
 
+class AlertState(models.TextChoices):
+    """Where a failed run's alert is (``workflows.alerts``); blank: not alerted."""
+
+    SENT = "sent", "Alerted at once"
+    DIGEST = "digest", "Waiting for the digest"
+    DIGESTED = "digested", "Alerted in a digest"
+
+
 class Run(models.Model):
     """One execution of a workflow for one event (or one schedule tick)."""
 
@@ -304,6 +349,24 @@ class Run(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
+    alerted_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="When this failed run's alert was claimed (workflows.alerts): once per run.",
+    )
+    alert = models.CharField(
+        max_length=10,
+        choices=AlertState.choices,
+        blank=True,
+        editable=False,
+        help_text="How staff were told of this failed run: at once, or in a digest.",
+    )
+    alert_failures = models.PositiveSmallIntegerField(
+        default=0,
+        editable=False,
+        help_text="Alert channels (email, chat) that failed to deliver this run's alert.",
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -408,3 +471,28 @@ class StepRun(models.Model):
     @property
     def error_message(self) -> str:
         return (self.error or {}).get("message", "")
+
+
+class AlertWindow(models.Model):
+    """A workflow's alert window: one immediate alert, then a digest when it ends.
+
+    The first failed run of a workflow alerts at once and opens a window of
+    ``ALERT_DIGEST_MINUTES``; runs failing while it is open wait for the digest
+    sent when it ends (``digest_due``). One row per workflow, claimed with
+    conditional UPDATEs (``workflows.alerts``).
+    """
+
+    workflow = models.OneToOneField(
+        Workflow, on_delete=models.CASCADE, primary_key=True, related_name="alert_window"
+    )
+    ends_at = models.DateTimeField(help_text="When the window closes and its digest is due.")
+    digest_due = models.BooleanField(
+        default=False, help_text="Runs failed within the window and wait for its digest."
+    )
+
+    class Meta:
+        ordering = ["ends_at"]
+        indexes = [models.Index(fields=["digest_due", "ends_at"], name="alertwindow_due_idx")]
+
+    def __str__(self) -> str:
+        return f"Alerts of {self.workflow_id} until {self.ends_at}"

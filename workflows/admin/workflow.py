@@ -25,6 +25,7 @@ from workflows import services, tryout
 from workflows.admin import editor
 from workflows.admin.common import object_or_404
 from workflows.admin.steps import StepInline
+from workflows.alerts import AlertEmailsField
 from workflows.automations import AUTOMATIONS, create_from_automation
 from workflows.models import SCHEDULE_TRIGGER, TRIGGER_FIELDS, Step, Workflow
 from workflows.templatetags.workflow_charts import runs_chart
@@ -73,9 +74,11 @@ class WorkflowForm(forms.ModelForm):
             "schedule_cron",
             "schedule_minutes",
             "filters",
+            "alert_emails",
+            "alert_chat",
         )
         # Nesting and numbers within the product's one bound on JSON: never a 500.
-        field_classes = {"filters": editor.FiltersField}
+        field_classes = {"filters": editor.FiltersField, "alert_emails": AlertEmailsField}
 
 
 @admin.register(Workflow)
@@ -104,6 +107,7 @@ class WorkflowAdmin(RefuseForbiddenActions, admin.ModelAdmin):
                 )
             },
         ),
+        ("Alerts when a run fails", {"fields": ("alert_emails", "alert_chat")}),
         ("Runs", {"fields": ("chart",)}),
     )
 
