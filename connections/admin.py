@@ -661,3 +661,7 @@ def _pk_or_404(model, object_id: str):
         return model._meta.pk.to_python(unquote(object_id))
     except ValidationError:
         raise Http404(f"No {model._meta.verbose_name} with that id.") from None
+
+
+# Credentials of HTTP request steps have their own admin module.
+from connections import credential_admin  # noqa: E402, F401

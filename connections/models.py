@@ -365,3 +365,8 @@ class InboxEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.stripe_event_id} {self.type}"
+
+
+# HTTP request steps' credentials live in their own module; imported here so that the
+# app registry (and migrations) see the model.
+from connections.credentials import Credential  # noqa: E402, F401

@@ -57,3 +57,39 @@ def require_use(user, connection: Connection) -> None:
     """Raise PermissionDenied (403 in admin and the API) unless ``can_use(user, connection)``."""
     if not can_use(user, connection):
         raise PermissionDenied(refusal(user, connection))
+
+
+# -- credentials of HTTP request steps -----------------------------------------------
+
+USE_CREDENTIAL = "connections.use_credential"
+
+
+def can_use_credential(user, credential=None) -> bool:
+    """Whether ``user`` may send HTTP requests with ``credential``'s secret; never raises.
+
+    The same model as ``can_use``: Django's global permission
+    ``connections.use_credential`` ("Can send HTTP requests with a credential"),
+    or a per-object grant from an object-permission backend; viewing or changing
+    a credential does not imply it. Checked when a workflow whose steps name a
+    credential is activated, when a step is tested or run through the API, and by
+    the engine before each request (for the workflow's owner).
+    """
+    if user is None or not getattr(user, "is_active", False):
+        return False
+    if user.has_perm(USE_CREDENTIAL):
+        return True
+    return credential is not None and user.has_perm(USE_CREDENTIAL, credential)
+
+
+def credential_refusal(user, name: str) -> str:
+    """The message for a refusal, naming the user and the credential."""
+    return (
+        f"{user} may not use credential {name!r}: it needs the permission "
+        "'Can send HTTP requests with a credential'."
+    )
+
+
+def require_use_credential(user, credential) -> None:
+    """Raise PermissionDenied (403 in admin and the API) unless ``can_use_credential``."""
+    if not can_use_credential(user, credential):
+        raise PermissionDenied(credential_refusal(user, credential.name))

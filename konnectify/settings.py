@@ -47,6 +47,20 @@ STRIPE_API_BASE = env.origin("STRIPE_API_BASE", "https://api.stripe.com")
 STRIPE_API_ALLOWED_BASES = env.origins("STRIPE_API_ALLOWED_BASES", [STRIPE_API_BASE])
 STRIPE_CONNECT_TIMEOUT = env.int("STRIPE_CONNECT_TIMEOUT", 10, minimum=1)
 STRIPE_READ_TIMEOUT = env.int("STRIPE_READ_TIMEOUT", 80, minimum=1)
+# HTTP request steps reach public addresses only (the outbound guard,
+# stripe_connector/outbound.py); these let them reach more: networks in CIDR notation
+# (10.0.0.0/8, fd00::/8, 127.0.0.1/32) and exact host names whose addresses are not checked.
+HTTP_STEP_ALLOWED_NETWORKS = env.list("HTTP_STEP_ALLOWED_NETWORKS", [])
+HTTP_STEP_ALLOWED_HOSTS = env.list("HTTP_STEP_ALLOWED_HOSTS", [])
+for _network in HTTP_STEP_ALLOWED_NETWORKS:
+    try:
+        ipaddress.ip_network(_network.strip(), strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"HTTP_STEP_ALLOWED_NETWORKS: {_network!r} is not a network (e.g. 10.0.0.0/8)."
+        ) from None
+HTTP_STEP_CONNECT_TIMEOUT = env.int("HTTP_STEP_CONNECT_TIMEOUT", 5, minimum=1)
+HTTP_STEP_READ_TIMEOUT = env.int("HTTP_STEP_READ_TIMEOUT", 20, minimum=1)
 # Our own pace per Stripe account and mode, in requests per second, shared by every
 # process through the database (konnectify.platform.ratelimit): just under Stripe's
 # published limits (test 25, live 100, search 20 per second), reads and writes counted together.

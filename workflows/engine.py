@@ -30,9 +30,11 @@ from django.db.models.functions import Coalesce
 from django_q.tasks import async_task
 
 from connections.models import Connection, ConnectionDisabled, InboxEvent
+from connections.outbound import HttpClient
 from connections.permissions import can_use
 from konnectify.platform import metrics
 from stripe_connector.catalog import get_action
+from stripe_connector.catalog.http import is_http_action
 from stripe_connector.errors import ActionInputError, StripeError
 from workflows import alerts, clock
 from workflows.filters import matches
@@ -389,9 +391,21 @@ def call_action(step_run: StepRun, run: Run, outputs: dict[str, Any]) -> tuple[d
         refuse_empty_write(action, rendered)
     cleaned = action.validate(step_run.input)
     check_owner(run.workflow)
-    client = run.workflow.connection.client()
+    client = client_for(action, run.workflow)
     result = action.send_validated(client, cleaned, idempotency_key=step_run.idempotency_key)
     return json_safe(result.output), result.request_id
+
+
+def client_for(action: Any, workflow: Workflow) -> Any:
+    """What the step sends with: the connection's Stripe client, or for an HTTP request
+    step an ``HttpClient`` sending for the workflow's owner, who must still hold the
+    right to use the step's credential (``can_use_credential``; no owner: the operator)."""
+    if not is_http_action(action):
+        return workflow.connection.client()
+    owner = None
+    if workflow.owner_id is not None:
+        owner = get_user_model().objects.filter(pk=workflow.owner_id).first()
+    return HttpClient(user=owner, check_user=workflow.owner_id is not None)
 
 
 def record_left_out(step_run: StepRun, left_out: list[str]) -> None:

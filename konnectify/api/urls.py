@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView
 from rest_framework.routers import SimpleRouter
 
 from connections.api import ConnectionViewSet
+from connections.credentials_api import CredentialViewSet
 from konnectify.api import catalog
 from konnectify.api.index import ApiIndex, RedocPage, SwaggerPage
 from konnectify.platform.api.base import NoSuchEndpoint
@@ -14,6 +15,7 @@ router = SimpleRouter(trailing_slash=True)
 router.register("catalog/triggers", catalog.TriggerViewSet, basename="trigger")
 router.register("catalog/actions", catalog.ActionViewSet, basename="action")
 router.register("connections", ConnectionViewSet, basename="connection")
+router.register("credentials", CredentialViewSet, basename="credential")
 router.register("automations", AutomationViewSet, basename="automation")
 router.register("events", EventViewSet, basename="event")
 router.register("workflows", WorkflowViewSet, basename="workflow")

@@ -9,6 +9,7 @@ from stripe_connector.catalog import (
     coupons,
     customers,
     events_accounts,
+    http,
     invoices,
     payments,
     prices,
@@ -19,7 +20,8 @@ from stripe_connector.catalog import (
 from stripe_connector.catalog.base import Action, Trigger
 from stripe_connector.catalog.triggers import CUSTOM_KEY, EVENT_TYPE_PATTERN
 
-# The product page's order; the custom trigger and the raw API request are "Advanced".
+# The product page's order; the custom trigger and the raw API request are "Advanced";
+# requests to other systems than Stripe are "HTTP".
 GROUPS: list[str] = [
     "Customers",
     "Products",
@@ -30,6 +32,7 @@ GROUPS: list[str] = [
     "Coupons",
     "Events & Accounts",
     "Advanced",
+    "HTTP",
 ]
 
 _MODULES = (
@@ -42,6 +45,7 @@ _MODULES = (
     coupons,
     events_accounts,
     advanced,
+    http,
 )
 
 
