@@ -32,7 +32,7 @@ from django.conf import settings
 from django.db import transaction
 from django.http import HttpResponse
 from django.utils import timezone
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram
+from prometheus_client import CONTENT_TYPE_PLAIN_0_0_4, CollectorRegistry, Counter, Histogram
 from prometheus_client import values as prometheus_values
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import generate_latest
@@ -237,19 +237,14 @@ class FromAllowedNetworkOrToken(BasePermission):
 
 
 class MetricsView(APIView):
-    """GET /metrics: Prometheus' text format (``CONTENT_TYPE_LATEST``)."""
+    """GET /metrics: Prometheus' text format 0.0.4, which every Prometheus version reads."""
 
     authentication_classes = (TokenAuthentication,)
     permission_classes = (FromAllowedNetworkOrToken,)
     throttle_classes = ()
     schema = None  # for Prometheus, not part of the documented API
 
-    @classmethod
-    def as_view(cls, **initkwargs):
-        # Reads only: no transaction around the scrape.
-        return transaction.non_atomic_requests(super().as_view(**initkwargs))
-
     def get(self, request) -> HttpResponse:
-        response = HttpResponse(exposition(), content_type=CONTENT_TYPE_LATEST)
+        response = HttpResponse(exposition(), content_type=CONTENT_TYPE_PLAIN_0_0_4)
         response["Cache-Control"] = "no-store"
         return response
