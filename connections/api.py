@@ -33,6 +33,7 @@ from connections.models import (
     normalized_api_base,
     validate_api_base,
 )
+from connections.outbound import client_for
 from connections.permissions import USE_CONNECTION, require_use
 from connections.services import (
     ConnectionInUse,
@@ -446,7 +447,7 @@ class ConnectionViewSet(KnownQueryParameters, JsonOnly, viewsets.ModelViewSet):
         refusal = self._unusable(connection)
         if refusal:
             return conflict(refusal)
-        return self._run(chosen, connection, body.validated_data)
+        return self._run(chosen, connection, body.validated_data, request.user)
 
     @staticmethod
     def _unusable(connection: Connection) -> str:
@@ -457,10 +458,12 @@ class ConnectionViewSet(KnownQueryParameters, JsonOnly, viewsets.ModelViewSet):
         return ""
 
     @staticmethod
-    def _run(chosen, connection: Connection, data: dict[str, Any]) -> Response:
+    def _run(chosen, connection: Connection, data: dict[str, Any], user) -> Response:
         try:
             result = chosen.run(
-                connection.client(), data["input"], idempotency_key=data.get("idempotency_key")
+                client_for(chosen, connection, user=user),
+                data["input"],
+                idempotency_key=data.get("idempotency_key"),
             )
         except ActionInputError as exc:
             fields = [

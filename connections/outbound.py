@@ -16,14 +16,20 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 
 from connections.credentials import SIGNATURE_HEADER, Credential
 from connections.permissions import can_use_credential, credential_refusal
+from stripe_connector.catalog.http import is_http_action
 from stripe_connector.errors import ActionInputError, StripeError
 from stripe_connector.outbound import OutboundPolicy, OutboundRefused, OutboundResponse, send
 from stripe_connector.signature import sign_payload
+
+if TYPE_CHECKING:
+    from connections.models import Connection
+    from stripe_connector.catalog import Action
 
 MASK = "[redacted]"
 
@@ -152,3 +158,16 @@ def masked_error(exc: StripeError, secrets: list[str]) -> StripeError:
         retryable=exc.retryable,
         retry_after=exc.retry_after,
     )
+
+
+def client_for(action: Action, connection: Connection, *, user=None, operator: bool = False):
+    """What ``action`` sends with: the connection's Stripe client, or an ``HttpClient``.
+
+    Every entry point asks here (the engine, Test a step, the API's execute, the
+    ``stripe_action`` command). An HTTP request step sends for ``user``, who must hold
+    ``connections.use_credential`` to use a credential; ``operator=True`` (management
+    commands, workflows without owner) is not checked, as for connections.
+    """
+    if is_http_action(action):
+        return HttpClient(user=user, check_user=not operator)
+    return connection.client()

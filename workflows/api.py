@@ -488,7 +488,7 @@ class WorkflowViewSet(KnownQueryParameters, IntegerIds, JsonOnly, viewsets.Model
             raise exceptions.ValidationError(
                 {"confirm_live": ["The connection is in live mode: set confirm_live to true."]}
             )
-        return Response({**tryout.test_step(step), "step": step.name})
+        return Response({**tryout.test_step(step, user=request.user), "step": step.name})
 
     @extend_schema(
         summary="Load the workflow's sample event from Stripe",

@@ -29,6 +29,21 @@ class Automation:
 
 
 OBJECT_ID = "{{ trigger.data.object.id }}"
+# Placeholders in the reserved .invalid domain (RFC 2606): the HTTP request action refuses
+# them by name (field url), so nothing is sent until the user sets their endpoint.
+CRM_URL_PLACEHOLDER = "https://your-crm.invalid/replace-with-your-endpoint"
+SLACK_URL_PLACEHOLDER = "https://hooks.slack.invalid/services/replace-with-your-webhook-url"
+INVOICE = "trigger.data.object"
+# Stripe's zero-decimal currencies (docs.stripe.com/currencies#zero-decimal): their
+# amounts are whole units; every other currency's are hundredths.
+ZERO_DECIMAL = str(
+    ["bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga", "pyg", "rwf", "ugx", "vnd", "vuv",
+     "xaf", "xof", "xpf"]
+)  # fmt: skip
+AMOUNT_DUE = (
+    f"{{{{ {INVOICE}.amount_due if {INVOICE}.currency in {ZERO_DECIMAL} "
+    f"else '%.2f' | format({INVOICE}.amount_due / 100) }}}} {{{{ {INVOICE}.currency | upper }}}}"
+)
 
 AUTOMATIONS: dict[str, Automation] = {
     automation.key: automation
@@ -60,6 +75,49 @@ AUTOMATIONS: dict[str, Automation] = {
                         "id": OBJECT_ID,
                         "description": "Payment {{ trigger.data.object.id }} (via Konnectify)",
                         "metadata": {"konnectify_event": "{{ trigger.id }}"},
+                    }},),
+        ),
+        Automation(
+            key="customer_updated_send_to_crm",
+            label="Customer Updated -> send to your CRM",
+            description="POST the customer's fields as JSON to your CRM when a customer "
+            "changes. Set the step's URL (and a credential) before activating: the "
+            "placeholder URL is refused and nothing is sent.",
+            trigger_key="customer.updated",
+            steps=({"name": "send_to_crm", "action_key": "http_request",
+                    "input_mapping": {
+                        "method": "POST",
+                        "url": CRM_URL_PLACEHOLDER,
+                        "json_body": {
+                            "stripe_customer_id": OBJECT_ID,
+                            "email": "{{ trigger.data.object.email }}",
+                            "name": "{{ trigger.data.object.name }}",
+                            "phone": "{{ trigger.data.object.phone }}",
+                            "description": "{{ trigger.data.object.description }}",
+                            "address": "{{ trigger.data.object.address }}",
+                            "metadata": "{{ trigger.data.object.metadata }}",
+                            "stripe_event_id": "{{ trigger.id }}",
+                        },
+                    }},),
+        ),
+        Automation(
+            key="invoice_payment_failed_alert_team",
+            label="Invoice Payment Failed -> alert the team",
+            description="Post a message naming the invoice, the customer and the amount to a "
+            "Slack-compatible incoming webhook when an invoice payment fails. Set the step's "
+            "URL before activating: the placeholder URL is refused and nothing is sent.",
+            trigger_key="invoice.payment_failed",
+            steps=({"name": "alert_team", "action_key": "http_request",
+                    "input_mapping": {
+                        "method": "POST",
+                        "url": SLACK_URL_PLACEHOLDER,
+                        "json_body": {
+                            "text": f"Payment failed: invoice "
+                            f"{{{{ {INVOICE}.number or {INVOICE}.id }}}} of "
+                            f"{{{{ {INVOICE}.customer_name or {INVOICE}.customer_email "
+                            f"or {INVOICE}.customer }}}} "
+                            f"({{{{ {INVOICE}.customer }}}}), {AMOUNT_DUE} due.",
+                        },
                     }},),
         ),
         Automation(

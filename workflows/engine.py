@@ -29,8 +29,8 @@ from django.db.models import Exists, F, OuterRef, Q, Value
 from django.db.models.functions import Coalesce
 from django_q.tasks import async_task
 
+from connections import outbound
 from connections.models import Connection, ConnectionDisabled, InboxEvent
-from connections.outbound import HttpClient
 from connections.permissions import can_use
 from konnectify.platform import metrics
 from stripe_connector.catalog import get_action
@@ -397,15 +397,16 @@ def call_action(step_run: StepRun, run: Run, outputs: dict[str, Any]) -> tuple[d
 
 
 def client_for(action: Any, workflow: Workflow) -> Any:
-    """What the step sends with: the connection's Stripe client, or for an HTTP request
-    step an ``HttpClient`` sending for the workflow's owner, who must still hold the
-    right to use the step's credential (``can_use_credential``; no owner: the operator)."""
-    if not is_http_action(action):
-        return workflow.connection.client()
+    """What the step sends with (``connections.outbound.client_for``): the connection's
+    Stripe client, or for an HTTP request step an ``HttpClient`` sending for the workflow's
+    owner, who must still hold the right to use the step's credential (no owner: the
+    operator)."""
     owner = None
-    if workflow.owner_id is not None:
+    if is_http_action(action) and workflow.owner_id is not None:
         owner = get_user_model().objects.filter(pk=workflow.owner_id).first()
-    return HttpClient(user=owner, check_user=workflow.owner_id is not None)
+    return outbound.client_for(
+        action, workflow.connection, user=owner, operator=workflow.owner_id is None
+    )
 
 
 def record_left_out(step_run: StepRun, left_out: list[str]) -> None:

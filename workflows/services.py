@@ -13,16 +13,21 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max
 from django_q.models import Schedule
 
+from connections.credentials import Credential
 from connections.models import Connection, ConnectionDisabled
-from connections.permissions import require_use
+from connections.permissions import require_use, require_use_credential
 from connections.webhooks import request_endpoint_sync
 from konnectify.platform import metrics
-from stripe_connector.catalog import get_action
+from stripe_connector.catalog import ACTIONS, get_action
+from stripe_connector.catalog.http import is_http_action
 from workflows import clock
 from workflows.engine import create_run, enqueue_run_on_commit
 from workflows.mapping import MappingReport, check_mapping
 from workflows.models import Run, RunStatus, Step, StepRun, Workflow, new_idempotency_key
 from workflows.sandbox import render_limits
+
+# The actions whose steps may name a credential (HTTP request steps).
+HTTP_ACTION_KEYS = [key for key, action in ACTIONS.items() if is_http_action(action)]
 
 # -- saving a workflow -------------------------------------------------------------
 
@@ -351,7 +356,26 @@ def authorize_save(user, workflow: Workflow, *, has_steps: bool) -> None:
     if not acts_with_key(workflow, has_steps):
         return
     require_use(user, workflow.connection)
+    require_credentials(user, workflow)
     workflow.owner = user
+
+
+def require_credentials(user, workflow: Workflow) -> None:
+    """``user`` must be allowed to use each credential the workflow's saved steps name.
+
+    PermissionDenied (``connections.permissions.require_use_credential``) otherwise.
+    A name given as a template is only known at run time: the engine checks the
+    owner's right before each request anyway.
+    """
+    if workflow.pk is None:
+        return
+    names = {
+        (step.input_mapping or {}).get("credential")
+        for step in workflow.steps.filter(action_key__in=HTTP_ACTION_KEYS)
+        if isinstance(step.input_mapping, dict)
+    }
+    for credential in Credential.objects.filter(name__in=[n for n in names if n]):
+        require_use_credential(user, credential)
 
 
 # -- checking a workflow ----------------------------------------------------------

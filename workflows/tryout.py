@@ -10,6 +10,7 @@ from typing import Any
 
 from jinja2 import TemplateSyntaxError
 
+from connections.outbound import client_for
 from stripe_connector.catalog import get_action, get_trigger
 from stripe_connector.errors import ActionInputError, StripeError
 from workflows import clock
@@ -133,7 +134,7 @@ def is_missing_object(error: StripeError) -> bool:
     return error.code == "resource_missing" or error.http_status == 404
 
 
-def test_step(step: Step) -> dict[str, Any]:
+def test_step(step: Step, *, user=None) -> dict[str, Any]:
     """Run one step FOR REAL with the sample event; nothing is recorded as a run.
 
     Earlier steps' references resolve against their outputs (``latest_outputs``):
@@ -145,7 +146,8 @@ def test_step(step: Step) -> dict[str, Any]:
     Returns {"input", "left_out_fields", "output", "error", "request_id", "ok",
     "hint"}: ``error`` is a dict (type or error, message, ...), ``hint`` a sentence
     or "" (``CATALOG_SAMPLE_HINT`` when Stripe does not know an id of the catalog's
-    invented sample).
+    invented sample). An HTTP request step sends for ``user`` (who must hold
+    ``connections.use_credential`` to use its credential); None is the operator.
     """
     workflow = step.workflow
     outputs = latest_outputs(workflow)
@@ -177,7 +179,7 @@ def test_step(step: Step) -> dict[str, Any]:
         result["left_out_fields"] = rendered.left_out
         refuse_empty_write(action, rendered)
         done = action.run(
-            workflow.connection.client(),
+            client_for(action, workflow.connection, user=user, operator=user is None),
             result["input"],
             idempotency_key=f"konnectify-test-{uuid.uuid4()}",
         )

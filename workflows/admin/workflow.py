@@ -353,7 +353,7 @@ class WorkflowAdmin(RefuseForbiddenActions, admin.ModelAdmin):
             if context["live"] and request.POST.get("confirm_live") != "yes":
                 context["error"] = "This connection is in live mode: tick the confirmation first."
             else:
-                result = tryout.test_step(step)
+                result = tryout.test_step(step, user=request.user)
                 context["result"] = result
                 context["shown"] = {
                     part: pretty_json(result[part]) for part in ("input", "output", "error")

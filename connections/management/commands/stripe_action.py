@@ -20,6 +20,7 @@ import sys
 from django.core.management.base import BaseCommand, CommandError
 
 from connections.models import Connection
+from connections.outbound import client_for
 from stripe_connector.catalog import get_action
 from stripe_connector.errors import ActionInputError, StripeError
 from stripe_connector.jsonbounds import JSONProblem, loads
@@ -49,8 +50,11 @@ class Command(BaseCommand):
         target = self.find(connection)
         data = self.parse_input(input)
         try:
+            # The operator's command: an HTTP request step's credential is not checked.
             result = chosen.run(
-                target.client(), data, idempotency_key=options.get("idempotency_key")
+                client_for(chosen, target, operator=True),
+                data,
+                idempotency_key=options.get("idempotency_key"),
             )
         except ActionInputError as exc:
             self.emit(exc.to_dict())
