@@ -12,7 +12,6 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -23,6 +22,7 @@ from django_q.conf import Conf
 from django_q.tasks import async_task
 
 from connections.models import Connection, InboxEvent
+from konnectify.platform.commit import after_commit
 from stripe_connector.jsonbounds import MAX_JSON_DEPTH, JSONProblem
 from stripe_connector.jsonbounds import check as check_json
 
@@ -229,7 +229,7 @@ def schedule_dispatch(event_id: int) -> None:
     if queue_shares_database():
         enqueue_dispatch(event_id)
     else:
-        transaction.on_commit(partial(enqueue_dispatch, event_id), robust=True)
+        after_commit(enqueue_dispatch, event_id)
 
 
 def enqueue_dispatch(event_id: int) -> None:

@@ -13,16 +13,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from functools import partial
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
 from django.utils import timezone
 from django_q.tasks import async_task
 
 from connections.models import Connection
 from konnectify.platform import metrics
+from konnectify.platform.commit import after_commit
 from stripe_connector.client import StripeClient
 from stripe_connector.errors import StripeError, redact_secrets
 
@@ -98,10 +97,7 @@ def request_endpoint_sync(connection_ids: Iterable[Any]) -> None:
     connection (``webhook_error``) and the periodic check retries it.
     """
     for connection_id in connection_ids:
-        transaction.on_commit(
-            partial(async_task, SYNC_TASK, str(connection_id), task_name="sync-endpoint"),
-            robust=True,
-        )
+        after_commit(async_task, SYNC_TASK, str(connection_id), task_name="sync-endpoint")
 
 
 def sync_endpoint_in_use(connection: Connection) -> SyncResult:

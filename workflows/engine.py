@@ -19,7 +19,6 @@ import json
 import logging
 import time
 from datetime import datetime, timedelta
-from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -33,6 +32,7 @@ from connections import outbound
 from connections.models import Connection, ConnectionDisabled, InboxEvent
 from connections.permissions import can_use
 from konnectify.platform import metrics
+from konnectify.platform.commit import after_commit
 from stripe_connector.catalog import get_action
 from stripe_connector.catalog.http import is_http_action
 from stripe_connector.errors import ActionInputError, StripeError
@@ -233,7 +233,7 @@ def enqueue_run(run_id: int) -> None:
 
 def enqueue_run_on_commit(run_id: int) -> None:
     """Enqueue after commit: a worker must never look for a run not yet committed."""
-    transaction.on_commit(partial(enqueue_run, run_id), robust=True)
+    after_commit(enqueue_run, run_id)
 
 
 # -- executing a run ------------------------------------------------------------
