@@ -88,8 +88,9 @@ def build(args: argparse.Namespace) -> dict[str, float]:
     from django.core.management import call_command
     from django.db import connection
 
-    from connections.models import Connection
+    from connections.models import Connection, InboxEvent
     from tests.support.factories import make_connection, make_workflow
+    from workflows.models import Run, StepRun
 
     seconds: dict[str, float] = {}
     started = time.monotonic()
@@ -123,10 +124,12 @@ def build(args: argparse.Namespace) -> dict[str, float]:
     with connection.cursor() as cursor:
         started = time.monotonic()
         cursor.execute(
-            """
+            *with_defaults(
+                InboxEvent,
+                """
             INSERT INTO connections_inboxevent (connection_id, stripe_event_id, type, object_id,
                 created, livemode, api_version, payload, received_at, source, status,
-                status_detail, payload_pruned_at)
+                status_detail, payload_pruned_at /*more columns*/)
             SELECT c.connection_id, c.event_id, c.type, c.object_id, c.at, false,
                 '2026-04-22.dahlia',
                 jsonb_build_object('id', c.event_id, 'object', 'event', 'type', c.type,
@@ -139,7 +142,7 @@ def build(args: argparse.Namespace) -> dict[str, float]:
                         'metadata', jsonb_build_object('order', c.i::text),
                         'created', extract(epoch FROM c.at)::bigint, 'livemode', false)),
                     'previous_attributes', jsonb_build_object('name', null)),
-                c.at, 'webhook', 'dispatched', '', NULL
+                c.at, 'webhook', 'dispatched', '', NULL /*more values*/
             FROM (
                 SELECT i,
                     (%(connections)s::uuid[])[1 + i %% %(n_connections)s] AS connection_id,
@@ -150,42 +153,49 @@ def build(args: argparse.Namespace) -> dict[str, float]:
                 FROM generate_series(1, %(rows)s) AS i
             ) AS c
             """,
-            {
-                "connections": connection_ids,
-                "n_connections": len(connection_ids),
-                "types": EVENT_TYPES,
-                "n_types": len(EVENT_TYPES),
-                "rows": args.rows,
-                "span": span,
-            },
+                {
+                    "connections": connection_ids,
+                    "n_connections": len(connection_ids),
+                    "types": EVENT_TYPES,
+                    "n_types": len(EVENT_TYPES),
+                    "rows": args.rows,
+                    "span": span,
+                },
+            )
         )
         seconds["inbox events"] = time.monotonic() - started
         started = time.monotonic()
         cursor.execute(
-            """
+            *with_defaults(
+                Run,
+                """
             INSERT INTO workflows_run (workflow_id, event_id, scheduled_for, replay, status,
-                error, created_at, started_at, finished_at, updated_at)
+                error, created_at, started_at, finished_at, updated_at /*more columns*/)
             SELECT (%(workflows)s::bigint[])[1 + e.id %% %(n_workflows)s], e.id, NULL, 0, s.status,
                 CASE WHEN s.status = 'failed'
                     THEN 'Step tag: Your card was declined. (card_declined, 402)' ELSE '' END,
                 e.received_at + interval '40 ms', e.received_at + interval '60 ms',
                 e.received_at + interval '400 ms', e.received_at + interval '400 ms'
+                /*more values*/
             FROM connections_inboxevent e
             CROSS JOIN LATERAL (SELECT CASE
                 WHEN e.id %% 100 < 90 THEN 'succeeded' WHEN e.id %% 100 < 96 THEN 'failed'
                 WHEN e.id %% 100 < 98 THEN 'skipped' WHEN e.id %% 100 < 99 THEN 'canceled'
                 ELSE 'retrying' END AS status) AS s
             """,
-            {"workflows": workflow_ids, "n_workflows": len(workflow_ids)},
+                {"workflows": workflow_ids, "n_workflows": len(workflow_ids)},
+            )
         )
         seconds["runs"] = time.monotonic() - started
         started = time.monotonic()
         cursor.execute(
-            """
+            *with_defaults(
+                StepRun,
+                """
             INSERT INTO workflows_steprun (run_id, step_id, "order", step_name, action_key,
                 input_mapping, on_failure, status, attempts, next_attempt_at, claimed_at,
                 idempotency_key, input, left_out_fields, output, error, request_id, duration_ms,
-                created_at, started_at, finished_at)
+                created_at, started_at, finished_at /*more columns*/)
             SELECT r.id, NULL, 0, 'tag', 'update_customer',
                 '{"id": "{{ trigger.data.object.id }}"}'::jsonb, 'stop', r.status, 1, NULL, NULL,
                 'bench-large-' || r.id, jsonb_build_object('id', 'cus_Bench' || r.event_id),
@@ -197,14 +207,40 @@ def build(args: argparse.Namespace) -> dict[str, float]:
                     'code', 'card_declined', 'message', 'Your card was declined.', 'status', 402)
                 END,
                 'req_bench' || r.id, 340, r.created_at, r.started_at, r.finished_at
+                /*more values*/
             FROM workflows_run r
-            """
+            """,
+                {},
+            )
         )
         seconds["step runs"] = time.monotonic() - started
     started = time.monotonic()
     vacuum_analyze()
     seconds["vacuum analyze"] = time.monotonic() - started
     return seconds
+
+
+def with_defaults(model, sql: str, params: dict) -> tuple[str, dict]:
+    """``sql`` with the model's columns it does not name added, each with its default.
+
+    The INSERTs above name the columns they fill; a column added to the model later
+    (NOT NULL, with a default in Python only) gets that default here, so the script
+    keeps working as the models grow. Returns (sql, params) for ``cursor.execute``.
+    """
+    from django.db import connection
+
+    head = sql.split("/*more columns*/")[0]
+    named = set(head[head.index("(") + 1 :].replace('"', "").replace(",", " ").split())
+    columns, values, extra = [], [], {}
+    for field in model._meta.concrete_fields:
+        if field.primary_key or field.column in named:
+            continue
+        # What Django itself would write for an unset field ("" for text, None if null).
+        extra[f"default_{field.column}"] = field.get_db_prep_save(field.get_default(), connection)
+        columns.append(f", {connection.ops.quote_name(field.column)}")
+        values.append(f", %(default_{field.column})s")
+    sql = sql.replace("/*more columns*/", "".join(columns))
+    return sql.replace("/*more values*/", "".join(values)), {**params, **extra}
 
 
 def vacuum_analyze() -> None:
