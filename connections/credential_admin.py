@@ -28,7 +28,7 @@ class CredentialForm(forms.ModelForm):
         strip=False,
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
         help_text="Optional: requests are signed with it in a Konnectify-Signature header "
-        "(Stripe's webhook scheme, t=<unix time>,v1=<HMAC-SHA256 of 't.body'>). Leave blank "
+        "(Stripe's webhook scheme, t=(unix time),v1=(hex HMAC-SHA256 of 't.body')). Leave blank "
         "to keep the current one.",
     )
     remove_signing_secret = forms.BooleanField(

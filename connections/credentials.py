@@ -76,7 +76,7 @@ class Credential(models.Model):
         blank=True,
         validators=[_no_line_breaks],
         help_text="Optional: requests are signed with it in a Konnectify-Signature header "
-        "(Stripe's webhook scheme: t=<unix time>,v1=<HMAC-SHA256 of 't.body'>).",
+        "(Stripe's webhook scheme: t=(unix time),v1=(hex HMAC-SHA256 of 't.body')).",
     )
     description = models.CharField(max_length=500, blank=True)
     created_at = models.DateTimeField("created", auto_now_add=True)

@@ -23,7 +23,7 @@ class Migration(migrations.Migration):
                 ('header_name', models.CharField(blank=True, help_text='API key header only: the header that carries the key, e.g. X-Api-Key.', max_length=100, validators=[django.core.validators.RegexValidator("^[!#$%&'*+.^_`|~0-9A-Za-z-]+\\Z", 'Not a valid HTTP header name.')])),
                 ('secret', connections.fields.EncryptedTextField(help_text='The token, password or API key; stored encrypted and never shown again.', validators=[connections.credentials._no_line_breaks])),
                 ('secret_hint', models.CharField(blank=True, editable=False, max_length=20)),
-                ('signing_secret', connections.fields.EncryptedTextField(blank=True, help_text="Optional: requests are signed with it in a Konnectify-Signature header (Stripe's webhook scheme: t=<unix time>,v1=<HMAC-SHA256 of 't.body'>).", validators=[connections.credentials._no_line_breaks])),
+                ('signing_secret', connections.fields.EncryptedTextField(blank=True, help_text="Optional: requests are signed with it in a Konnectify-Signature header (Stripe's webhook scheme: t=(unix time),v1=(hex HMAC-SHA256 of 't.body')).", validators=[connections.credentials._no_line_breaks])),
                 ('description', models.CharField(blank=True, max_length=500)),
                 ('created_at', models.DateTimeField(auto_now_add=True, verbose_name='created')),
                 ('updated_at', models.DateTimeField(auto_now=True, verbose_name='updated')),
