@@ -327,3 +327,28 @@ def test_a_queue_that_does_not_answer_leaves_only_its_levels_out(client, setting
         ]
         >= 1
     )
+
+
+def test_the_documented_alerts_use_metrics_and_labels_that_exist(client, connection, post_event):
+    import re
+    from pathlib import Path
+
+    import yaml
+
+    rules = Path(__file__).resolve().parent.parent / "docs/prometheus/konnectify-alerts.yml"
+    exprs = [
+        rule["expr"]
+        for group in yaml.safe_load(rules.read_text())["groups"]
+        for rule in group["rules"]
+    ]
+    post_event(connection, sample_event("customer.created"))
+    metrics.run_finished(RunStatus.FAILED)
+    exposed = {}
+    for name, labels in scrape(client):
+        exposed.setdefault(name, set()).update(label for label, _ in labels)
+
+    for expr in exprs:
+        for name, selector in re.findall(r"(konnectify_[a-z_]+)(\{[^}]*\})?", expr):
+            assert name in exposed, (name, expr)
+            for label in re.findall(r"([a-z_]+)\s*=~?", selector):
+                assert label in exposed[name], (name, label, expr)
