@@ -346,7 +346,8 @@ def _read_capped(raw, cap: int, deadline: float) -> tuple[bytes, bool]:
     """Read at most ``cap`` bytes (one more tells it was longer); stop at the deadline."""
     chunks: list[bytes] = []
     size = 0
-    for chunk in raw.stream(CHUNK_BYTES):
+    # read1: whatever has arrived, so a trickling answer meets the deadline check often.
+    while chunk := raw.read1(CHUNK_BYTES):
         chunks.append(chunk)
         size += len(chunk)
         if size > cap:

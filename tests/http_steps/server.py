@@ -30,6 +30,7 @@ class Answer:
     headers: dict[str, str] = field(default_factory=lambda: {"Content-Type": "application/json"})
     body: bytes = b'{"ok": true}'
     delay: float = 0.0
+    drip: float = 0.0  # seconds between the body's bytes
 
 
 @dataclass
@@ -74,7 +75,12 @@ def http_server() -> Iterator[Server]:
             self.send_header("Connection", "close")
             self.end_headers()
             with suppress(BrokenPipeError, ConnectionResetError):
-                self.wfile.write(answer.body)
+                if not answer.drip:
+                    self.wfile.write(answer.body)
+                for index in range(len(answer.body) if answer.drip else 0):
+                    self.wfile.write(answer.body[index : index + 1])
+                    self.wfile.flush()
+                    time.sleep(answer.drip)
 
         do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
 

@@ -278,6 +278,13 @@ def test_the_automations_refuse_their_placeholder_until_a_url_is_set(
     assert workflow.active is False
     step = workflow.steps.get()
     assert ".invalid/" in step.input_mapping["url"]
+    # Saving it as it is (admin, the API) is allowed: the mapping fits the action.
+    mapping = [
+        {"name": step.name, "action_key": step.action_key, "input_mapping": step.input_mapping}
+    ]
+    assert all(
+        report.ok and not report.warnings for report in services.check_steps(workflow, mapping)
+    )
     step_run = run_on(workflow)
     step_run.refresh_from_db()
     assert step_run.status == RunStatus.FAILED

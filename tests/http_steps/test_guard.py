@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import time
 
 import pytest
 
@@ -315,6 +316,17 @@ def test_a_slow_answer_times_out_as_a_retryable_network_error(server):
         )
     assert caught.value.retryable is True
     assert "ReadTimeout" in caught.value.message
+
+
+def test_a_trickling_answer_stops_at_the_deadline(server):
+    """Each byte comes within the read timeout; the whole answer would not come in time."""
+    server.answer(Answer(body=b"x" * 40, drip=0.1))
+    started = time.monotonic()
+    with pytest.raises(APIConnectionError, match="deadline") as caught:
+        send("GET", f"http://service.test:{server.port}/drip", headers={}, body=None,
+             policy=loopback_name_policy(read_timeout=1, total_timeout=0.5))  # fmt: skip
+    assert time.monotonic() - started < 2
+    assert caught.value.retryable is True
 
 
 def test_a_name_that_does_not_resolve_is_a_retryable_network_error():
