@@ -185,7 +185,9 @@ def queue_levels() -> tuple[int, float | None]:
     from django_q.models import OrmQ
 
     now = timezone.now()
-    levels = OrmQ.objects.filter(lock__lte=now).aggregate(waiting=Count("id"), oldest=Min("lock"))
+    with transaction.atomic():  # a failure here leaves the request's transaction usable
+        waiting = OrmQ.objects.filter(lock__lte=now)
+        levels = waiting.aggregate(waiting=Count("id"), oldest=Min("lock"))
     oldest = levels["oldest"]
     return levels["waiting"], 0.0 if oldest is None else (now - oldest).total_seconds()
 
@@ -212,7 +214,10 @@ def multiprocess_mode() -> bool:
 
 
 @cache
-def allowed_networks(networks: tuple[str, ...]) -> tuple[ipaddress._BaseNetwork, ...]:
+def allowed_networks(
+    networks: tuple[str, ...],
+) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """METRICS_ALLOWED_NETWORKS parsed (settings.py has refused any that is not a network)."""
     return tuple(ipaddress.ip_network(network, strict=False) for network in networks)
 
 
