@@ -23,8 +23,9 @@ from konnectify.platform.api.errors import AUTHENTICATE
 # (path under /api/v1/, URL name of its list, what it is), in the order a newcomer needs them.
 RESOURCES = (
     ("connections", "connection-list", "Stripe accounts: one key each, and its webhook."),
+    ("credentials", "credential-list", "Secrets HTTP request steps send to other systems."),
     ("catalog/triggers", "trigger-list", "The Stripe event types a workflow can start on."),
-    ("catalog/actions", "action-list", "The Stripe calls a step can make, with input schemas."),
+    ("catalog/actions", "action-list", "The calls a step can make, with input schemas."),
     ("automations", "automation-list", "Popular automations: ready-made workflows to apply."),
     ("workflows", "workflow-list", "A trigger on one connection and the steps it runs."),
     ("runs", "run-list", "Each run of a workflow, with its steps' inputs and outputs."),

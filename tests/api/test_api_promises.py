@@ -10,6 +10,7 @@ pytestmark = pytest.mark.django_db
 
 LISTS = (
     "/api/v1/connections/",
+    "/api/v1/credentials/",
     "/api/v1/catalog/triggers/",
     "/api/v1/catalog/actions/",
     "/api/v1/automations/",

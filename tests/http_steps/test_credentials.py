@@ -286,3 +286,8 @@ def test_admin_names_the_field_a_kind_needs(admin_client):
     )
     assert page.status_code == 200
     assert "Basic auth needs a user name." in page.content.decode()
+
+
+def test_the_api_index_lists_credentials(api):
+    resources = {item["name"]: item for item in api.get("/api/v1/").json()["resources"]}
+    assert resources["credentials"]["url"].endswith("/api/v1/credentials/")
