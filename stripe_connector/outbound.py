@@ -261,6 +261,10 @@ def send(
     target = check_url(url, policy)
     first_origin = target.origin
     for hop in range(policy.max_redirects + 1):
+        if time.monotonic() > deadline:
+            raise APIConnectionError(
+                "The redirects took longer than the request's deadline.", retryable=True
+            )
         response = _exchange(method, target, sent_headers, body, policy, deadline)
         location = response.headers.get("location")
         if response.status not in REDIRECT_STATUSES or not location:

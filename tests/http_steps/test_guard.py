@@ -329,6 +329,15 @@ def test_a_trickling_answer_stops_at_the_deadline(server):
     assert caught.value.retryable is True
 
 
+def test_slow_redirects_stop_at_the_deadline(server):
+    slow = Answer(status=302, headers={"Location": "/next"}, delay=0.4)
+    server.answer(slow, slow)
+    with pytest.raises(APIConnectionError, match="redirects took longer"):
+        send("GET", f"http://service.test:{server.port}/", headers={}, body=None,
+             policy=loopback_name_policy(total_timeout=0.5))  # fmt: skip
+    assert len(server.seen) == 2
+
+
 def test_a_name_that_does_not_resolve_is_a_retryable_network_error():
     def resolve(host, port):
         raise OSError("Name or service not known")
