@@ -5,6 +5,7 @@ import json
 import pytest
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 from django_jsonform.exceptions import JSONSchemaValidationError
 from django_jsonform.validators import JSONSchemaValidator
 
@@ -12,6 +13,7 @@ from stripe_connector.catalog import ACTIONS, get_action
 from tests.support.factories import make_workflow
 from workflows import filters
 from workflows.admin.editor import OPERATOR_MEANINGS, editor_schema, filters_schema, flatten
+from workflows.models import Run, RunStatus, StepRun
 
 LEAF_KEYS = {"type", "title", "help_text", "required", "x-type", "x-choices"}
 
@@ -252,3 +254,62 @@ def test_paths_refuse_anonymous_and_bad_queries(staff_client):
     assert get_paths(staff_client, workflow="abc").status_code == 404
     unknown = get_paths(staff_client, trigger_key="no.such.event").json()
     assert unknown["trigger"] == []
+
+
+def succeeded_step_run(workflow, step, name, output):
+    """A succeeded run of ``workflow`` whose step (None once deleted) gave ``output``."""
+    run = Run.objects.create(workflow=workflow, status=RunStatus.SUCCEEDED)
+    return StepRun.objects.create(
+        run=run,
+        step=step,
+        order=0,
+        step_name=name,
+        action_key="find_customer",
+        on_failure="stop",
+        status=RunStatus.SUCCEEDED,
+        output=output,
+        created_at=timezone.now(),
+        finished_at=timezone.now(),
+    )
+
+
+def test_run_outputs_are_offered_only_to_users_who_may_view_runs(staff_as, connection):
+    workflow = make_workflow(connection, "customer.created", [], active=False)
+    step = workflow.steps.create(order=1, name="find", action_key="find_customer")
+    succeeded_step_run(workflow, step, "find", {"email": "private@customer.example"})
+    steps = [{"id": str(step.pk), "name": "find"}]
+    changer = staff_as("view_workflow", "change_workflow")
+    body = get_paths(changer, workflow=workflow.pk, trigger_key="customer.created", steps=steps)
+    assert body.json()["steps"] == [{"name": "find", "source": "", "paths": []}]
+    assert "private@customer.example" not in body.content.decode()
+
+    viewer_of_runs = staff_as("view_run")
+    body = get_paths(
+        viewer_of_runs, workflow=workflow.pk, trigger_key="customer.created", steps=steps
+    ).json()
+    assert body["steps"] == [
+        {
+            "name": "find",
+            "source": "a run",
+            "paths": [{"reference": "steps.find.email", "example": '"private@customer.example"'}],
+        }
+    ]
+
+
+def test_run_outputs_are_found_by_the_saved_step_never_by_a_posted_name(staff_client, connection):
+    workflow = make_workflow(connection, "customer.created", [], active=False)
+    other = make_workflow(connection, "customer.created", [], active=False)
+    theirs = other.steps.create(order=1, name="find", action_key="find_customer")
+    succeeded_step_run(other, theirs, "find", {"email": "theirs@customer.example"})
+    succeeded_step_run(workflow, None, "gone", {"email": "deleted@customer.example"})
+    steps = [
+        {"id": "", "name": "gone"},  # a deleted step's name
+        {"id": str(theirs.pk), "name": "find"},  # another workflow's step
+        {"id": "99999999999999999999", "name": "find"},
+    ]
+    body = get_paths(
+        staff_client, workflow=workflow.pk, trigger_key="customer.created", steps=steps
+    )
+    assert body.status_code == 200
+    assert [row["paths"] for row in body.json()["steps"]] == [[], [], []]
+    assert "customer.example" not in body.content.decode()

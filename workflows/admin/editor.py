@@ -29,7 +29,7 @@ from django.utils.html import escape
 from konnectify.platform.forms import BoundedJSONField
 from stripe_connector.catalog import ACTIONS, get_trigger
 from workflows import filters
-from workflows.models import SCHEDULE_TRIGGER, RunStatus, Step, StepRun, Workflow
+from workflows.models import SCHEDULE_TRIGGER, Run, RunStatus, Step, StepRun, Workflow
 
 # The picker lists at most this many paths per source (a trigger's sample has ~150).
 MAX_PATHS = 400
@@ -268,7 +268,9 @@ def paths_view(model_admin, request: HttpRequest) -> JsonResponse:
                     "paths": [{"reference": "steps.find.email", "example": ...}]}]}
 
     Changing the workflow (or adding one, on the add page) is needed: 403 otherwise;
-    an unknown workflow is 404, a malformed query 400.
+    an unknown workflow is 404, a malformed query 400. A run's output (customer data
+    Stripe returned) is offered only to a user who may view runs, as on the runs
+    pages, and only for a saved step of this workflow, found by its id.
     """
     workflow = None
     if request.GET.get("workflow"):
@@ -286,6 +288,7 @@ def paths_view(model_admin, request: HttpRequest) -> JsonResponse:
     sample = _sample(
         workflow, request.GET.get("trigger_key", ""), request.GET.get("custom_event_type", "")
     )
+    may_view_runs = _may_view_runs(model_admin, request)
     return JsonResponse(
         {
             "trigger": [
@@ -294,7 +297,11 @@ def paths_view(model_admin, request: HttpRequest) -> JsonResponse:
                     flatten(sample, "trigger"), key=lambda row: not row[1].startswith("data.")
                 )
             ],
-            "steps": [_step_paths(workflow, item) for item in steps if isinstance(item, dict)],
+            "steps": [
+                _step_paths(workflow, item, runs=may_view_runs)
+                for item in steps
+                if isinstance(item, dict)
+            ],
         }
     )
 
@@ -320,18 +327,31 @@ def _sample(workflow: Workflow | None, trigger_key: str, custom_event_type: str)
         return {}
 
 
-def _step_paths(workflow: Workflow | None, item: dict) -> dict[str, Any]:
-    """An earlier step's paths: its Test a step output, else its latest run's output."""
+def _may_view_runs(model_admin, request: HttpRequest) -> bool:
+    """Whether the runs' admin would show ``request.user`` a run (view or change run)."""
+    runs_admin = model_admin.admin_site._registry.get(Run)
+    if runs_admin is not None:
+        return runs_admin.has_view_permission(request)
+    return request.user.has_perm("workflows.view_run") or request.user.has_perm(
+        "workflows.change_run"
+    )
+
+
+def _step_paths(workflow: Workflow | None, item: dict, *, runs: bool) -> dict[str, Any]:
+    """An earlier step's paths: its Test a step output, else its latest run's output.
+
+    ``runs``: whether the user may see runs' outputs. A run's output is looked up by
+    the saved step (``StepRun.step``), never by the name the page sends, so a deleted
+    step or another workflow's step gives nothing.
+    """
     name = str(item.get("name", ""))
     output, source = None, ""
-    step = _saved_step(workflow, item.get("id"), name)
+    step = _saved_step(workflow, item.get("id"))
     if step is not None and step.sample_output is not None:
         output, source = step.sample_output, "Test a step"
-    elif workflow is not None and name:
+    elif runs and step is not None and step.pk is not None:
         done = (
-            StepRun.objects.filter(
-                run__workflow=workflow, step_name=name, status=RunStatus.SUCCEEDED
-            )
+            StepRun.objects.filter(step=step, status=RunStatus.SUCCEEDED)
             .order_by("-finished_at", "-id")
             .values_list("output", flat=True)
             .first()
@@ -346,13 +366,11 @@ def _step_paths(workflow: Workflow | None, item: dict) -> dict[str, Any]:
     }
 
 
-def _saved_step(workflow: Workflow | None, pk: Any, name: str) -> Step | None:
-    if workflow is None:
+def _saved_step(workflow: Workflow | None, pk: Any) -> Step | None:
+    """The workflow's step of id ``pk``; None for an unsaved row or another's step."""
+    if workflow is None or not str(pk or "").isdigit():
         return None
-    steps = workflow.steps.only("id", "name", "sample_output")
-    if str(pk or "").isdigit():
-        return steps.filter(pk=int(pk)).first()
-    return steps.filter(name=name).first() if name else None
+    return workflow.steps.only("id", "name", "sample_output").filter(pk=int(pk)).first()
 
 
 def flatten(value: Any, prefix: str) -> list[tuple[str, str, str]]:
