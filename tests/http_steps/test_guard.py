@@ -330,7 +330,7 @@ def test_a_trickling_answer_stops_at_the_deadline(server):
 
 
 def test_slow_redirects_stop_at_the_deadline(server):
-    slow = Answer(status=302, headers={"Location": "/next"}, delay=0.4)
+    slow = Answer(status=302, headers={"Location": "/next"}, body=b"", delay=0.4)
     server.answer(slow, slow)
     with pytest.raises(APIConnectionError, match="redirects took longer"):
         send("GET", f"http://service.test:{server.port}/", headers={}, body=None,
