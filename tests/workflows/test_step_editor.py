@@ -12,8 +12,17 @@ from django_jsonform.validators import JSONSchemaValidator
 from stripe_connector.catalog import ACTIONS, get_action
 from tests.support.factories import make_workflow
 from workflows import filters
-from workflows.admin.editor import OPERATOR_MEANINGS, editor_schema, filters_schema, flatten
-from workflows.models import Run, RunStatus, StepRun
+from workflows.admin.editor import (
+    CLEAR_GROUP_HINT,
+    CLEAR_HINT,
+    OPERATOR_MEANINGS,
+    FiltersField,
+    editor_schema,
+    filters_schema,
+    flatten,
+)
+from workflows.admin.steps import StepForm
+from workflows.models import Run, RunStatus, Step, StepRun
 
 LEAF_KEYS = {"type", "title", "help_text", "required", "x-type", "x-choices"}
 
@@ -132,6 +141,30 @@ def test_metadata_takes_free_keys_of_text():
     assert metadata["type"] == "object"
     assert metadata["properties"] == {}
     assert metadata["additionalProperties"]["type"] == "string"
+
+
+def test_fields_stripe_lets_you_unset_say_how_to_send_the_empty_value():
+    schema = editor_schema(get_action("update_payment_intent").input_schema)
+    usage = schema["properties"]["setup_future_usage"]  # x-stripe-clearable
+    assert CLEAR_HINT in usage["help_text"]
+    assert 'Type "" to clear it in Stripe' in usage["help_text"]
+    metadata = schema["properties"]["metadata"]  # a clearable group of free keys
+    assert CLEAR_GROUP_HINT in metadata["help_text"]
+    assert CLEAR_HINT in metadata["additionalProperties"]["help_text"]
+    assert CLEAR_HINT not in schema["properties"]["description"]["help_text"]
+    created = editor_schema(get_action("create_customer").input_schema)["properties"]
+    assert CLEAR_HINT not in created["metadata"]["additionalProperties"]["help_text"]
+
+
+def test_the_json_view_shows_the_saved_value_indented():
+    field = FiltersField()
+    value = [{"path": "data.object.email", "op": "equals", "value": "é"}]
+    assert field.prepare_value(value) == json.dumps(value, ensure_ascii=False, indent=2)
+    assert field.prepare_value(field.bound_data("[1,", None)) == "[1,"  # kept as typed
+    rendered = StepForm(instance=Step(input_mapping={"id": "x", "metadata": {"a": "b"}}))
+    assert "{\n  &quot;id&quot;: &quot;x&quot;,\n  &quot;metadata&quot;: {\n    &quot;a&quot;" in (
+        str(rendered["input_mapping"])
+    )
 
 
 def test_free_form_parameters_take_free_keys():

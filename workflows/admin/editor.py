@@ -22,12 +22,14 @@ from typing import Any
 
 from django import forms
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.forms.fields import InvalidJSONInput
 from django.http import HttpRequest, JsonResponse
 from django.urls import path, reverse
 from django.utils.html import escape
 
 from konnectify.platform.forms import BoundedJSONField
 from stripe_connector.catalog import ACTIONS, get_trigger
+from stripe_connector.catalog.schema import CLEARABLE
 from workflows import filters
 from workflows.models import SCHEDULE_TRIGGER, Run, RunStatus, Step, StepRun, Workflow
 
@@ -54,6 +56,11 @@ OPERATOR_MEANINGS: dict[str, str] = {
     "lte": "is less than or equal to the value",
 }
 
+# How the form writes Stripe's empty value, which unsets a field (editor.js reads the
+# exact text "" as the empty string; an empty field is left out of the request).
+CLEAR_HINT = 'Type "" to clear it in Stripe; a field left empty is not sent.'
+CLEAR_GROUP_HINT = 'To clear it in Stripe, set it to "" in Advanced: JSON.'
+
 _LEAF_HINTS = {
     "integer": "A whole number (text like 1099 is read as one) or a reference.",
     "number": "A number or a reference.",
@@ -70,7 +77,9 @@ def label(name: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-def editor_schema(schema: Any, *, name: str = "", required: bool = False) -> dict[str, Any]:
+def editor_schema(
+    schema: Any, *, name: str = "", required: bool = False, clearable: bool = False
+) -> dict[str, Any]:
     """django-jsonform's schema for the JSON Schema ``schema`` of an action's input.
 
     Objects become groups (``properties``; free keys such as metadata become
@@ -79,11 +88,16 @@ def editor_schema(schema: Any, *, name: str = "", required: bool = False) -> dic
     reference. A leaf carries its label, ``help_text`` (the catalog's description,
     the expected type, the choices), ``required`` and ``x-choices`` (Stripe's
     documented values, offered as suggestions). ``name``: the key, for the label.
+    Fields Stripe lets you unset (``x-stripe-clearable``) and the values of a clearable
+    group's free keys (metadata: "an empty value removes that key") say how to send
+    ``""``; ``clearable`` marks the latter.
     """
     spec: Mapping[str, Any] = schema if isinstance(schema, Mapping) else {}
     kind = spec.get("type")
     title = label(name) + (" (required)" if required and kind in ("object", "array") else "")
     described = spec.get("description", "")
+    if spec.get(CLEARABLE) and kind in ("object", "array"):
+        described = " ".join(_sentence(text) for text in (described, CLEAR_GROUP_HINT) if text)
     if kind == "object":
         wanted = set(spec.get("required", []))
         properties = {
@@ -93,7 +107,9 @@ def editor_schema(schema: Any, *, name: str = "", required: bool = False) -> dic
         result: dict[str, Any] = {"type": "object", "title": title, "properties": properties}
         extra = spec.get("additionalProperties")
         if isinstance(extra, Mapping):
-            result["additionalProperties"] = editor_schema(extra)
+            result["additionalProperties"] = editor_schema(
+                extra, clearable=bool(spec.get(CLEARABLE))
+            )
         elif extra is None and not properties:
             # Free-form parameters (the raw API request): keys of text values.
             result["additionalProperties"] = editor_schema({"type": "string"})
@@ -105,10 +121,10 @@ def editor_schema(schema: Any, *, name: str = "", required: bool = False) -> dic
         if described:
             result["help_text"] = described
         return result
-    return _leaf(spec, title, required)
+    return _leaf(spec, title, required, clearable or bool(spec.get(CLEARABLE)))
 
 
-def _leaf(spec: Mapping[str, Any], title: str, required: bool) -> dict[str, Any]:
+def _leaf(spec: Mapping[str, Any], title: str, required: bool, clearable: bool) -> dict[str, Any]:
     """A text input: a literal of the field's type, or a reference."""
     kind = spec.get("type") or "string"
     hints = [spec.get("description", "")]
@@ -116,6 +132,8 @@ def _leaf(spec: Mapping[str, Any], title: str, required: bool) -> dict[str, Any]
     choices = [str(choice) for choice in spec.get("enum", [])]
     if choices:
         hints.append("One of: " + ", ".join(choices) + ".")
+    if clearable:
+        hints.append(CLEAR_HINT)
     result: dict[str, Any] = {
         "type": "string",
         "title": title,
@@ -200,6 +218,12 @@ class EditorJSONField(BoundedJSONField):
                 except (ValueError, RecursionError):
                     pass
             raise
+
+    def prepare_value(self, value: Any) -> Any:
+        """The JSON as the Advanced: JSON view shows it: indented by 2, as the form writes it."""
+        if isinstance(value, InvalidJSONInput):
+            return value
+        return json.dumps(value, ensure_ascii=False, indent=2, cls=self.encoder)
 
 
 class EditorWidget(forms.Textarea):
