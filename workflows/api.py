@@ -128,7 +128,9 @@ class WorkflowSerializer(StrictFields, serializers.ModelSerializer):
     )
     warnings = WarningsField(
         help_text="Doubtful references found when saving, e.g. a trigger path absent from the "
-        "sample event (create and update answers; empty otherwise)."
+        "sample event, and samples a save cleared (field sample_event: the trigger or the "
+        "connection changed; steps[i].action_key: the step's action changed, so its Test a "
+        "step output went) (create and update answers; empty otherwise)."
     )
     alert_emails = serializers.ListField(
         child=serializers.EmailField(),
@@ -265,8 +267,13 @@ class WorkflowSerializer(StrictFields, serializers.ModelSerializer):
         for name, value in data.items():
             setattr(workflow, name, value)
         services.save_workflow(workflow)
+        if workflow.samples_cleared:
+            warnings.append({"field": "sample_event", "message": workflow.samples_cleared})
         if steps is not None:
-            replace_steps(workflow, steps)
+            for index, step in enumerate(replace_steps(workflow, steps)):
+                if step.sample_cleared:
+                    message = services.step_sample_cleared(step)
+                    warnings.append({"field": f"steps[{index}].action_key", "message": message})
         workflow.api_warnings = warnings
         return workflow
 
@@ -280,16 +287,18 @@ def _input_path(problem: dict) -> str:
     return f"input.{problem['field']}" if problem["field"] else "input"
 
 
-def replace_steps(workflow: Workflow, steps: list[dict]) -> None:
-    """Make the workflow's steps exactly ``steps``, in order.
+def replace_steps(workflow: Workflow, steps: list[dict]) -> list[Step]:
+    """Make the workflow's steps exactly ``steps``, in order; returns the saved rows.
 
     A step keeps its row (and so its runs' link to it) when a step of the same
     name is still there; others are deleted first, so no two rows ever share a
-    name, even for a moment.
+    name, even for a moment. A kept row whose action changes loses its Test a
+    step output (``Step.save``, ``sample_cleared``).
     """
     wanted = [step["name"] for step in steps]
     workflow.steps.exclude(name__in=wanted).delete()
     existing = {step.name: step for step in workflow.steps.all()}
+    saved: list[Step] = []
     for order, data in enumerate(steps, start=1):
         step = existing.get(data["name"]) or Step(workflow=workflow, name=data["name"])
         step.order = order
@@ -297,6 +306,8 @@ def replace_steps(workflow: Workflow, steps: list[dict]) -> None:
         step.input_mapping = data.get("input_mapping") or {}
         step.on_failure = data.get("on_failure", Step.OnFailure.STOP)
         step.save()
+        saved.append(step)
+    return saved
 
 
 class WebhookNeedsSerializer(serializers.Serializer):
@@ -388,7 +399,10 @@ class TestStepResultSerializer(serializers.Serializer):
         help_text="Why it failed: Stripe's error, a mapping error, or `untested_step` naming "
         "the earlier steps (`steps`) to test first. Null on success.",
     )
-    request_id = serializers.CharField(allow_null=True, help_text="Stripe's Request-Id.")
+    request_id = serializers.CharField(
+        allow_null=True,
+        help_text="Stripe's Request-Id of its answer, an error's too; null when nothing was sent.",
+    )
     hint = serializers.CharField(
         allow_blank=True,
         help_text="When Stripe does not know an id of the catalog's made-up sample event: "

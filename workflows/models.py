@@ -298,6 +298,37 @@ class Step(models.Model):
     def __str__(self) -> str:
         return f"{self.order}. {self.name} ({self.action_key})"
 
+    SAMPLE_FIELDS = ("sample_output", "sample_output_at")
+
+    def save(self, *args, **kwargs) -> None:
+        """Save the step; its Test a step output is written only by Test a step.
+
+        An existing row's ``sample_output``/``sample_output_at`` are left as stored
+        (``tryout.test_step`` and ``services.save_workflow`` update them), so a form
+        loaded before they changed cannot write an old output back. When the action
+        changes they are cleared (the output was another action's) and
+        ``sample_cleared`` is True if there was one.
+        """
+        self.sample_cleared = False
+        if (
+            self._state.adding
+            or self.pk is None
+            or kwargs.get("force_insert")
+            or kwargs.get("update_fields") is not None
+        ):
+            super().save(*args, **kwargs)
+            return
+        had_output = Q(sample_output__isnull=False) | Q(sample_output_at__isnull=False)
+        stale = Step.objects.filter(had_output, pk=self.pk).exclude(action_key=self.action_key)
+        if stale.update(sample_output=None, sample_output_at=None):
+            self.sample_output, self.sample_output_at, self.sample_cleared = None, None, True
+        kwargs["update_fields"] = [
+            field.name
+            for field in self._meta.concrete_fields
+            if not field.primary_key and field.name not in self.SAMPLE_FIELDS
+        ]
+        super().save(*args, **kwargs)
+
 
 class RunStatus(models.TextChoices):
     PENDING = "pending", "Pending"

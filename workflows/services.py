@@ -10,7 +10,7 @@ from typing import Any
 
 from croniter import croniter
 from django.db import IntegrityError, transaction
-from django.db.models import Max
+from django.db.models import Max, Q
 from django_q.models import Schedule
 
 from connections.credentials import Credential
@@ -51,14 +51,61 @@ def save_workflow(workflow: Workflow) -> Workflow:
     commit, so a save never waits on Stripe) and the workflow's django-q2
     schedule. Steps are saved by the caller (admin's inline, the API's
     ``replace_steps``); they do not change either.
+
+    A change of the event type (trigger) or of the connection makes the samples
+    stale: the loaded ``sample_event`` belongs to the old event type or to another
+    Stripe account, and so do the steps' Test a step outputs
+    (``Step.sample_output``). Both are cleared, and ``workflow.samples_cleared``
+    says why (a sentence for the page or the API's warnings; "" when nothing was).
     """
-    before = stored_endpoint_need(workflow.pk)
+    stored = Workflow.objects.filter(pk=workflow.pk).first() if workflow.pk is not None else None
+    before = stored.endpoint_need() if stored is not None else None
+    reason = stale_samples_reason(stored, workflow)
+    if reason:
+        workflow.sample_event = None
     workflow.save()
+    workflow.samples_cleared = ""
+    if reason:
+        had_outputs = workflow.steps.filter(
+            Q(sample_output__isnull=False) | Q(sample_output_at__isnull=False)
+        ).update(sample_output=None, sample_output_at=None)
+        if stored.sample_event or had_outputs:
+            workflow.samples_cleared = (
+                f"The {reason} changed, so the sample event and the steps' Test a step "
+                "outputs were cleared: load a sample event and test the steps again."
+            )
     after = workflow.endpoint_need()
     if before != after:
         request_endpoint_sync({need[0] for need in (before, after) if need})
     sync_schedule(workflow)
     return workflow
+
+
+def stale_samples_reason(stored: Workflow | None, workflow: Workflow) -> str:
+    """Why ``stored``'s samples no longer fit ``workflow``: "trigger", "connection" or "".
+
+    The trigger counts as changed when the event type it derives changes (a schedule's
+    is ""); an unknown trigger (refused by ``clean``) counts as a change.
+    """
+    if stored is None:
+        return ""
+    try:
+        event_type = workflow.derive_event_type()
+    except (KeyError, ValueError):
+        event_type = None
+    if event_type != stored.event_type or workflow.is_scheduled != stored.is_scheduled:
+        return "trigger"
+    if workflow.connection_id != stored.connection_id:
+        return "connection"
+    return ""
+
+
+def step_sample_cleared(step: Step) -> str:
+    """What to tell about a step whose action changed (``Step.sample_cleared``)."""
+    return (
+        f"Step {step.name}: its action changed, so the output of its last Test a step "
+        "was cleared: test it again."
+    )
 
 
 def set_active(workflow: Workflow, active: bool, user=None) -> Workflow:
@@ -80,12 +127,6 @@ def delete_workflow(workflow: Workflow) -> None:
     workflow.delete()
     if need:
         request_endpoint_sync([need[0]])
-
-
-def stored_endpoint_need(pk: int | None) -> tuple[Any, str] | None:
-    """``Workflow.endpoint_need`` of the row as stored (None for a new workflow)."""
-    stored = Workflow.objects.filter(pk=pk).first() if pk is not None else None
-    return stored.endpoint_need() if stored is not None else None
 
 
 # -- scheduled workflows ----------------------------------------------------------

@@ -144,7 +144,9 @@ def test_step(step: Step, *, user=None) -> dict[str, Any]:
     idempotency key: a test is its own request.
 
     Returns {"input", "left_out_fields", "output", "error", "request_id", "ok",
-    "hint"}: ``error`` is a dict (type or error, message, ...), ``hint`` a sentence
+    "hint"}: ``error`` is a dict (type or error, message, ...); ``request_id`` is
+    Stripe's Request-Id of the answer, an error's too (None when nothing was sent or
+    Stripe sent none); ``hint`` a sentence
     or "" (``CATALOG_SAMPLE_HINT`` when Stripe does not know an id of the catalog's
     invented sample). An HTTP request step sends for ``user`` (who must hold
     ``connections.use_credential`` to use its credential); None is the operator.
@@ -188,7 +190,7 @@ def test_step(step: Step, *, user=None) -> dict[str, Any]:
             sample_output=result["output"], sample_output_at=clock.now()
         )
     except StripeError as exc:
-        result["error"] = exc.to_dict()
+        result["error"], result["request_id"] = exc.to_dict(), exc.request_id
         if is_missing_object(exc) and uses_catalog_sample(workflow):
             result["hint"] = CATALOG_SAMPLE_HINT
     except (MappingError, ActionInputError) as exc:

@@ -128,8 +128,13 @@ class WorkflowAdmin(RefuseForbiddenActions, admin.ModelAdmin):
         return render_to_string("admin/workflows/runs_chart.html", runs_chart(workflow.pk))
 
     def save_model(self, request, obj: Workflow, form, change) -> None:
-        """``services.save_workflow``: the endpoint and the schedule follow, as in the API."""
+        """``services.save_workflow``: the endpoint and the schedule follow, as in the API.
+
+        When a trigger or connection change cleared the samples, the page says so.
+        """
         services.save_workflow(obj)
+        if obj.samples_cleared:
+            messages.warning(request, obj.samples_cleared)
 
     def delete_model(self, request, obj: Workflow) -> None:
         services.delete_workflow(obj)
@@ -142,6 +147,9 @@ class WorkflowAdmin(RefuseForbiddenActions, admin.ModelAdmin):
         super().save_formset(request, form, formset, change)
         for warning in getattr(formset, "warnings", []):
             messages.warning(request, warning)
+        for step, _fields in getattr(formset, "changed_objects", []):
+            if getattr(step, "sample_cleared", False):
+                messages.warning(request, services.step_sample_cleared(step))
 
     def save_related(self, request, form, formsets, change) -> None:
         """With the steps saved: may this user make the workflow act with the key?
