@@ -116,8 +116,9 @@ class WorkflowAdmin(RefuseForbiddenActions, admin.ModelAdmin):
         js = ["workflows/workflow_page.js"]
 
     def get_fieldsets(self, request: HttpRequest, obj: Workflow | None = None):
-        """A new workflow has no runs yet: no chart on the add page."""
-        if obj is None:
+        """A new workflow has no runs yet: no chart on the add page. Nor for a user who
+        may not view runs: its bars open runs (the index hides its chart alike)."""
+        if obj is None or not request.user.has_perm("workflows.view_run"):
             return [fieldset for fieldset in self.fieldsets if fieldset[0] != "Runs"]
         return self.fieldsets
 
@@ -210,10 +211,20 @@ class WorkflowAdmin(RefuseForbiddenActions, admin.ModelAdmin):
                 sample_rows=tryout.sample_rows(sample),
                 sample_json=pretty_json(sample),
                 sample_is_catalog=tryout.uses_catalog_sample(workflow),
+                can_view_runs=request.user.has_perm("workflows.view_run"),
+                hidden_steps=self._hidden_steps(request, workflow),
             )
         return super().change_view(
             request, object_id, form_url, {**context, **(extra_context or {})}
         )
+
+    def _hidden_steps(self, request: HttpRequest, workflow: Workflow) -> int:
+        """How many steps the page leaves out: all of them for a user who may not view
+        steps (admin then renders no inline at all), else 0."""
+        inline = StepInline(self.model, self.admin_site)
+        if inline.has_view_or_change_permission(request, workflow):
+            return 0
+        return workflow.steps.count()
 
     @admin.action(description="Activate selected workflows", permissions=["activate"])
     def activate(self, request: HttpRequest, queryset) -> None:
