@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import io
 import json
 import time
 
@@ -291,3 +292,19 @@ def test_admin_names_the_field_a_kind_needs(admin_client):
 def test_the_api_index_lists_credentials(api):
     resources = {item["name"]: item for item in api.get("/api/v1/").json()["resources"]}
     assert resources["credentials"]["url"].endswith("/api/v1/credentials/")
+
+
+def test_key_rotation_re_encrypts_credentials(bearer, settings):
+    from cryptography.fernet import Fernet
+    from django.core.management import call_command
+
+    bearer.signing_secret = SIGNING
+    bearer.save()
+    new_key = Fernet.generate_key().decode()
+    settings.FIELD_ENCRYPTION_KEYS = [new_key, *settings.FIELD_ENCRYPTION_KEYS]
+    out = io.StringIO()
+    call_command("reencrypt_secrets", stdout=out)
+    assert "connections.Credential: 1 row(s) re-encrypted." in out.getvalue()
+    settings.FIELD_ENCRYPTION_KEYS = [new_key]  # the old key dropped
+    again = Credential.objects.get(pk=bearer.pk)
+    assert (again.secret, again.signing_secret) == (TOKEN, SIGNING)
