@@ -8,6 +8,7 @@ already started), each a POST with the permission checks of the list's bulk acti
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
@@ -20,7 +21,7 @@ from django.urls import NoReverseMatch, path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.text import Truncator
 from django.utils.timesince import timesince
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from connections.admin_search import InboxBigTableAdmin
 from connections.forms import ConnectionForm
@@ -98,6 +99,12 @@ def ago(when) -> str:
         when.isoformat(timespec="seconds"),
         "just now" if since.startswith("0\xa0") else f"{since} ago",
     )
+
+
+def dispatch_report_key(event: InboxEvent) -> str:
+    """The session key of the event's last Dispatch again report (a list of Dispatched
+    as dicts), kept for one view."""
+    return f"connections.dispatch_again_report.{event.pk}"
 
 
 def admin_url(user, name: str, *args) -> str | None:
@@ -482,13 +489,19 @@ class InboxEventAdmin(InboxBigTableAdmin, RefuseForbiddenActions, admin.ModelAdm
         return format_html('<a href="{}?event__id__exact={}">{}</a>', runs, obj.pk, obj.run_count)
 
     def get_urls(self) -> list:
-        """An event page's buttons: POST ``<id>/dispatch-again/`` and ``<id>/rerun/``."""
+        """An event page's buttons: POST ``<id>/dispatch-again/`` (then GET its
+        ``report/``) and ``<id>/rerun/``."""
         wrap = self.admin_site.admin_view
         return [
             path(
                 "<path:object_id>/dispatch-again/",
                 wrap(require_POST(self.dispatch_again_view)),
                 name="connections_inboxevent_dispatch_again",
+            ),
+            path(
+                "<path:object_id>/dispatch-again/report/",
+                wrap(require_GET(self.dispatch_again_report_view)),
+                name="connections_inboxevent_dispatch_again_report",
             ),
             path(
                 "<path:object_id>/rerun/",
@@ -544,8 +557,10 @@ class InboxEventAdmin(InboxBigTableAdmin, RefuseForbiddenActions, admin.ModelAdm
         return event
 
     def dispatch_again_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        """The page's Dispatch again: the event's runs are created now, then a report of
-        what happened per workflow, offering to re-run the runs the event already started."""
+        """The page's Dispatch again (POST): the event's runs are created now; the report
+        of what happened per workflow is kept in the session for one view of
+        ``dispatch_again_report_view``, where the browser is sent (POST/redirect/GET: a
+        reload of the report does not dispatch again)."""
         event = self._event_for(request, object_id)
         change = reverse("admin:connections_inboxevent_change", args=[event.pk])
         refusal = undispatchable(event)
@@ -555,6 +570,25 @@ class InboxEventAdmin(InboxBigTableAdmin, RefuseForbiddenActions, admin.ModelAdm
             )
             return HttpResponseRedirect(change)
         report: list[Dispatched] = registered_redispatcher().dispatch(event)
+        request.session[dispatch_report_key(event)] = [asdict(line) for line in report]
+        return HttpResponseRedirect(
+            reverse("admin:connections_inboxevent_dispatch_again_report", args=[event.pk])
+        )
+
+    def dispatch_again_report_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        """GET: the report of the last Dispatch again of this event, shown once, offering
+        to re-run the finished runs the event had already started. Rights as Dispatch
+        again; once shown (a reload), the event's page, which lists its runs."""
+        event = self._event_for(request, object_id)
+        change = reverse("admin:connections_inboxevent_change", args=[event.pk])
+        stored = request.session.pop(dispatch_report_key(event), None)
+        if stored is None:
+            self.message_user(
+                request,
+                "The report of Dispatch again is shown once; the event's runs are listed here.",
+            )
+            return HttpResponseRedirect(change)
+        report = [Dispatched(**line) for line in stored]
         rows = [
             {
                 "line": line,

@@ -77,11 +77,17 @@ def outcome_for(workflow: Workflow, event: InboxEvent) -> Outcome:
     if run is None:
         # The latest: a run is re-run once, and its re-run in turn.
         existing = Run.objects.filter(workflow=workflow, event=event).order_by("-replay").first()
-        return outcome(
-            ALREADY_RAN,
-            existing.pk if existing else None,
-            "The event already started a run of this workflow (re-run that run to run it again).",
-        )
+        if existing is not None and existing.status not in Run.FINAL:
+            message = (
+                f"The event already started a run of this workflow, still "
+                f"{existing.get_status_display().lower()}: it can be re-run once it has ended."
+            )
+        else:
+            message = (
+                "The event already started a run of this workflow (re-run that run to run "
+                "it again)."
+            )
+        return outcome(ALREADY_RAN, existing.pk if existing else None, message)
     if run.status == RunStatus.SKIPPED:
         return outcome(FILTERED_OUT, run.pk, run.error)
     return outcome(CREATED, run.pk, "A run was created and queued.")
@@ -100,7 +106,7 @@ def dispatch_again_from_admin(event: InboxEvent) -> list[Dispatched]:
             workflow=o.workflow,
             workflow_name=o.workflow_name,
             result=o.result,
-            what=describe(o),
+            what=describe(o, statuses.get(o.run, "")),
             run=o.run,
             run_status=statuses.get(o.run, ""),
             rerunnable=o.result == ALREADY_RAN and statuses.get(o.run) in Run.FINAL,
@@ -132,11 +138,18 @@ def rerun_event_runs(event: InboxEvent, run_ids: list[int]) -> list[str]:
     return lines
 
 
-def describe(outcome: Outcome) -> str:
-    """What happened for one workflow, in a few words."""
+def describe(outcome: Outcome, run_status: str = "") -> str:
+    """What happened for one workflow, in a few words; ``run_status`` is the status value
+    of the run it names: only a finished run is offered for a re-run."""
     if outcome.result == CREATED:
         return f"created run {outcome.run}."
     if outcome.result == ALREADY_RAN:
+        if run_status and run_status not in Run.FINAL:
+            label = RunStatus(run_status).label.lower()
+            return (
+                f"already started run {outcome.run}, still {label}: "
+                "it can be re-run once it has ended."
+            )
         return f"already ran as run {outcome.run} (re-run that run to run it again)."
     if outcome.result == FILTERED_OUT:
         return f"filtered out, recorded as skipped run {outcome.run}: {outcome.message}"

@@ -170,6 +170,8 @@ def test_operating_pages_at_1280(page, check, stack, admin_user, stripe_connecti
     page.get_by_role("button", name="Dispatch again").click()
     report = page.locator(".dispatch-report")
     expect(report).to_be_visible()
+    # POST/redirect/GET: the report is a GET page, so a reload never dispatches again.
+    assert page.url.endswith(f"/admin/connections/inboxevent/{event.pk}/dispatch-again/report/")
     created = Run.objects.get(workflow=sync, event=event)
     skipped = Run.objects.get(workflow=picky, event=event)
     for workflow, result, what in (

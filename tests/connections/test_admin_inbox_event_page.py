@@ -164,7 +164,7 @@ def test_dispatch_again_reports_each_workflow_with_its_run(staff_client, event, 
     ran = make_workflow(connection, "customer.created", FIND, name="Ran before")
     earlier = finished_run(ran, event)
 
-    response = staff_client.post(dispatch_url(event))
+    response = staff_client.post(dispatch_url(event), follow=True)
 
     assert response.status_code == 200
     html = response.content.decode()
@@ -197,7 +197,7 @@ def test_dispatch_again_offers_the_latest_run_of_a_workflow_run_before(staff_cli
     first = finished_run(sync, event)
     rerun = finished_run_of(first)
 
-    html = staff_client.post(dispatch_url(event)).content.decode()
+    html = staff_client.post(dispatch_url(event), follow=True).content.decode()
 
     assert f"already ran as run {rerun.pk}" in html
     assert f'name="run" value="{rerun.pk}" checked' in html
@@ -214,14 +214,42 @@ def finished_run_of(run: Run) -> Run:
 def test_a_run_in_progress_is_not_offered_for_a_re_run(staff_client, event, sync):
     run = create_run(sync, event=event, enqueue=False)  # pending
 
-    html = staff_client.post(dispatch_url(event)).content.decode()
+    html = staff_client.post(dispatch_url(event), follow=True).content.decode()
 
-    assert f"already ran as run {run.pk}" in html
+    assert (
+        f"already started run {run.pk}, still pending: it can be re-run once it has ended." in html
+    )
+    assert "re-run that run" not in html  # nothing here offers it
     assert 'name="run"' not in html
 
 
+def test_dispatch_again_redirects_to_its_report_so_a_reload_does_not_dispatch_again(
+    staff_client, event, sync
+):
+    response = staff_client.post(dispatch_url(event))
+    report = reverse("admin:connections_inboxevent_dispatch_again_report", args=[event.pk])
+
+    assert response.status_code == 302 and response["Location"] == report
+    created = Run.objects.get(workflow=sync, event=event)
+    assert f"created run {created.pk}." in staff_client.get(report).content.decode()
+    reload = staff_client.get(report, follow=True)  # F5 on the report: a GET, read once
+    assert reload.redirect_chain == [(page_url(event), 302)]
+    assert [str(m) for m in reload.context["messages"]] == [
+        "The report of Dispatch again is shown once; the event's runs are listed here."
+    ]
+    assert Run.objects.filter(event=event).count() == 1
+    assert staff_client.post(report).status_code == 405
+
+
+def test_the_report_needs_the_rights_of_dispatch_again(staff_as, event, sync):
+    client = staff_as("view_inboxevent", "add_run")  # may not use the connection
+    report = reverse("admin:connections_inboxevent_dispatch_again_report", args=[event.pk])
+
+    assert client.get(report).status_code == 403
+
+
 def test_dispatch_again_when_no_workflow_waits(staff_client, event):
-    html = staff_client.post(dispatch_url(event)).content.decode()
+    html = staff_client.post(dispatch_url(event), follow=True).content.decode()
 
     assert "No workflow of its connection waits for customer.created." in html
 
@@ -308,7 +336,7 @@ def test_staff_who_may_create_runs_and_use_the_key_can(staff_as, event, sync):
     client = staff_as("view_inboxevent", "add_run", "use_connection")
 
     assert "Dispatch again</button>" in client.get(page_url(event)).content.decode()
-    assert client.post(dispatch_url(event)).status_code == 200
+    assert client.post(dispatch_url(event), follow=True).status_code == 200
     assert client.post(rerun_url(event), {"run": [earlier.pk]}).status_code == 302
     assert Run.objects.filter(rerun_of=earlier).exists()
 

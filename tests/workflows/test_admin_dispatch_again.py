@@ -58,8 +58,14 @@ def test_dispatch_again_says_which_run_an_event_already_started(staff_client, co
     first = Run.objects.get(workflow=sync, event=event)
 
     [message] = dispatch_again(staff_client, event)
+    Run.objects.filter(pk=first.pk).update(status=RunStatus.SUCCEEDED)
+    [after_it_ended] = dispatch_again(staff_client, event)
 
-    assert f"Workflow 'Sync' (#{sync.pk}): already ran as run {first.pk}" in message
+    status = first.get_status_display().lower()
+    assert f"Workflow 'Sync' (#{sync.pk}): already started run {first.pk}, still {status}" in (
+        message
+    )
+    assert f"already ran as run {first.pk} (re-run that run to run it again)." in after_it_ended
     assert Run.objects.filter(workflow=sync, event=event).count() == 1
 
 
