@@ -162,3 +162,152 @@ def test_a_new_workflows_picker_follows_the_trigger_before_saving(
         "recurring": {"interval": "{{ trigger.data.object.metadata.interval }}"},
     }
     checks.check("add-page-step")
+
+
+def boxes_apart(editor) -> None:
+    """The open Advanced: JSON textarea and the data picker do not overlap."""
+    raw_json(editor)
+    area = editor.locator("textarea").bounding_box()
+    picker = editor.locator(".kf-picker").bounding_box()
+    assert area and picker
+    apart = (
+        area["x"] + area["width"] <= picker["x"]
+        or picker["x"] + picker["width"] <= area["x"]
+        or area["y"] + area["height"] <= picker["y"]
+        or picker["y"] + picker["height"] <= area["y"]
+    )
+    assert apart, (area, picker)
+
+
+def test_nothing_typed_is_lost_and_empty_values_clear_in_stripe(
+    page: Page, camera, stack, admin_user, stripe_connection
+):
+    base = stack.web_url
+    page.set_viewport_size({"width": 1280, "height": 800})
+    checks = PageCheck(page, camera)
+    log_in(page, base, camera)
+    workflow = Workflow.objects.create(
+        name="Clearing", connection=stripe_connection, trigger_key="payment_intent.succeeded"
+    )
+    workflow.steps.create(
+        order=1,
+        name="pay",
+        action_key="update_payment_intent",
+        input_mapping={
+            "id": "{{ trigger.data.object.id }}",
+            "metadata": "{{ trigger.data.object.metadata }}",
+            "description": "",
+        },
+    )
+    url = f"{base}/admin/workflows/workflow/{workflow.pk}/change/"
+    checks.visit(url, "workflow")
+    editor = page.locator("#steps-0 .kf-editor")
+    fields = editor.locator(".kf-editor-fields")
+    raw = editor.locator("textarea")
+
+    # Saved JSON shows indented, as the form writes it.
+    raw_json(editor)
+    assert raw.input_value() == json.dumps(
+        {
+            "id": "{{ trigger.data.object.id }}",
+            "metadata": "{{ trigger.data.object.metadata }}",
+            "description": "",
+        },
+        indent=2,
+    )
+
+    # A group held as a reference is read-only in the form: nothing can be typed and lost.
+    metadata = fields.locator("input[name='rjf§metadata']")
+    expect(metadata).to_be_disabled()
+    expect(metadata).to_have_value("{{ trigger.data.object.metadata }}")
+    expect(fields.locator("input[name^='rjf§metadata§']")).to_have_count(0)
+    expect(editor.locator(".kf-editor-note")).to_contain_text("shown read-only")
+    checks.check("reference-group-read-only")
+
+    # "" in the JSON shows as "" in the form; typing "" writes Stripe's empty value.
+    description = fields.locator("input[name='rjf§description']")
+    expect(description).to_have_value('""')
+    fields.locator("input[name='rjf§setup_future_usage']").fill('""')
+    assert raw_json(editor)["setup_future_usage"] == ""
+    description.fill("")  # an emptied field is left out
+    assert "description" not in raw_json(editor)
+
+    # Once the reference is gone, metadata is a group again, and typed keys reach the JSON.
+    mapping = raw_json(editor)
+    del mapping["metadata"]
+    raw.fill(json.dumps(mapping))
+    page.once("dialog", lambda dialog: dialog.accept("mine"))
+    fields.locator("button:has-text('Add key')").click()
+    fields.locator("input[name='rjf§metadata§mine']").fill('""')
+    page.once("dialog", lambda dialog: dialog.accept("typed"))
+    fields.locator("button:has-text('Add key')").click()
+    fields.locator("input[name='rjf§metadata§typed']").fill("typed value")
+    expected = {
+        "id": "{{ trigger.data.object.id }}",
+        "setup_future_usage": "",
+        "metadata": {"mine": "", "typed": "typed value"},
+    }
+    assert raw_json(editor) == expected
+
+    # Switching the action leaves keys out with an Undo; switching back restores them.
+    select = page.locator("select[name='steps-0-action_key']")
+    select.select_option("find_customer")
+    note = editor.locator(".kf-editor-note")
+    expect(note).to_contain_text("Left out, not fields of this action: setup_future_usage")
+    assert raw_json(editor) == {"id": "{{ trigger.data.object.id }}"}
+    checks.check("action-switched")
+    note.locator("button", has_text="Undo").click()
+    expect(select).to_have_value("update_payment_intent")
+    assert raw_json(editor) == expected
+    select.select_option("find_customer")
+    select.select_option("update_payment_intent")
+    assert raw_json(editor) == expected
+
+    # The open JSON view stays clear of the picker, for the step and for the filters.
+    filters = page.locator(".kf-editor[data-kf-editor='filters']")
+    boxes_apart(editor)
+    boxes_apart(filters)
+    checks.check("json-open")
+
+    # In the filters, a path clicked while the Value box has focus becomes that row's path.
+    filters.locator(".kf-editor-fields button", has_text="Add item").click()
+    filters.locator("input[name='rjf§0§value']").fill("succeeded")
+    pick(filters, filters.locator("input[name='rjf§0§value']"), "data.object.status")
+    expect(filters.locator("input[name='rjf§0§path']")).to_have_value("data.object.status")
+    expect(filters.locator("input[name='rjf§0§value']")).to_have_value("succeeded")
+    assert raw_json(filters) == [
+        {"path": "data.object.status", "op": "equals", "value": "succeeded"}
+    ]
+
+    page.click("input[name='_continue']")
+    expect(page.locator("ul.messagelist")).to_contain_text("was changed successfully")
+    checks.check("saved")
+    assert workflow.steps.get(name="pay").input_mapping == expected
+    raw_json(editor)
+    assert raw.input_value() == json.dumps(expected, indent=2)
+
+    page.emulate_media(color_scheme="dark")
+    checks.visit(url, "dark")
+    boxes_apart(page.locator("#steps-0 .kf-editor"))
+    boxes_apart(page.locator(".kf-editor[data-kf-editor='filters']"))
+    checks.check("dark-json-open")
+
+
+def test_suggestions_survive_removing_an_earlier_unsaved_step(
+    page: Page, camera, stack, admin_user, stripe_connection
+):
+    base = stack.web_url
+    page.set_viewport_size({"width": 1280, "height": 800})
+    checks = PageCheck(page, camera)
+    log_in(page, base, camera)
+    checks.visit(f"{base}/admin/workflows/workflow/add/", "add")
+    for index in range(3):
+        page.click("#steps-group .add-row a")
+        page.select_option(f"select[name='steps-{index}-action_key']", "create_price")
+    page.locator("#steps-0 .inline-deletelink").click()
+    expect(page.locator("select[name='steps-2-action_key']")).to_have_count(0)
+    for index in range(2):
+        interval = page.locator(f"#steps-{index} input[name='rjf§recurring§interval']")
+        choices = page.locator(f"datalist#{interval.get_attribute('list')} option")
+        expect(choices).to_have_count(4)
+    checks.check("row-removed")

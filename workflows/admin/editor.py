@@ -236,7 +236,7 @@ class EditorWidget(forms.Textarea):
     template_name = "admin/workflows/editor_widget.html"
 
     def __init__(self, kind: str, schema: dict | None = None, attrs: dict | None = None) -> None:
-        super().__init__(attrs={"rows": 8, "class": "vLargeTextField", **(attrs or {})})
+        super().__init__(attrs={"rows": 8, "class": "kf-editor-raw", **(attrs or {})})
         self.kind = kind
         self.schema = schema
 

@@ -5,9 +5,15 @@
  * django-jsonform (reactJsonForm) from an editor schema: a step's comes from its
  * action select (embedded once as #kf-action-schemas), the filters' from the widget.
  * Form -> JSON on every change of the form; JSON -> form when the JSON is edited.
- * Empty fields of the form are left out of the JSON, unless the JSON had them.
+ * Empty fields of the form are left out of the JSON. The exact text "" in a field is
+ * Stripe's empty value, which unsets the field: the JSON holds "" (and a "" in the
+ * JSON shows as "" in the form). A key the form cannot show (a reference in place of
+ * a group) is shown read-only and kept as the JSON has it. Switching a step's action
+ * keeps the previous action's mapping for the page's life: switching back (or Undo)
+ * restores it.
  * Beside each form, a data picker lists paths from the admin's editor/paths/ view;
- * clicking one inserts it into the field that last had focus.
+ * clicking one inserts it into the field that last had focus (in the filters, into
+ * the path of that filter).
  */
 (function () {
   "use strict";
@@ -16,8 +22,10 @@
   var areaSetter = Object.getOwnPropertyDescriptor(HTMLTextAreaElement.prototype, "value").set;
   var UNARY = ["exists", "not_exists", "is_null", "is_not_null"];
   var MAX_SHOWN = 250;
+  var EMPTY_TEXT = '""';
   var schemas = null;
   var editors = [];
+  var listCount = 0;
 
   function actionSchemas() {
     if (schemas === null) {
@@ -91,6 +99,36 @@
     return value;
   }
 
+  function copy(value) {
+    return value === undefined ? undefined : JSON.parse(JSON.stringify(value));
+  }
+
+  /* ``value`` as the form shows it: each "" (Stripe's empty value) as the text "". */
+  function toText(value) {
+    if (Array.isArray(value)) return value.map(toText);
+    if (isObject(value)) {
+      var out = {};
+      Object.keys(value).forEach(function (key) {
+        out[key] = toText(value[key]);
+      });
+      return out;
+    }
+    return value === "" ? EMPTY_TEXT : value;
+  }
+
+  /* The form's text back as JSON: the text "" (spaces around allowed) is "". */
+  function fromText(value) {
+    if (Array.isArray(value)) return value.map(fromText);
+    if (isObject(value)) {
+      var out = {};
+      Object.keys(value).forEach(function (key) {
+        out[key] = fromText(value[key]);
+      });
+      return out;
+    }
+    return typeof value === "string" && value.trim() === EMPTY_TEXT ? "" : value;
+  }
+
   /* ``value``'s keys in ``before``'s order, new keys last: the JSON moves as little as it can. */
   function inOrder(value, before) {
     var out = {};
@@ -116,13 +154,13 @@
       if (!isObject(json)) return null;
       Object.keys(json).forEach(function (key) {
         var sub = schema.properties[key] || schema.additionalProperties;
-        if (sub && fits(sub, json[key])) data[key] = json[key];
+        if (sub && fits(sub, json[key])) data[key] = toText(json[key]);
         else aside[key] = json[key];
       });
       return { data: data, aside: aside };
     },
     fromForm: function (data, before, aside) {
-      var value = prune(data, before) || {};
+      var value = fromText(prune(data, toText(before)) || {});
       Object.keys(aside).forEach(function (key) {
         value[key] = aside[key];
       });
@@ -206,6 +244,10 @@
     this.hint = root.querySelector(".kf-picker-hint");
     this.form = null;
     this.aside = {};
+    this.select = this.row ? this.row.querySelector("select[name$='-action_key']") : null;
+    this.action = this.select ? this.select.value : "";
+    this.stash = {};
+    this.lists = {};
     this.lastField = null;
     this.sources = [];
     this.timer = null;
@@ -228,6 +270,9 @@
       var button = event.target.closest("button[data-insert]");
       if (button) self.insert(button.dataset.insert);
     });
+    if (this.kind === filtersKind) {
+      this.hint.textContent = "Click in a filter, then on a path: it becomes that filter's path.";
+    }
     this.mount(false);
   }
 
@@ -241,16 +286,45 @@
     }
   };
 
-  Editor.prototype.say = function (text) {
+  /* Show ``text`` in the note; ``undo``: a function, offered as an Undo button. */
+  Editor.prototype.say = function (text, undo) {
     this.note.textContent = text;
     this.note.hidden = !text;
+    if (undo) {
+      var button = document.createElement("button");
+      button.type = "button";
+      button.className = "kf-editor-undo";
+      button.textContent = "Undo";
+      button.addEventListener("click", undo);
+      this.note.appendChild(document.createTextNode(" "));
+      this.note.appendChild(button);
+    }
   };
 
-  /* (Re)build the form from the JSON; ``actionChanged`` drops keys the new action lacks. */
+  /* A read-only field for a key whose value the form cannot show as its group or list. */
+  function readOnlyField(sub, key, value) {
+    var help = typeof value === "string"
+      ? (value === "" ? "Set to \"\" (clears it in Stripe)" : "Set by a reference") +
+        "; edit it in Advanced: JSON."
+      : "Set in Advanced: JSON (a value this form cannot show); edit it there.";
+    return {
+      type: "string",
+      title: (sub && sub.title) || key,
+      readOnly: true,
+      help_text: help,
+    };
+  }
+
+  /* (Re)build the form from the JSON; ``actionChanged`` keeps the previous action's
+   * mapping aside, restores the new action's if it was chosen before, and leaves out
+   * the keys the new action lacks (Undo switches back). */
   Editor.prototype.mount = function (actionChanged) {
     var schema = this.kind.schema(this);
     var parsed = this.json();
     var notes = [];
+    var previous = this.action;
+    var undo = null;
+    this.action = this.select ? this.select.value : "";
     this.jsonError.hidden = !parsed.error;
     this.jsonError.textContent = parsed.error ? "Invalid JSON: " + parsed.error : "";
     if (this.form) {
@@ -267,16 +341,31 @@
       return;
     }
     var value = parsed.value;
-    if (actionChanged && isObject(value)) {
+    if (actionChanged && isObject(value) && previous !== this.action) {
+      if (previous) this.stash[previous] = copy(value);
+      var restored = this.stash[this.action];
+      var changed = false;
+      if (restored) {
+        value = Object.assign(copy(restored), value);
+        changed = !same(value, parsed.value);
+      }
       var dropped = Object.keys(value).filter(function (key) {
         return !schema.properties[key] && !schema.additionalProperties;
       });
       dropped.forEach(function (key) {
         delete value[key];
       });
-      if (dropped.length) {
-        notes.push("Left out, not fields of this action: " + dropped.join(", ") + ".");
-        this.write(value);
+      if (dropped.length || changed) this.write(value);
+      if (dropped.length && previous) {
+        var self0 = this;
+        notes.push(
+          "Left out, not fields of this action: " + dropped.join(", ") +
+            ". Choosing " + previous + " again restores them (until the page is saved)."
+        );
+        undo = function () {
+          self0.select.value = previous;
+          self0.select.dispatchEvent(new Event("change", { bubbles: true }));
+        };
       }
     }
     var split = this.kind.toForm(schema, value);
@@ -298,24 +387,35 @@
     }
     if (shaped.length) {
       notes.push(
-        "Shown only in Advanced: JSON (a reference or \"\" in place of a group or list): " +
-          shaped.join(", ") + "."
+        "Set by a reference or \"\" in place of a group or list, shown read-only " +
+          "(edit in Advanced: JSON): " + shaped.join(", ") + "."
       );
     }
-    this.say(notes.join(" "));
+    this.say(notes.join(" "), undo);
+    // Keys held aside in place of a group or list show read-only, so nothing typed is lost.
+    var shown = schema, data = split.data;
+    if (shaped.length) {
+      shown = Object.assign({}, schema, { properties: Object.assign({}, schema.properties) });
+      data = Object.assign({}, split.data);
+      shaped.forEach(function (key) {
+        var held = split.aside[key];
+        shown.properties[key] = readOnlyField(schema.properties[key], key, held);
+        data[key] = typeof held === "string" ? toText(held) : JSON.stringify(held);
+      });
+    }
     var self = this;
     this.form = reactJsonForm.createForm({
       containerId: this.fields.id,
       dataInputId: this.root.querySelector(".kf-editor-sink").id,
-      schema: schema,
-      data: split.data,
+      schema: shown,
+      data: data,
       errorMap: {},
     });
     this.form.addEventListener("change", function (event) {
       self.formChanged(event.data);
     });
     this.form.render();
-    this.decorate(schema);
+    this.decorate(shown);
   };
 
   Editor.prototype.write = function (value) {
@@ -350,7 +450,11 @@
         else if (sub.type === "object") sub = sub.properties[part] || sub.additionalProperties;
       });
       if (!sub || !sub["x-choices"] || input.getAttribute("list")) return;
-      var id = self.fields.id + "_choices_" + sub["x-choices"].join("_").replace(/\W/g, "");
+      // An id of this editor's own, free of the formset's numbering (which changes
+      // when an earlier unsaved row is removed).
+      var key = sub["x-choices"].join("\u0000");
+      if (!self.lists[key]) self.lists[key] = "kf-choices-" + (listCount += 1);
+      var id = self.lists[key];
       if (!document.getElementById(id)) {
         var list = document.createElement("datalist");
         list.id = id;
@@ -374,6 +478,12 @@
       return;
     }
     var whole = this.kind === filtersKind;
+    if (whole) {
+      // A filter's path goes into its Path box, whichever box of the filter had focus.
+      var row = (field.name || "").match(/^(rjf\u00a7\d+)\u00a7/);
+      var box = row && this.fields.querySelector("input[name='" + row[1] + "\u00a7path']");
+      if (box) field = box;
+    }
     var start = whole ? 0 : field.selectionStart || 0;
     var end = whole ? field.value.length : field.selectionEnd || start;
     var next = field.value.slice(0, start) + text + field.value.slice(end);
