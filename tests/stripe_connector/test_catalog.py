@@ -99,6 +99,7 @@ SPEC_EXTRAS = [
     ("Payments", "Confirm Payment Intent", "POST", "/v1/payment_intents/{id}/confirm"),
     ("Payments", "Capture Payment Intent", "POST", "/v1/payment_intents/{id}/capture"),
     ("Advanced", "Stripe API request", "ANY", "/v1/{path}"),
+    ("HTTP", "HTTP request", "ANY", "{url}"),
 ]
 
 EXPECTED_GROUPS = [
@@ -111,6 +112,7 @@ EXPECTED_GROUPS = [
     "Coupons",
     "Events & Accounts",
     "Advanced",
+    "HTTP",
 ]
 
 
@@ -135,7 +137,7 @@ def test_there_are_exactly_the_37_actions_of_the_product_page_plus_the_extras():
     assert len(SPEC_ACTIONS) == 37
     listed = [(a.group, a.label, a.method, a.path) for a in ACTIONS.values()]
     assert sorted(listed) == sorted(SPEC_ACTIONS + SPEC_EXTRAS)
-    assert len(ACTIONS) == 43
+    assert len(ACTIONS) == 44
 
 
 def test_action_keys_are_unique_snake_case_and_labels_unique():
@@ -172,8 +174,8 @@ def test_every_input_schema_is_valid_json_schema_with_help_text(action):
     assert set(schema.get("required", [])) <= set(schema["properties"])
 
 
-# These fill their path themselves: by email, without an id, or from a free-form path.
-_OWN_PATHS = {"find_customer", "get_account", "stripe_api_request"}
+# These fill their path themselves: by email, without an id, from a free-form path or a URL.
+_OWN_PATHS = {"find_customer", "get_account", "stripe_api_request", "http_request"}
 
 
 @pytest.mark.parametrize("action", [a for a in _schema_ids() if a.values[0].key not in _OWN_PATHS])
@@ -223,7 +225,8 @@ def test_action_choices_are_django_grouped_choices_in_group_order():
             ("delete_customer", "Delete Customer"),
         ],
     )
-    assert sum(len(options) for _, options in choices) == 43
+    assert choices[-1] == ("HTTP", [("http_request", "HTTP request")])
+    assert sum(len(options) for _, options in choices) == 44
 
 
 def test_trigger_choices_list_every_trigger_once():

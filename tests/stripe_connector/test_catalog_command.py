@@ -19,10 +19,10 @@ def test_the_table_lists_every_trigger_and_action_grouped_like_the_product_page(
     lines = _run().splitlines()
     assert lines[0] == "Triggers (26)"
     assert lines[1].split() == ["Group", "Label", "Key", "Stripe", "event"]
-    actions_at = lines.index("Actions (43)")
+    actions_at = lines.index("Actions (44)")
     assert lines[actions_at + 1].split() == ["Group", "Label", "Key", "Stripe", "call"]
     rows = lines[actions_at + 3 :]
-    assert len(rows) == 43
+    assert len(rows) == 44
     assert rows[0].split() == [
         "Customers",
         "Create",
