@@ -101,13 +101,33 @@ def lookup(data: Any, path: str) -> Any:
     return current
 
 
+# What a JSON value is, in the words of a message about it.
+JSON_KINDS = {
+    bool: "true or false",
+    int: "a number",
+    float: "a number",
+    list: "a list",
+    dict: "an object",
+}
+
+
 def check_filters(filters: Any) -> list[str]:
-    """Problems with a filter list as configured (empty when it is fine)."""
+    """Problems with a filter list as configured (empty when it is fine), each naming its
+    filter by position from 1, e.g. ``Filter 2: 'path' must be text, like
+    data.object.status, not a number.``
+    """
     if not isinstance(filters, list):
         return ["Filters must be a list of {path, op, value} objects."]
     problems = []
     for position, item in enumerate(filters, start=1):
-        if not isinstance(item, dict) or not isinstance(item.get("path"), str) or not item["path"]:
+        if not isinstance(item, dict):
+            problems.append(f"Filter {position}: must be an object with 'path', 'op', 'value'.")
+        elif item.get("path") is not None and not isinstance(item["path"], str):
+            problems.append(
+                f"Filter {position}: 'path' must be text, like data.object.status, not "
+                f"{JSON_KINDS.get(type(item['path']), 'that')}."
+            )
+        elif not item.get("path"):
             problems.append(f"Filter {position}: needs a 'path'.")
         elif item.get("op") not in OPERATORS:
             problems.append(f"Filter {position}: 'op' must be one of {', '.join(OPERATORS)}.")
