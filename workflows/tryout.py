@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
+from django.db.models import Q
 from jinja2 import TemplateSyntaxError
 
 from connections.outbound import client_for
@@ -83,12 +84,18 @@ def latest_outputs(workflow: Workflow) -> dict[str, Any]:
     """Each step's output to test and check later steps with, by step name.
 
     The output recorded by its last successful Test a step (``Step.sample_output``),
-    else its most recent successful run's.
+    else its most recent successful run's, when that run's step had the step's current
+    action and its event came from the workflow's current connection (another account's
+    ids would be sent with this account's key).
     """
     outputs: dict[str, Any] = {}
-    rows = StepRun.objects.filter(run__workflow=workflow, status=RunStatus.SUCCEEDED)
-    for row in rows.order_by("finished_at", "id").only("step_name", "output"):
-        outputs[row.step_name] = row.output
+    actions = dict(workflow.steps.values_list("name", "action_key"))
+    rows = StepRun.objects.filter(run__workflow=workflow, status=RunStatus.SUCCEEDED).filter(
+        Q(run__event__isnull=True) | Q(run__event__connection_id=workflow.connection_id)
+    )
+    for row in rows.order_by("finished_at", "id").only("step_name", "action_key", "output"):
+        if actions.get(row.step_name) == row.action_key:
+            outputs[row.step_name] = row.output
     for name, output in workflow.steps.filter(sample_output_at__isnull=False).values_list(
         "name", "sample_output"
     ):

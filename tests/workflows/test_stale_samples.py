@@ -13,9 +13,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from tests.api.conftest import token_client
-from tests.support.factories import make_connection
+from tests.support.factories import inbox_event, make_connection
 from workflows import services, tryout
-from workflows.models import Step, Workflow
+from workflows.models import Run, RunStatus, Step, StepRun, Workflow
 
 from .conftest import API, make_workflow
 
@@ -326,3 +326,52 @@ def test_a_failed_test_keeps_stripes_request_id_in_admin_and_the_api(
     assert "failed (request req_AdminFailed)" in page.content.decode()
     assert body["ok"] is False
     assert body["request_id"] == body["error"]["request_id"] == "req_ApiFailed"
+
+
+# --- real runs' outputs: only of this account and of the step's current action ------------
+
+TWO = [FIND, ("tag", "update_customer", {"id": "{{ steps.find.id }}", "description": "seen"})]
+
+
+def ran_find(workflow: Workflow, event, action_key: str = "find_customer") -> None:
+    """A succeeded run of ``workflow`` for ``event`` whose step find output OUTPUT."""
+    run = Run.objects.create(workflow=workflow, event=event, status=RunStatus.SUCCEEDED)
+    StepRun.objects.create(
+        run=run,
+        order=1,
+        step_name="find",
+        action_key=action_key,
+        on_failure="stop",
+        status=RunStatus.SUCCEEDED,
+        output=OUTPUT,
+        idempotency_key=f"konnectify-test-{run.pk}",
+        created_at=timezone.now(),
+        finished_at=timezone.now(),
+    )
+
+
+def test_a_real_runs_output_is_used_while_it_fits(connection):
+    workflow = make_workflow(connection, "customer.updated", TWO, active=False)
+    ran_find(workflow, inbox_event(connection))
+
+    assert tryout.latest_outputs(workflow) == {"find": OUTPUT}
+
+
+def test_after_a_connection_change_the_other_accounts_run_outputs_are_not_used(
+    connection, other_connection
+):
+    workflow = make_workflow(connection, "customer.updated", TWO, active=False)
+    ran_find(workflow, inbox_event(connection))
+    workflow.connection = other_connection
+    services.save_workflow(workflow)
+
+    assert tryout.latest_outputs(workflow) == {}
+    result = tryout.test_step(workflow.steps.get(name="tag"))  # sends nothing
+    assert result["error"]["type"] == "untested_step"
+
+
+def test_a_run_output_of_the_steps_former_action_is_not_used(connection):
+    workflow = make_workflow(connection, "customer.updated", TWO, active=False)
+    ran_find(workflow, inbox_event(connection), action_key="delete_customer")
+
+    assert tryout.latest_outputs(workflow) == {}
