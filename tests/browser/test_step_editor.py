@@ -254,6 +254,7 @@ def test_nothing_typed_is_lost_and_empty_values_clear_in_stripe(
     select.select_option("find_customer")
     note = editor.locator(".kf-editor-note")
     expect(note).to_contain_text("Left out, not fields of this action: setup_future_usage")
+    expect(note).to_contain_text("Choosing Update Payment Intent again restores them")
     assert raw_json(editor) == {"id": "{{ trigger.data.object.id }}"}
     checks.check("action-switched")
     note.locator("button", has_text="Undo").click()

@@ -358,9 +358,13 @@
       if (dropped.length || changed) this.write(value);
       if (dropped.length && previous) {
         var self0 = this;
+        var named = Array.prototype.filter.call(this.select.options, function (option) {
+          return option.value === previous;
+        })[0];
         notes.push(
-          "Left out, not fields of this action: " + dropped.join(", ") +
-            ". Choosing " + previous + " again restores them (until the page is saved)."
+          "Left out, not fields of this action: " + dropped.join(", ") + ". Choosing " +
+            (named ? named.textContent.trim() : previous) +
+            " again restores them (until the page is saved)."
         );
         undo = function () {
           self0.select.value = previous;
@@ -433,10 +437,11 @@
   /* Choices become suggestions (a datalist): any text, a reference too, stays allowed. */
   Editor.prototype.decorate = function (schema) {
     var self = this;
-    var observer = new MutationObserver(function () {
+    if (this.observer) this.observer.disconnect();
+    this.observer = new MutationObserver(function () {
       self.suggest(schema);
     });
-    observer.observe(this.fields, { childList: true, subtree: true });
+    this.observer.observe(this.fields, { childList: true, subtree: true });
     this.suggest(schema);
   };
 
