@@ -268,7 +268,9 @@ class ConnectionAdmin(RefuseForbiddenActions, admin.ModelAdmin):
         items = format_html_join("", "<li><code>{}</code></li>", ((t,) for t in types))
         return format_html(
             "In Stripe's dashboard (Developers &gt; Webhooks) add an endpoint with the URL "
-            "<code>{}</code>, API version <code>{}</code>, and these event types:<ul>{}</ul>"
+            "<code>{}</code>, API version <code>{}</code>, and these event types:"
+            # Admin indents an aligned form's lists by its label column: not this one.
+            '<ul class="manual-event-types" style="margin:0.3em 0;padding-left:0">{}</ul>'
             "Then paste its signing secret (whsec_...) above.",
             obj.webhook_url,
             obj.api_version,

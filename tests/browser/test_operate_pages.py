@@ -148,6 +148,19 @@ def test_operating_pages_at_1280(page, check, stack, admin_user, stripe_connecti
     page.get_by_role("button", name="Sync webhook endpoint").click()
     expect(page.locator("ul.messagelist")).to_contain_text(said)
     check.check("connection-synced")
+
+    # A manual-mode connection's setup text: its list of event types starts at the text's edge.
+    manual = Connection.objects.create(
+        name=unique("Manual endpoint"),
+        key_hint="sk_test_...abcd",
+        webhook_mode=Connection.WebhookMode.MANUAL,
+    )
+    check.visit(f"{base}/admin/connections/connection/{manual.pk}/change/", "connection-manual")
+    setup = page.locator(".field-webhook_setup .readonly")
+    expect(setup.locator("li")).to_have_text("none in use yet")
+    text_left = setup.bounding_box()["x"]
+    item_left = setup.locator("li").bounding_box()["x"]
+    assert abs(item_left - text_left) <= 2, (item_left, text_left)
     page.emulate_media(color_scheme="dark")  # admin's "auto" theme follows it
     check.check("connection-dark")
     page.emulate_media(color_scheme="light")

@@ -9,6 +9,7 @@ Every page: no horizontal overflow, no console error, nothing from outside 127.0
 import json
 
 import pytest
+from django.contrib.auth.models import Permission
 from playwright.sync_api import expect
 
 from tests.browser.admin_pages import ADMIN, SCREENSHOTS, TAKEN, PageCheck, sign_in
@@ -152,3 +153,41 @@ def test_the_workflow_page_then_testing_step_one_and_step_two(
     expect(page.locator("ul.messagelist")).to_contain_text("deactivated")
     assert not Workflow.objects.get(pk=workflow.pk).active
     check.check("change-deactivated")
+
+    # Another trigger: the loaded event and the steps' tested outputs go, and the page says so.
+    page.select_option("#id_trigger_key", "customer.created")
+    page.click("input[name=_continue]")
+    expect(page.locator("ul.messagelist .warning")).to_contain_text(
+        "The trigger changed, so the sample event and the steps' Test a step outputs were cleared"
+    )
+    expect(page.locator("#workflow-sample")).to_contain_text("catalog's made-up sample")
+    assert Workflow.objects.get(pk=workflow.pk).sample_event is None
+    assert not workflow.steps.filter(sample_output_at__isnull=False).exists()
+    check.check("change-trigger-changed")
+    page.emulate_media(color_scheme="dark")
+    check.check("change-trigger-changed-dark", full_page=False)
+    page.emulate_media(color_scheme="light")
+
+
+def test_the_page_offers_only_what_its_user_may_follow(
+    page, check, stack, django_user_model, stripe_connection
+):
+    """Without view_run: no Runs button, no chart; without view_step: a note, not nothing."""
+    workflow = make_workflow(
+        stripe_connection, "customer.updated", STEPS, active=False, name=unique("viewer")
+    )
+    viewer = django_user_model.objects.create_user(
+        unique("viewer"), password="a-long-Viewer-pass-42", is_staff=True
+    )
+    viewer.user_permissions.add(*Permission.objects.filter(codename="view_workflow"))
+    sign_in(page, stack.web_url, viewer.username, "a-long-Viewer-pass-42")
+
+    check.visit(f"{stack.web_url}/admin/workflows/workflow/{workflow.pk}/change/", "as-viewer")
+    expect(page.locator("#workflow-steps-hidden")).to_contain_text(
+        "This workflow has 2 steps. Seeing them needs the permission to view steps"
+    )
+    expect(page.locator(".object-tools a:has-text('Runs')")).to_have_count(0)
+    expect(page.locator(".runs-chart")).to_have_count(0)
+    page.emulate_media(color_scheme="dark")
+    check.check("as-viewer-dark")
+    page.emulate_media(color_scheme="light")
