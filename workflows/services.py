@@ -5,6 +5,7 @@ Views and admin stay thin and call these.
 
 from __future__ import annotations
 
+import copy
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -422,13 +423,26 @@ def require_credentials(user, workflow: Workflow) -> None:
 # -- checking a workflow ----------------------------------------------------------
 
 
+def sample_to_check_with(workflow: Workflow) -> dict:
+    """``workflow.sample()`` as it will be once saved: a workflow whose unsaved trigger or
+    connection differs from the stored row's is checked against the new trigger's catalog
+    sample, since ``save_workflow`` will clear the loaded one (``stale_samples_reason``)."""
+    if workflow.sample_event and workflow.pk is not None:
+        stored = Workflow.objects.filter(pk=workflow.pk).first()
+        if stale_samples_reason(stored, workflow):
+            pending = copy.copy(workflow)
+            pending.sample_event = None
+            return pending.sample()
+    return workflow.sample()
+
+
 def check_steps(workflow: Workflow, steps: list[dict]) -> list[MappingReport]:
     """Check each step's mapping (dicts with name, action_key, input_mapping), in order.
 
     All the steps' templates are rendered against the sample within one deadline
     and size budget (``render_limits``): a save costs a bounded time in all.
     """
-    sample = workflow.sample()
+    sample = sample_to_check_with(workflow)
     reports = []
     earlier: list[str] = []
     with render_limits():

@@ -375,3 +375,50 @@ def test_a_run_output_of_the_steps_former_action_is_not_used(connection):
     ran_find(workflow, inbox_event(connection), action_key="delete_customer")
 
     assert tryout.latest_outputs(workflow) == {}
+
+
+# --- the save's own checks use the sample the saved workflow will have ---------------------
+
+ONLY_IN_LOADED = {"id": "{{ trigger.data.object.only_in_loaded }}"}
+
+
+@pytest.fixture
+def loaded_with_extra_field(workflow) -> Workflow:
+    sample = {**LOADED, "data": {"object": {"id": "cus_A", "only_in_loaded": "x"}}}
+    Workflow.objects.filter(pk=workflow.pk).update(sample_event=sample)
+    workflow.refresh_from_db()
+    return workflow
+
+
+def test_api_checks_a_trigger_change_against_the_new_triggers_sample(api, loaded_with_extra_field):
+    workflow = loaded_with_extra_field
+    steps = [{"name": "find", "action_key": "find_customer", "input": ONLY_IN_LOADED}]
+
+    same = api.patch(f"{LIST}{workflow.pk}/", {"steps": steps}, format="json").json()
+    changed = api.patch(
+        f"{LIST}{workflow.pk}/",
+        {"trigger_key": "invoice.created", "steps": steps},
+        format="json",
+    ).json()
+
+    assert not [w for w in same["warnings"] if w["field"] == "steps[0].input.id"]
+    assert {"field": "steps[0].input.id", "message": (
+        "{{ trigger.data.object.only_in_loaded }} is not in the trigger's sample event."
+    )} in changed["warnings"]  # fmt: skip
+
+
+def test_admin_checks_a_connection_change_against_the_catalog_sample(
+    staff_client, loaded_with_extra_field, other_connection
+):
+    workflow = loaded_with_extra_field
+    response = post_change(
+        staff_client,
+        workflow,
+        connection=str(other_connection.pk),
+        **{"steps-0-input_mapping": json.dumps(ONLY_IN_LOADED)},
+    )
+
+    assert any(
+        "only_in_loaded }} is not in the trigger's sample event" in text
+        for text in shown_messages(response)
+    ), shown_messages(response)
