@@ -20,12 +20,15 @@ def fresh_receiver_cache():
 
 @pytest.fixture(autouse=True)
 def fresh_throttles(request, django_db_blocker):
-    """Failed API tokens are counted in the database cache, whose table the flush after a
-    transactional test leaves alone: clear it then, as other tests' rollback does.
+    """Failed API tokens and the runs chart's counts are kept in the database cache, whose
+    table the flush after a transactional test leaves alone: clear it then, as other
+    tests' rollback does (the browser and end-to-end tests are transactional through
+    their ``transactional_db`` fixture, the others through their marker).
     """
     yield
     marker = request.node.get_closest_marker("django_db")
-    if marker is not None and marker.kwargs.get("transaction"):
+    transactional = marker is not None and marker.kwargs.get("transaction")
+    if transactional or "transactional_db" in request.fixturenames:
         from django.core.cache import cache
 
         with django_db_blocker.unblock():
