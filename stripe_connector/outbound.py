@@ -8,18 +8,25 @@ on the private network, the product itself on 127.0.0.1). The rules:
 - the host is resolved once per hop and every address it resolves to must be
   public: loopback, private (RFC 1918, ULA), link-local, multicast, unspecified,
   reserved, shared/CGNAT (100.64.0.0/10) and the cloud metadata addresses
-  (169.254.169.254, fd00:ec2::254) are refused, also when embedded in an IPv6
+  (``METADATA_ADDRESSES``) are refused, also when embedded in an IPv6
   address (``::ffff:10.0.0.1``, NAT64, 6to4), unless the operator allows the
   network or the host name (``OutboundPolicy.allowed_networks`` / ``allowed_hosts``,
   from HTTP_STEP_ALLOWED_NETWORKS / HTTP_STEP_ALLOWED_HOSTS);
+- a cloud metadata address hands out the server's cloud credentials, so no
+  broad rule lets it through: neither an allowed host name nor a network wider
+  than the one address; only an exact entry (``169.254.169.254/32``) allows it;
 - the connection goes to the address that was checked: urllib3 is handed the IP,
   and the original name travels in the Host header, TLS SNI and certificate
   check, so a DNS answer that changes between check and connect (rebinding)
   changes nothing;
 - redirects are followed by hand, at most ``max_redirects``, each hop checked
   again; a redirect to another origin drops the credential's headers;
-- connect and read timeouts, a deadline for the whole exchange, and a cap on the
-  response body, read as a stream: nothing past the cap is read.
+- connect and read timeouts, a deadline for the whole exchange (a watchdog shuts
+  the socket when it passes, also while the status line and headers trickle
+  in), and a cap on the response body, read as a stream: nothing past the cap
+  is read;
+- a header http.client cannot send (a value outside Latin-1, a line break)
+  is refused, nothing sent.
 
 Every refusal is an ``OutboundRefused`` whose message names the rule and the
 setting that lifts it. No maintained library covers both rebinding and per-hop
@@ -30,9 +37,11 @@ This module knows nothing of Django: the policy is passed in.
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import ipaddress
 import socket
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -53,9 +62,19 @@ Resolver = Callable[[str, int], list[str]]
 NETWORKS_SETTING = "HTTP_STEP_ALLOWED_NETWORKS"
 HOSTS_SETTING = "HTTP_STEP_ALLOWED_HOSTS"
 REDIRECT_STATUSES = (301, 302, 303, 307, 308)
-# The cloud metadata services (AWS, GCP, Azure, OpenStack on IPv4; AWS on IPv6).
+# The cloud metadata services: AWS, GCP, Azure, OpenStack, Oracle (169.254.169.254),
+# AWS on IPv6 (fd00:ec2::254), AWS ECS task credentials (169.254.170.2), EKS Pod
+# Identity (169.254.170.23, fd00:ec2::23), Alibaba Cloud (100.100.100.200).
 METADATA_ADDRESSES = frozenset(
-    ipaddress.ip_address(text) for text in ("169.254.169.254", "fd00:ec2::254")
+    ipaddress.ip_address(text)
+    for text in (
+        "169.254.169.254",
+        "fd00:ec2::254",
+        "169.254.170.2",
+        "169.254.170.23",
+        "fd00:ec2::23",
+        "100.100.100.200",
+    )
 )
 CGNAT = ipaddress.ip_network("100.64.0.0/10")  # RFC 6598 shared address space
 NAT64 = ipaddress.ip_network("64:ff9b::/96")  # RFC 6052: the last 32 bits are IPv4
@@ -84,7 +103,8 @@ class OutboundPolicy:
     """What the guard allows; seconds for timeouts, bytes for the body cap.
 
     ``allowed_hosts`` are exact host names (lower case) whose addresses are not
-    checked (they are still resolved once and connected to as resolved).
+    checked (they are still resolved once and connected to as resolved), except
+    that none may be a cloud metadata address.
     """
 
     allowed_networks: tuple[IPNetwork, ...] = ()
@@ -128,6 +148,17 @@ class OutboundResponse:
     url: str
 
 
+def metadata_address(ip: IPAddress) -> IPAddress | None:
+    """The cloud metadata address ``ip`` is or embeds (``::ffff:169.254.169.254``), else None."""
+    if ip in METADATA_ADDRESSES:
+        return ip
+    if isinstance(ip, ipaddress.IPv6Address):
+        embedded = _embedded_ipv4(ip)
+        if embedded in METADATA_ADDRESSES:
+            return embedded
+    return None
+
+
 def address_problem(ip: IPAddress) -> str | None:
     """What kind of non-public address ``ip`` is ("a private address"), or None when public."""
     if ip in METADATA_ADDRESSES:
@@ -160,14 +191,35 @@ def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
 
 
 def check_address(ip: IPAddress, policy: OutboundPolicy, host: str = "") -> None:
-    """Raise OutboundRefused unless ``ip`` is public or in an allowed network."""
+    """Raise OutboundRefused unless ``ip`` is public or in an allowed network.
+
+    A cloud metadata address passes only when HTTP_STEP_ALLOWED_NETWORKS lists
+    exactly it (``169.254.169.254/32``, ``fd00:ec2::254/128``): ``0.0.0.0/0`` or
+    ``169.254.0.0/16`` do not let it through.
+    """
+    via = f" ({host} resolves to it)" if host and host != str(ip) else ""
+    if metadata_address(ip) is not None:
+        check_metadata(ip, policy, via)
+        return
     if any(ip.version == net.version and ip in net for net in policy.allowed_networks):
         return
     problem = address_problem(ip)
     if problem is None:
         return
-    via = f" ({host} resolves to it)" if host and host != str(ip) else ""
     raise OutboundRefused(f"refused: {ip} is {problem}{via} (unless {NETWORKS_SETTING} allows it).")
+
+
+def check_metadata(ip: IPAddress, policy: OutboundPolicy, via: str = "") -> None:
+    """Refuse a cloud metadata address unless an allowed network is exactly that address."""
+    if metadata_address(ip) is None:
+        return
+    exact = ipaddress.ip_network(ip)
+    if exact in policy.allowed_networks:
+        return
+    raise OutboundRefused(
+        f"refused: {ip} is a cloud metadata address{via}; only {exact} itself in "
+        f"{NETWORKS_SETTING} allows it (an allowed host or a wider network does not)."
+    )
 
 
 @dataclass(frozen=True)
@@ -233,9 +285,12 @@ def _resolve_checked(host: str, port: int, policy: OutboundPolicy) -> str:
             raise APIConnectionError(f"Could not resolve {host}: {exc}", retryable=True) from None
         if not answers:
             raise APIConnectionError(f"Could not resolve {host}: no address.", retryable=True)
-    if host not in policy.allowed_hosts:
-        for answer in answers:
-            check_address(ipaddress.ip_address(answer.split("%")[0]), policy, host)
+    for answer in answers:
+        ip = ipaddress.ip_address(answer.split("%")[0])
+        if host in policy.allowed_hosts:
+            check_metadata(ip, policy, f" ({host} resolves to it)")
+        else:
+            check_address(ip, policy, host)
     return answers[0]
 
 
@@ -262,10 +317,9 @@ def send(
     first_origin = target.origin
     for hop in range(policy.max_redirects + 1):
         if time.monotonic() > deadline:
-            raise APIConnectionError(
-                "The redirects took longer than the request's deadline.", retryable=True
-            )
-        response = _exchange(method, target, sent_headers, body, policy, deadline)
+            raise _late("The redirects")
+        late = "The redirects" if hop else "The answer"
+        response = _exchange(method, target, sent_headers, body, policy, deadline, late)
         location = response.headers.get("location")
         if response.status not in REDIRECT_STATUSES or not location:
             return response
@@ -287,11 +341,67 @@ def send(
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _pool(target: _Target, policy: OutboundPolicy) -> urllib3.HTTPConnectionPool:
+class _Watchdog:
+    """Shuts the exchange's socket down when the deadline passes.
+
+    Socket timeouts bound each read, not the exchange: an answer whose status
+    line and headers arrive a byte at a time would hold the request for as long
+    as it likes. Shutting the socket down ends any read under way at once.
+    """
+
+    def __init__(self, seconds: float) -> None:
+        self.fired = False
+        self._sockets: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self._timer = threading.Timer(max(0.0, seconds), self._fire)
+        self._timer.daemon = True
+
+    def __enter__(self) -> _Watchdog:
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._timer.cancel()
+
+    def watch(self, sock: socket.socket) -> None:
+        with self._lock:
+            self._sockets.append(sock)
+            fired = self.fired
+        if fired:
+            _shut(sock)
+
+    def _fire(self) -> None:
+        with self._lock:
+            self.fired = True
+            sockets = list(self._sockets)
+        for sock in sockets:
+            _shut(sock)
+
+
+def _shut(sock: socket.socket) -> None:
+    with contextlib.suppress(OSError):  # already closed
+        sock.shutdown(socket.SHUT_RDWR)
+
+
+def _watched(connection_class: type, watchdog: _Watchdog) -> type:
+    """``connection_class`` whose new sockets the watchdog may shut down."""
+
+    class Watched(connection_class):
+        def _new_conn(self):
+            sock = super()._new_conn()
+            watchdog.watch(sock)
+            return sock
+
+    return Watched
+
+
+def _pool(
+    target: _Target, policy: OutboundPolicy, watchdog: _Watchdog
+) -> urllib3.HTTPConnectionPool:
     """A one-connection pool to the checked address; TLS names the original host."""
     timeout = urllib3.Timeout(connect=policy.connect_timeout, read=policy.read_timeout)
     if target.scheme == "https":
-        return urllib3.HTTPSConnectionPool(
+        pool = urllib3.HTTPSConnectionPool(
             target.address,
             target.port,
             timeout=timeout,
@@ -302,9 +412,12 @@ def _pool(target: _Target, policy: OutboundPolicy) -> urllib3.HTTPConnectionPool
             server_hostname=target.host,
             assert_hostname=target.host,
         )
-    return urllib3.HTTPConnectionPool(
-        target.address, target.port, timeout=timeout, maxsize=1, retries=False
-    )
+    else:
+        pool = urllib3.HTTPConnectionPool(
+            target.address, target.port, timeout=timeout, maxsize=1, retries=False
+        )
+    pool.ConnectionCls = _watched(pool.ConnectionCls, watchdog)
+    return pool
 
 
 def _exchange(
@@ -314,10 +427,44 @@ def _exchange(
     body: bytes | None,
     policy: OutboundPolicy,
     deadline: float,
+    late: str = "The answer",
 ) -> OutboundResponse:
-    """One request to one checked target; the body read up to the cap and the deadline."""
+    """One request to one checked target; the body read up to the cap and the deadline.
+
+    The deadline covers the whole exchange (connect, status line, headers, body).
+    """
     url = f"{target.scheme}://{target.host_header}{target.path}"
-    pool = _pool(target, policy)
+    with _Watchdog(deadline - time.monotonic()) as watchdog:
+        pool = _pool(target, policy, watchdog)
+        try:
+            response = _urlopen(method, url, target, headers, body, policy, deadline, pool)
+        except APIConnectionError:
+            if watchdog.fired:
+                raise _late(late) from None
+            raise
+        finally:
+            pool.close()
+    if watchdog.fired:  # a shut socket reads as the answer's end: the answer is cut short
+        raise _late(late)
+    return response
+
+
+def _late(what: str = "The answer") -> APIConnectionError:
+    return APIConnectionError(
+        f"{what} took longer than the request's deadline to arrive.", retryable=True
+    )
+
+
+def _urlopen(
+    method: str,
+    url: str,
+    target: _Target,
+    headers: Mapping[str, str],
+    body: bytes | None,
+    policy: OutboundPolicy,
+    deadline: float,
+    pool: urllib3.HTTPConnectionPool,
+) -> OutboundResponse:
     try:
         raw = pool.urlopen(
             method,
@@ -342,8 +489,14 @@ def _exchange(
         raise APIConnectionError(
             f"{method} {url} failed: {type(exc).__name__}: {exc}", retryable=True
         ) from None
-    finally:
-        pool.close()
+    except ValueError as exc:
+        # http.client refuses a header it cannot send (UnicodeEncodeError for a
+        # value outside Latin-1, ValueError for a line break); its message may
+        # quote the value, a credential's secret perhaps, so it is not repeated.
+        raise OutboundRefused(
+            f"refused: a request header could not be sent ({type(exc).__name__}): header "
+            "values must be Latin-1 text without line breaks. Nothing was sent."
+        ) from None
 
 
 def _read_capped(raw, cap: int, deadline: float) -> tuple[bytes, bool]:
@@ -357,9 +510,7 @@ def _read_capped(raw, cap: int, deadline: float) -> tuple[bytes, bool]:
         if size > cap:
             return b"".join(chunks)[:cap], True
         if time.monotonic() > deadline:
-            raise APIConnectionError(
-                "The answer took longer than the request's deadline to arrive.", retryable=True
-            )
+            raise _late()
     return b"".join(chunks), False
 
 

@@ -63,6 +63,8 @@ RESERVED_HEADERS = (
 # The automations' placeholder URLs use the reserved .invalid domain (RFC 2606).
 PLACEHOLDER_HOST = re.compile(r"(^|\.)invalid$")
 HEADER_NAME = r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$"
+# Control characters a header value must not hold (tab is allowed; RFC 9110 section 5.5).
+HEADER_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 USER_AGENT = "Konnectify-HTTP-Step/1"
 
 
@@ -145,16 +147,40 @@ def _url_rules(data: dict[str, Any]) -> list[dict[str, str]]:
 
 
 def _header_rules(data: dict[str, Any]) -> list[dict[str, str]]:
-    """No header the sender owns (Host, Authorization, ...)."""
-    return [
-        {
-            "field": f"headers.{name}",
-            "message": "is set by the request itself; "
-            + ("use a credential" if "authorization" in name.lower() else "leave it out"),
-        }
-        for name in data.get("headers", {})
-        if name.lower() in RESERVED_HEADERS
-    ]
+    """No header the sender owns (Host, Authorization, ...); values HTTP can carry.
+
+    Checked on the rendered values too (a reference to a customer's name), since
+    the engine validates after rendering: a value must be ISO-8859-1 (Latin-1),
+    which is what HTTP/1.1 sends (RFC 9110 section 5.5), without control
+    characters other than tab (no line break could start a second header).
+    """
+    errors = []
+    for name, value in data.get("headers", {}).items():
+        field = f"headers.{name}"
+        if name.lower() in RESERVED_HEADERS:
+            hint = "use a credential" if "authorization" in name.lower() else "leave it out"
+            errors.append({"field": field, "message": f"is set by the request itself; {hint}"})
+        elif problem := header_value_problem(str(value)):
+            errors.append({"field": field, "message": problem})
+    return errors
+
+
+def header_value_problem(value: str) -> str | None:
+    """What keeps ``value`` from being sent as a header value, or None.
+
+    HTTP/1.1 header values are ISO-8859-1 octets without control characters
+    but tab (RFC 9110 section 5.5); Python's http.client refuses anything else.
+    """
+    if bad := HEADER_CONTROL.search(value):
+        return f"must not contain control characters or line breaks (found {bad.group()!r})"
+    try:
+        value.encode("latin-1")
+    except UnicodeEncodeError as exc:
+        return (
+            f"has characters HTTP headers cannot carry ({value[exc.start : exc.end]!r}); "
+            "only Latin-1 text (ISO-8859-1): send such text in the body or the query instead"
+        )
+    return None
 
 
 # -- the request ------------------------------------------------------------------
@@ -336,11 +362,7 @@ ACTIONS = [
                 "headers": {
                     **_string_map("Request headers (not Host, Authorization or Content-Length)"),
                     "propertyNames": {"pattern": HEADER_NAME, "maxLength": 200},
-                    "additionalProperties": {
-                        "type": "string",
-                        "maxLength": 8000,
-                        "pattern": r"^[^\r\n]*$",
-                    },
+                    "additionalProperties": {"type": "string", "maxLength": 8000},
                 },
                 "json_body": {"type": "object", "description": "Body sent as JSON"},
                 "form_body": _string_map("Body sent form-encoded (name=value&...)"),

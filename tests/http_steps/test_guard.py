@@ -172,6 +172,8 @@ def test_https_names_the_original_host_for_sni_and_the_certificate(monkeypatch):
     made = {}
 
     class Pool:
+        ConnectionCls = object
+
         def __init__(self, host, port, **kwargs):
             made.update(host=host, port=port, **kwargs)
 

@@ -89,7 +89,7 @@ def test_the_api_catalog_lists_it_with_its_schema(django_user_model):
         (
             {"method": "POST", "url": "https://x.example.com/", "headers": {"X-A": "1\r\nX-B: 2"}},
             "headers.X-A",
-            "invalid format",
+            "line breaks",
         ),
         ({"method": "TRACE", "url": "https://x.example.com/"}, "method", "must be one of"),
         ({"url": "https://x.example.com/"}, "method", "is required"),
