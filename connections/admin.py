@@ -558,12 +558,22 @@ class InboxEventAdmin(InboxBigTableAdmin, RefuseForbiddenActions, admin.ModelAdm
         require_use(request.user, event.connection)
         return event
 
+    @staticmethod
+    def _authorize(request: HttpRequest, event: InboxEvent, run_ids=None) -> None:
+        """PermissionDenied unless the user may run the steps of the workflows this
+        dispatches again (or re-runs): their credentials too, as the registered
+        redispatcher says."""
+        redispatcher = registered_redispatcher()
+        if redispatcher is not None and redispatcher.authorize is not None:
+            redispatcher.authorize(request.user, event, run_ids)
+
     def dispatch_again_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         """The page's Dispatch again (POST): the event's runs are created now; the report
         of what happened per workflow is kept in the session for one view of
         ``dispatch_again_report_view``, where the browser is sent (POST/redirect/GET: a
         reload of the report does not dispatch again)."""
         event = self._event_for(request, object_id)
+        self._authorize(request, event)
         change = reverse("admin:connections_inboxevent_change", args=[event.pk])
         refusal = undispatchable(event)
         if refusal:
@@ -582,6 +592,7 @@ class InboxEventAdmin(InboxBigTableAdmin, RefuseForbiddenActions, admin.ModelAdm
         to re-run the finished runs the event had already started. Rights as Dispatch
         again; once shown (a reload), the event's page, which lists its runs."""
         event = self._event_for(request, object_id)
+        self._authorize(request, event)
         change = reverse("admin:connections_inboxevent_change", args=[event.pk])
         stored = request.session.pop(dispatch_report_key(event), None)
         if stored is None:
@@ -628,6 +639,7 @@ class InboxEventAdmin(InboxBigTableAdmin, RefuseForbiddenActions, admin.ModelAdm
             run_ids = [int(value) for value in request.POST.getlist("run")]
         except ValueError:
             run_ids = []
+        self._authorize(request, event, run_ids)
         if not run_ids:
             self.message_user(request, "Choose the runs to re-run.", messages.WARNING)
         for line in rerun(event, run_ids) if run_ids else []:
@@ -656,6 +668,7 @@ class InboxEventAdmin(InboxBigTableAdmin, RefuseForbiddenActions, admin.ModelAdm
         events = list(queryset.order_by("pk"))
         for event in events:
             require_use(request.user, event.connection)
+            self._authorize(request, event)
         dispatch = registered_redispatcher().dispatch
         for event in events:
             refusal = undispatchable(event)

@@ -37,7 +37,8 @@ class CredentialForm(forms.ModelForm):
 
     class Meta:
         model = Credential
-        fields = ["name", "kind", "username", "header_name", "description"]
+        fields = ["name", "kind", "username", "header_name", "allowed_hosts", "description"]
+        widgets = {"allowed_hosts": forms.Textarea(attrs={"rows": 3, "cols": 40})}
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -80,6 +81,14 @@ class CredentialAdmin(admin.ModelAdmin):
                 "fields": ["username", "header_name", "new_secret", "secret_hint"],
                 "description": "Bearer token: the secret only. Basic auth: user name and "
                 "password. API key header: the header's name and the key.",
+            },
+        ),
+        (
+            "Where it may be sent",
+            {
+                "fields": ["allowed_hosts"],
+                "description": "Requests to any other host are refused; a redirect to "
+                "another origin drops the secret and the signature.",
             },
         ),
         ("Signing", {"fields": ["new_signing_secret", "remove_signing_secret", "signed"]}),

@@ -11,7 +11,10 @@ recorded input, output or error.
 from __future__ import annotations
 
 import base64
+import ipaddress
+import re
 from typing import ClassVar
+from urllib.parse import urlsplit
 
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
@@ -26,6 +29,15 @@ RESERVED_HEADER_NAMES = frozenset(
     {"host", "content-length", "transfer-encoding", "connection", "content-type", "cookie"}
 )
 SIGNATURE_HEADER = "Konnectify-Signature"
+# One allowed host: a DNS name (optionally "*." + name for its subdomains) or an IP
+# literal (IPv6 in brackets), optionally ":port".
+_HOST_LABEL = r"(?!-)[a-z0-9-]{1,63}(?<!-)"
+_DNS_NAME = re.compile(rf"\A(\*\.)?{_HOST_LABEL}(\.{_HOST_LABEL})*\Z")
+DEFAULT_PORTS = {"http": 80, "https": 443}  # a URL without a port: the scheme's
+NO_HOSTS = (
+    "Credential {name!r} lists no allowed hosts: its secret is sent to none. Set its "
+    "allowed hosts (Connections > Credentials) to the hosts that may receive it."
+)
 
 
 def secret_hint(secret: str) -> str:
@@ -38,6 +50,66 @@ def secret_hint(secret: str) -> str:
 def _no_line_breaks(value: str) -> None:
     if "\r" in value or "\n" in value or "\x00" in value:
         raise ValidationError("must not contain line breaks or NUL characters.")
+
+
+def parse_allowed_hosts(text: str) -> list[tuple[str, int | None]]:
+    """``allowed_hosts`` text as ``(host, port)`` rules; ValidationError naming the entry.
+
+    One entry per line (commas work too): ``crm.example.com`` (that host, any port,
+    as Django's ALLOWED_HOSTS), ``crm.example.com:8443`` (that port only),
+    ``*.example.com`` (any subdomain of example.com, not example.com itself) or an
+    IP literal (``10.0.0.5``, ``[2001:db8::1]:8080``). Names are compared
+    case-insensitively, without a trailing dot; no other wildcards.
+    """
+    rules: list[tuple[str, int | None]] = []
+    for entry in re.split(r"[\s,]+", text or ""):
+        if not entry:
+            continue
+        try:
+            parts = urlsplit(f"//{entry}")
+            host, port = (parts.hostname or "").rstrip("."), parts.port
+        except ValueError:
+            host, port = "", None
+        wildcard = entry.startswith("*.")
+        if wildcard:
+            host = "*." + host.removeprefix("*.")
+        valid = bool(host) and not parts.username and not parts.path and not parts.query
+        if valid and not _DNS_NAME.match(host):
+            try:
+                ipaddress.ip_address(host)
+            except ValueError:
+                valid = False
+            else:
+                valid = not wildcard
+        if not valid or port == 0:
+            raise ValidationError(
+                f"{entry!r} is not a host name: write e.g. crm.example.com, "
+                "crm.example.com:8443 or *.example.com (one per line)."
+            )
+        rules.append((host, port))
+    return rules
+
+
+def host_allowed(rules: list[tuple[str, int | None]], url: str) -> bool:
+    """Whether ``url``'s host and port match one of ``rules`` (``parse_allowed_hosts``)."""
+    try:
+        parts = urlsplit(url)
+        host = (parts.hostname or "").rstrip(".").lower()
+        port = parts.port or DEFAULT_PORTS.get(parts.scheme.lower())
+    except ValueError:
+        return False
+    for rule_host, rule_port in rules:
+        if rule_host.startswith("*."):
+            matched = host.endswith(rule_host[1:]) and host != rule_host[2:]
+        else:
+            matched = host == rule_host
+        if matched and rule_port in (None, port):
+            return True
+    return False
+
+
+def _valid_hosts(value: str) -> None:
+    parse_allowed_hosts(value)
 
 
 class Credential(models.Model):
@@ -78,6 +150,13 @@ class Credential(models.Model):
         help_text="Optional: requests are signed with it in a Konnectify-Signature header "
         "(Stripe's webhook scheme: t=(unix time),v1=(hex HMAC-SHA256 of 't.body')).",
     )
+    allowed_hosts = models.TextField(
+        blank=True,
+        validators=[_valid_hosts],
+        help_text="The only hosts its secret is sent to, one per line: crm.example.com "
+        "(any port), crm.example.com:8443 (that port only), or *.example.com for its subdomains. A "
+        "request to any other host is refused before anything is sent.",
+    )
     description = models.CharField(max_length=500, blank=True)
     created_at = models.DateTimeField("created", auto_now_add=True)
     updated_at = models.DateTimeField("updated", auto_now=True)
@@ -115,8 +194,28 @@ class Credential(models.Model):
             errors["header_name"] = "Only an API key header has a header name."
         if self.kind != self.Kind.BASIC and self.username:
             errors["username"] = "Only basic auth has a user name."
+        if not (self.allowed_hosts or "").strip():
+            errors["allowed_hosts"] = (
+                "List at least one host the secret may be sent to, e.g. crm.example.com."
+            )
         if errors:
             raise ValidationError(errors)
+
+    def require_host(self, url: str) -> None:
+        """ValidationError naming the rule unless ``url``'s host is in ``allowed_hosts``.
+
+        An empty list (credentials stored before hosts existed) allows no host.
+        """
+        rules = parse_allowed_hosts(self.allowed_hosts)
+        if not rules:
+            raise ValidationError(NO_HOSTS.format(name=self.name))
+        if not host_allowed(rules, url):
+            host = urlsplit(url).netloc.rpartition("@")[2]
+            listed = ", ".join(f"{h}:{p}" if p else h for h, p in rules)
+            raise ValidationError(
+                f"Credential {self.name!r} may not be sent to {host}: its allowed hosts are "
+                f"{listed}."
+            )
 
     def auth_headers(self) -> dict[str, str]:
         """The header(s) that carry the secret, e.g. ``{"Authorization": "Bearer ..."}``."""

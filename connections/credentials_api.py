@@ -26,6 +26,16 @@ class CredentialFilter(django_filters.FilterSet):
         fields = ["kind"]
 
 
+class HostListField(serializers.ListField):
+    """``allowed_hosts``: a list of hosts in the API, one per line in the model."""
+
+    def to_representation(self, value: str) -> list[str]:
+        return [line for line in (value or "").split() if line]
+
+    def to_internal_value(self, data) -> str:
+        return "\n".join(super().to_internal_value(data))
+
+
 class CredentialSerializer(StrictFields, serializers.ModelSerializer):
     """A credential; ``secret`` and ``signing_secret`` are accepted, never returned."""
 
@@ -48,6 +58,14 @@ class CredentialSerializer(StrictFields, serializers.ModelSerializer):
         help_text="Optional: requests are signed with it (Konnectify-Signature, Stripe's "
         'webhook scheme); never returned. "" removes it.',
     )
+    allowed_hosts = HostListField(
+        child=serializers.CharField(max_length=300),
+        required=False,
+        max_length=100,
+        help_text="The only hosts the secret is sent to: crm.example.com (any port), "
+        "crm.example.com:8443 (that port only), or *.example.com for its subdomains. "
+        "Required on create; a request to another host is refused before anything is sent.",
+    )
     has_signing_secret = serializers.SerializerMethodField(
         help_text="Whether requests sent with this credential are signed."
     )
@@ -64,6 +82,7 @@ class CredentialSerializer(StrictFields, serializers.ModelSerializer):
             "secret_hint",
             "signing_secret",
             "has_signing_secret",
+            "allowed_hosts",
             "description",
             "created_at",
             "updated_at",

@@ -283,11 +283,16 @@ class Redispatcher:
 
     ``rerun(event, run_ids)`` re-runs those of the given runs that ``event`` started (as
     new runs, from the first step), one line per run for people.
+
+    ``authorize(user, event, run_ids)`` raises PermissionDenied unless ``user`` may
+    dispatch ``event`` again (``run_ids`` None) or re-run those runs: the rights the
+    workflows' steps need (their connection, their credentials).
     """
 
     permission: str
     dispatch: Callable[[InboxEvent], list[Dispatched]]
     rerun: Callable[[InboxEvent, list[int]], list[str]] | None = None
+    authorize: Callable[..., None] | None = None
 
 
 # Runs belong to workflows, which sits above connections and registers the redispatcher

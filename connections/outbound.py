@@ -19,6 +19,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 
 from connections.credentials import SIGNATURE_HEADER, Credential
 from connections.permissions import can_use_credential, credential_refusal
@@ -32,6 +33,27 @@ if TYPE_CHECKING:
     from stripe_connector.catalog import Action
 
 MASK = "[redacted]"
+TEMPLATE_MARKS = ("{{", "{%", "{#")
+CREDENTIAL_LITERAL = (
+    "must be a credential's name as written, not a reference: the data of an event must "
+    "not choose which secret is sent."
+)
+
+
+def is_reference(value) -> bool:
+    """Whether ``value`` (a step's mapped field) is a template rather than literal text."""
+    return isinstance(value, str) and any(mark in value for mark in TEMPLATE_MARKS)
+
+
+def refuse_credential_reference(input_mapping) -> None:
+    """ActionInputError on ``credential`` when a step's mapping names it by a reference.
+
+    Checked at save (``workflows.services.check_credential_literal``) and by the engine
+    before rendering, for steps saved before the rule: a reference would let whoever
+    controls the event's data choose which secret is sent.
+    """
+    if isinstance(input_mapping, dict) and is_reference(input_mapping.get("credential")):
+        raise ActionInputError([{"field": "credential", "message": CREDENTIAL_LITERAL}])
 
 
 def policy_from_settings() -> OutboundPolicy:
@@ -98,12 +120,23 @@ class HttpClient:
         body: bytes | None,
         credential: str | None,
     ) -> OutboundResponse:
-        """Add the credential (and signature), send through the guard, mask its secrets."""
+        """Add the credential (and signature), send through the guard, mask its secrets.
+
+        The credential is sent only to a host in its ``allowed_hosts``
+        (``Credential.require_host``): another host is refused with OutboundRefused
+        naming the rule, before anything is sent. A redirect to another origin drops
+        the credential's headers and the signature, so on every hop the secret goes
+        to the first, allowed, origin only.
+        """
         sent = dict(headers)
         secrets: list[str] = []
         secret_headers: list[str] = []
         if credential:
             chosen = self.credential(credential)
+            try:
+                chosen.require_host(url)
+            except ValidationError as exc:
+                raise OutboundRefused(" ".join(exc.messages) + " Not sent.") from None
             auth = chosen.auth_headers()
             sent = {k: v for k, v in sent.items() if k.lower() not in {n.lower() for n in auth}}
             sent.update(auth)
@@ -111,6 +144,8 @@ class HttpClient:
             secrets = chosen.secret_values()
             if chosen.signing_secret:
                 sent[SIGNATURE_HEADER] = sign(body or b"", chosen.signing_secret, int(self.clock()))
+                # The signature vouches for this body to the first origin only.
+                secret_headers.append(SIGNATURE_HEADER)
         try:
             response = send(
                 method,

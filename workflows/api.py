@@ -179,7 +179,9 @@ class WorkflowSerializer(StrictFields, serializers.ModelSerializer):
         if steps is None and self.instance is not None:
             steps = [self._as_data(step) for step in self.instance.steps.all()]
         # 403 naming the connection: steps or activation spend its key as this user.
-        services.authorize_save(self.context["request"].user, candidate, has_steps=bool(steps))
+        services.authorize_save(
+            self.context["request"].user, candidate, has_steps=bool(steps), steps=steps
+        )
         if candidate.owner_id is not None:
             attrs["owner"] = candidate.owner
         # Every problem at once: the workflow's own and its steps'.
@@ -704,9 +706,10 @@ class RunViewSet(
     )
     @action(detail=True, methods=["post"], permission_classes=[requires("workflows.change_run")])
     def resume(self, request, pk=None) -> Response:
-        """Needs the right to use the run's connection too: its steps call Stripe again."""
+        """Needs the right to use the run's connection and its steps' credentials too: its
+        steps call Stripe again (``services.require_replay``)."""
         replayed = self.get_object()
-        require_use(request.user, replayed.workflow.connection)
+        services.require_replay(request.user, replayed.workflow)
         try:
             run = services.resume_run(replayed)
         except services.ReplayError as exc:
@@ -723,9 +726,10 @@ class RunViewSet(
     )
     @action(detail=True, methods=["post"], permission_classes=[requires("workflows.add_run")])
     def rerun(self, request, pk=None) -> Response:
-        """Creates a run (``add_run``) whose steps call Stripe (use of the connection)."""
+        """Creates a run (``add_run``) whose steps call Stripe (use of the connection and of
+        its steps' credentials, ``services.require_replay``)."""
         replayed = self.get_object()
-        require_use(request.user, replayed.workflow.connection)
+        services.require_replay(request.user, replayed.workflow)
         try:
             run, created = services.start_rerun(replayed)
         except services.ReplayError as exc:
@@ -892,9 +896,10 @@ class EventViewSet(InboxEventViewSet):
         permission_classes=[requires(CREATE_RUNS, USE_CONNECTION)],
     )
     def dispatch_again(self, request, pk=None) -> Response:
-        """Creates runs whose steps call Stripe: ``workflows.add_run`` and use of the connection."""
+        """Creates runs whose steps call Stripe: ``workflows.add_run``, use of the connection
+        and of the credentials the active workflows' steps name."""
         event = self.get_object()
-        require_use(request.user, event.connection)
+        services.require_redispatch(request.user, event)
         refusal = undispatchable(event)
         if refusal:
             return conflict(refusal)

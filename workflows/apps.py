@@ -19,13 +19,16 @@ class WorkflowsConfig(AppConfig):
         from connections.webhooks import provide_event_types_with
         from workflows.models import Run
         from workflows.redispatch import dispatch_again_from_admin, rerun_event_runs
-        from workflows.services import active_event_types
+        from workflows.services import active_event_types, require_redispatch
 
         provide_event_types_with(active_event_types)
         # Admin's "Dispatch again" (in connections) creates runs now, as the API does.
         add_run = f"{Run._meta.app_label}.{get_permission_codename('add', Run._meta)}"
         redispatch_with(
             Redispatcher(
-                permission=add_run, dispatch=dispatch_again_from_admin, rerun=rerun_event_runs
+                permission=add_run,
+                dispatch=dispatch_again_from_admin,
+                rerun=rerun_event_runs,
+                authorize=require_redispatch,
             )
         )

@@ -382,6 +382,8 @@ def call_action(step_run: StepRun, run: Run, outputs: dict[str, Any]) -> tuple[d
     """
     check_window(step_run)
     action = get_action(step_run.action_key)
+    if is_http_action(action):  # a credential is a literal name, also in older steps
+        outbound.refuse_credential_reference(step_run.input_mapping)
     if step_run.input is None:
         context = build_context(run.trigger_data(), outputs)
         with render_limits():  # one render deadline for all the step's fields

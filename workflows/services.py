@@ -16,6 +16,7 @@ from django_q.models import Schedule
 
 from connections.credentials import Credential
 from connections.models import Connection, ConnectionDisabled
+from connections.outbound import CREDENTIAL_LITERAL, is_reference
 from connections.permissions import require_use, require_use_credential
 from connections.webhooks import request_endpoint_sync
 from konnectify.platform import metrics
@@ -387,37 +388,90 @@ def acts_with_key(workflow: Workflow, has_steps: bool) -> bool:
     return has_steps or workflow.active
 
 
-def authorize_save(user, workflow: Workflow, *, has_steps: bool) -> None:
+def authorize_save(user, workflow: Workflow, *, has_steps: bool, steps=None) -> None:
     """Before saving in admin or the API: may ``user`` make the workflow act with the key?
 
     When the save acts with the key (``acts_with_key``), ``user`` must be allowed
     to use the connection (``connections.permissions.require_use``, raising
-    PermissionDenied) and becomes the workflow's ``owner`` (set, not saved): the
-    engine checks before every Stripe call that the owner still may.
+    PermissionDenied) and each credential the steps name (``require_credentials``),
+    and becomes the workflow's ``owner`` (set, not saved): the engine checks before
+    every Stripe call that the owner still may. ``steps`` are the steps being saved
+    (dicts with ``action_key`` and ``input_mapping``); None: the saved ones.
     """
     if not acts_with_key(workflow, has_steps):
         return
     require_use(user, workflow.connection)
-    require_credentials(user, workflow)
+    require_credentials(user, workflow, steps)
     workflow.owner = user
 
 
-def require_credentials(user, workflow: Workflow) -> None:
-    """``user`` must be allowed to use each credential the workflow's saved steps name.
+def credential_names(steps) -> set[str]:
+    """The credential names HTTP request steps name; ``steps``: Step rows or dicts."""
+    names = set()
+    for step in steps:
+        key = step["action_key"] if isinstance(step, dict) else step.action_key
+        mapping = step.get("input_mapping") if isinstance(step, dict) else step.input_mapping
+        if key in HTTP_ACTION_KEYS and isinstance(mapping, dict):
+            name = mapping.get("credential")
+            if isinstance(name, str) and name:
+                names.add(name)
+    return names
 
-    PermissionDenied (``connections.permissions.require_use_credential``) otherwise.
-    A name given as a template is only known at run time: the engine checks the
-    owner's right before each request anyway.
+
+def require_credentials(user, workflow: Workflow, steps=None) -> None:
+    """``user`` must be allowed to use each credential the workflow's steps name.
+
+    ``steps``: the steps about to be saved (dicts with ``action_key`` and
+    ``input_mapping``, or Step rows); None: the workflow's saved steps. Raises
+    PermissionDenied naming the credential
+    (``connections.permissions.require_use_credential``). A credential is a literal
+    name (``check_credential_literal``), so the names are known here.
     """
-    if workflow.pk is None:
-        return
-    names = {
-        (step.input_mapping or {}).get("credential")
-        for step in workflow.steps.filter(action_key__in=HTTP_ACTION_KEYS)
-        if isinstance(step.input_mapping, dict)
-    }
-    for credential in Credential.objects.filter(name__in=[n for n in names if n]):
+    if steps is None:
+        if workflow.pk is None:
+            return
+        steps = workflow.steps.filter(action_key__in=HTTP_ACTION_KEYS)
+    names = credential_names(steps)
+    for credential in Credential.objects.filter(name__in=sorted(names)).order_by("name"):
         require_use_credential(user, credential)
+
+
+def require_replay(user, workflow: Workflow) -> None:
+    """Before resuming, re-running or dispatching again: what activating asks of ``user``.
+
+    The engine sends as the workflow's owner, so whoever replays must themself be
+    allowed to use the connection and every credential the steps name; raises
+    PermissionDenied (403 in admin and the API) naming the connection or credential.
+    """
+    require_use(user, workflow.connection)
+    require_credentials(user, workflow)
+
+
+def require_redispatch(user, event, run_ids: list[int] | None = None) -> None:
+    """``require_replay`` for each workflow that dispatching ``event`` again would run
+    (its connection's active workflows waiting for its type), or with ``run_ids``, for
+    the workflows of those of the runs ``event`` started (re-running them)."""
+    require_use(user, event.connection)
+    if run_ids is None:
+        workflows = Workflow.objects.filter(
+            connection_id=event.connection_id, event_type=event.type, active=True
+        )
+    else:
+        workflows = Workflow.objects.filter(runs__event=event, runs__pk__in=run_ids).distinct()
+    for workflow in workflows.select_related("connection").order_by("pk"):
+        require_replay(user, workflow)
+
+
+def check_credential_literal(step: dict, report: MappingReport) -> None:
+    """An HTTP request step's ``credential`` must be a literal name, never a reference.
+
+    A reference would let whoever controls the event's data (any Stripe object's
+    metadata) choose which secret is sent. Adds an error on ``credential``.
+    """
+    if step.get("action_key") not in HTTP_ACTION_KEYS:
+        return
+    if is_reference((step.get("input_mapping") or {}).get("credential")):
+        report.error("credential", CREDENTIAL_LITERAL)
 
 
 # -- checking a workflow ----------------------------------------------------------
@@ -459,6 +513,7 @@ def check_steps(workflow: Workflow, steps: list[dict]) -> list[MappingReport]:
                     sample_trigger=sample,
                     earlier_steps=earlier,
                 )
+                check_credential_literal(step, report)
             reports.append(report)
             earlier.append(step.get("name", ""))
     return reports

@@ -27,6 +27,7 @@ def test_credential_pages_at_1280(page, check, stack, admin_user):
         name=unique("slack-alerts").replace(" ", "-"),
         kind=Credential.Kind.BEARER,
         secret="xoxb-other-secret-0000000000",
+        allowed_hosts="hooks.slack.com",
         description="Incoming webhook of the #billing channel",
     )
     sign_in(page, base, *ADMIN)
@@ -37,6 +38,7 @@ def test_credential_pages_at_1280(page, check, stack, admin_user):
     page.fill("#id_header_name", "X-Api-Key")
     page.fill("#id_new_secret", SECRET)
     page.fill("#id_new_signing_secret", SIGNING)
+    page.fill("#id_allowed_hosts", "crm.example.com\n*.crm.example.com:8443")
     page.fill("#id_description", "Our CRM's REST API")
     page.click("input[name='_save']")
     expect(page.locator("ul.messagelist")).to_contain_text("was added successfully")

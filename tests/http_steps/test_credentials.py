@@ -31,7 +31,9 @@ SIGNING = "sign_0123456789abcdefghij"
 
 @pytest.fixture
 def bearer() -> Credential:
-    return Credential.objects.create(name="crm", kind=Credential.Kind.BEARER, secret=TOKEN)
+    return Credential.objects.create(
+        name="crm", kind=Credential.Kind.BEARER, secret=TOKEN, allowed_hosts="127.0.0.1"
+    )
 
 
 def send(server, credential: str | None, client: HttpClient | None = None, **extra):
@@ -67,7 +69,7 @@ def test_secrets_are_encrypted_at_rest(bearer):
     ],
 )
 def test_each_kind_adds_its_header_at_send_time(fields, header, value, server, allow_loopback):
-    Credential.objects.create(name="svc", **fields)
+    Credential.objects.create(name="svc", allowed_hosts="127.0.0.1", **fields)
     send(server, "svc")
     assert server.seen[0].header(header) == value
 
@@ -87,7 +89,7 @@ def test_each_kind_checks_what_it_needs(fields, field):
     from django.core.exceptions import ValidationError
 
     with pytest.raises(ValidationError) as caught:
-        Credential(name="c", **fields).full_clean()
+        Credential(name="c", allowed_hosts="127.0.0.1", **fields).full_clean()
     assert field in caught.value.message_dict
 
 
@@ -171,7 +173,13 @@ def api(django_user_model):
 def test_the_api_stores_secrets_and_never_returns_them(api):
     created = api.post(
         "/api/v1/credentials/",
-        {"name": "crm", "kind": "bearer", "secret": TOKEN, "signing_secret": SIGNING},
+        {
+            "name": "crm",
+            "kind": "bearer",
+            "secret": TOKEN,
+            "signing_secret": SIGNING,
+            "allowed_hosts": ["crm.example.com"],
+        },
         format="json",
     )
     assert created.status_code == 201, created.json()
@@ -252,6 +260,7 @@ def test_admin_saves_secrets_and_keeps_them_when_left_blank(admin_client):
             "name": "slack",
             "kind": "api_key",
             "header_name": "X-Key",
+            "allowed_hosts": "hooks.slack.com",
             "new_secret": API_KEY,
             "new_signing_secret": "",
             "description": "",
@@ -266,6 +275,7 @@ def test_admin_saves_secrets_and_keeps_them_when_left_blank(admin_client):
             "name": "slack",
             "kind": "api_key",
             "header_name": "X-Other",
+            "allowed_hosts": "hooks.slack.com",
             "new_secret": "",
             "new_signing_secret": SIGNING,
             "description": "alerts",

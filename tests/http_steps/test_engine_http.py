@@ -53,7 +53,11 @@ def connection():
 @pytest.fixture
 def crm():
     return Credential.objects.create(
-        name="crm", kind=Credential.Kind.BEARER, secret=TOKEN, signing_secret=SIGNING
+        name="crm",
+        kind=Credential.Kind.BEARER,
+        secret=TOKEN,
+        signing_secret=SIGNING,
+        allowed_hosts="127.0.0.1",
     )
 
 

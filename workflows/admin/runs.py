@@ -21,7 +21,7 @@ from django.utils.safestring import SafeString
 from django.utils.text import Truncator
 
 from connections.models import Connection, InboxEvent
-from connections.permissions import can_use, require_use
+from connections.permissions import can_use
 from konnectify.platform.admin_actions import RefuseForbiddenActions
 from konnectify.platform.big_tables import BigTableAdmin
 from workflows import services
@@ -307,7 +307,7 @@ class RunAdmin(BigTableAdmin, RefuseForbiddenActions, admin.ModelAdmin):
     def _confirm(self, request: HttpRequest, queryset, kind: str):
         """An intermediate confirmation page, as admin's delete does; acts on 'confirm'."""
         for run in queryset.select_related("workflow__connection"):
-            require_use(request.user, run.workflow.connection)
+            services.require_replay(request.user, run.workflow)
         if request.POST.get("confirm") == "yes":
             done, refused = replay_runs(queryset, kind)
             self.message_user(request, f"{done} run(s) queued.")
