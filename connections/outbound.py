@@ -22,6 +22,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 
 from connections.credentials import SIGNATURE_HEADER, Credential
+from connections.masking import MASK, Masker
 from connections.permissions import can_use_credential, credential_refusal
 from stripe_connector.catalog.http import is_http_action
 from stripe_connector.errors import ActionInputError, StripeError
@@ -32,7 +33,6 @@ if TYPE_CHECKING:
     from connections.models import Connection
     from stripe_connector.catalog import Action
 
-MASK = "[redacted]"
 TEMPLATE_MARKS = ("{{", "{%", "{#")
 CREDENTIAL_LITERAL = (
     "must be a credential's name as written, not a reference: the data of an event must "
@@ -161,30 +161,34 @@ class HttpClient:
 
 
 def mask(text: str, secrets: list[str]) -> str:
-    for secret in secrets:
-        text = text.replace(secret, MASK)
-    return text
+    """``text`` with every secret, as written or encoded, replaced (``masking.Masker``)."""
+    return Masker(secrets)(text)
 
 
 def masked_response(response: OutboundResponse, secrets: list[str]) -> OutboundResponse:
-    """The answer with every secret value replaced by ``[redacted]`` (body and headers)."""
+    """The answer with every secret replaced by ``[redacted]``: headers and body bytes now,
+    and whatever is recorded once the body is decoded (``OutboundResponse.mask``, applied
+    by the HTTP action to the step's output and error), where JSON escapes, another charset,
+    percent-encoding or base64 no longer hide it (``connections.masking``)."""
     if not secrets:
         return response
+    masker = Masker(secrets)
     body = response.body
     for secret in secrets:
         body = body.replace(secret.encode(), MASK.encode())
-    headers = {name: mask(value, secrets) for name, value in response.headers.items()}
-    return dataclasses.replace(response, body=body, headers=headers)
+    headers = {name: masker(value) for name, value in response.headers.items()}
+    return dataclasses.replace(response, body=body, headers=headers, mask=masker)
 
 
 def masked_error(exc: StripeError, secrets: list[str]) -> StripeError:
-    """The same error with any secret in its message masked."""
-    if not secrets or not any(secret in exc.message for secret in secrets):
+    """The same error with any secret in its message masked (encoded forms too)."""
+    message = mask(exc.message, secrets) if secrets else exc.message
+    if message == exc.message:
         return exc
     if isinstance(exc, OutboundRefused):
-        return OutboundRefused(mask(exc.message, secrets))
+        return OutboundRefused(message)
     return type(exc)(
-        mask(exc.message, secrets),
+        message,
         http_status=exc.http_status,
         type=exc.type,
         code=exc.code,

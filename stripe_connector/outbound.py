@@ -46,6 +46,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import certifi
@@ -133,12 +134,19 @@ class OutboundPolicy:
         return cls(allowed_networks=tuple(parsed), allowed_hosts=names, **options)
 
 
+def _unmasked(value: Any) -> Any:
+    return value
+
+
 @dataclass(frozen=True)
 class OutboundResponse:
     """An answer: status, headers (lower-case names), body bytes up to the cap.
 
     ``truncated`` says the body went on past ``max_response_bytes`` (not read);
-    ``url`` is the last hop's URL.
+    ``url`` is the last hop's URL. ``mask`` is applied to whatever is recorded
+    from the answer once it is decoded (text, or JSON values: dicts, lists,
+    strings); the sender sets it to hide its secrets (``connections.outbound``),
+    it changes nothing otherwise.
     """
 
     status: int
@@ -146,6 +154,7 @@ class OutboundResponse:
     body: bytes
     truncated: bool
     url: str
+    mask: Callable[[Any], Any] = field(default=_unmasked, compare=False, repr=False)
 
 
 def metadata_address(ip: IPAddress) -> IPAddress | None:

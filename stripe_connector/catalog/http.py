@@ -250,9 +250,13 @@ def http_request(
 
 
 def status_error(method: str, response: OutboundResponse) -> StripeError:
-    """The error for a 4xx/5xx answer, classified as the Stripe client does for HTTP."""
+    """The error for a 4xx/5xx answer, classified as the Stripe client does for HTTP.
+
+    The answer's text is masked (``response.mask``) before it is cut to the excerpt,
+    so a secret cannot survive half-cut.
+    """
     status = response.status
-    excerpt = _text(response)[:ERROR_EXCERPT]
+    excerpt = response.mask(_text(response))[:ERROR_EXCERPT]
     host = urlsplit(response.url).netloc
     message = f"{method} {host} answered HTTP {status}" + (f": {excerpt}" if excerpt else ".")
     request_id = next(
@@ -261,6 +265,7 @@ def status_error(method: str, response: OutboundResponse) -> StripeError:
     )
     if request_id:
         message += f" (its request id: {request_id})"
+    message = response.mask(message)
     retry_after = retry_after_seconds(response.headers.get("retry-after"))
     if status == 429:
         cls, retryable = RateLimitError, True
@@ -278,9 +283,13 @@ def status_error(method: str, response: OutboundResponse) -> StripeError:
 
 
 def output_of(response: OutboundResponse) -> dict[str, Any]:
-    """The step's output: status, kept headers, body as JSON when it is JSON, else text."""
+    """The step's output: status, kept headers, body as JSON when it is JSON, else text.
+
+    Masked after decoding (``response.mask``): a secret the answer echoes JSON-escaped
+    (``\\/``, ``\\u0073``) or in another charset is hidden in its decoded form too.
+    """
     body: Any = None
-    text = _text(response)
+    text = response.mask(_text(response))
     truncated = response.truncated
     if _is_json(response) and not truncated and response.body.strip():
         try:
@@ -290,15 +299,17 @@ def output_of(response: OutboundResponse) -> dict[str, Any]:
     if body is None:
         truncated = truncated or len(text) > TEXT_LIMIT
         body = text[:TEXT_LIMIT]
-    return {
-        "status": response.status,
-        "headers": {
-            name: response.headers[name] for name in KEPT_HEADERS if name in response.headers
-        },
-        "body": body,
-        "body_truncated": truncated,
-        "url": response.url,
-    }
+    return response.mask(
+        {
+            "status": response.status,
+            "headers": {
+                name: response.headers[name] for name in KEPT_HEADERS if name in response.headers
+            },
+            "body": body,
+            "body_truncated": truncated,
+            "url": response.url,
+        }
+    )
 
 
 def _is_json(response: OutboundResponse) -> bool:
