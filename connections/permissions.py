@@ -71,8 +71,10 @@ def can_use_credential(user, credential=None) -> bool:
     ``connections.use_credential`` ("Can send HTTP requests with a credential"),
     or a per-object grant from an object-permission backend; viewing or changing
     a credential does not imply it. Checked when a workflow whose steps name a
-    credential is activated, when a step is tested or run through the API, and by
-    the engine before each request (for the workflow's owner).
+    credential is saved or activated (for the steps being saved), when its runs are
+    re-run or resumed or its event dispatched again (for who asks: the engine then
+    sends as the owner), when a step is tested or run through the API, and by the
+    engine before each request (for the workflow's owner).
     """
     if user is None or not getattr(user, "is_active", False):
         return False
