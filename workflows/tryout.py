@@ -11,8 +11,9 @@ from typing import Any
 from django.db.models import Q
 from jinja2 import TemplateSyntaxError
 
-from connections.outbound import client_for
+from connections.outbound import client_for, refuse_credential_reference
 from stripe_connector.catalog import get_action, get_trigger
+from stripe_connector.catalog.http import is_http_action
 from stripe_connector.errors import ActionInputError, StripeError
 from workflows import clock
 from workflows.engine import bounded_input, json_safe
@@ -182,6 +183,8 @@ def test_step(step: Step, *, user=None) -> dict[str, Any]:
         return result
     try:
         action = get_action(step.action_key)
+        if is_http_action(action):  # a credential is a literal name, also in older steps
+            refuse_credential_reference(step.input_mapping)
         with render_limits():
             rendered = render_input(step.input_mapping, build_context(workflow.sample(), outputs))
         result["input"] = bounded_input(rendered.values)

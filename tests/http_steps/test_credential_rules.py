@@ -18,6 +18,7 @@ from stripe_connector.outbound import OutboundRefused
 from tests.http_steps import test_engine_http as engine_tests
 from tests.http_steps.server import Answer, echo, http_server
 from tests.support.factories import make_workflow
+from workflows import tryout
 from workflows.models import Run, RunStatus, Step
 
 pytestmark = pytest.mark.django_db
@@ -214,6 +215,18 @@ def test_the_engine_refuses_a_reference_as_the_credential(
     step_run.refresh_from_db()
     assert step_run.status == RunStatus.FAILED
     assert "credential: must be a credential's name as written" in json.dumps(step_run.error)
+    assert server.seen == []
+
+
+def test_test_a_step_refuses_a_reference_as_the_credential(connection, crm, server, allow_loopback):
+    workflow = make_workflow(
+        connection,
+        "customer.updated",
+        [http_step(server.url, credential="{{ trigger.data.object.metadata.cred }}")],
+    )
+    result = tryout.test_step(workflow.steps.get(), user=None)
+    assert result["ok"] is False
+    assert "credential: must be a credential's name as written" in json.dumps(result["error"])
     assert server.seen == []
 
 
