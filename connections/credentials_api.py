@@ -9,6 +9,8 @@ the separate ``use_credential`` right (``connections.permissions``).
 
 from __future__ import annotations
 
+import re
+
 import django_filters
 from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import extend_schema, extend_schema_view
@@ -30,7 +32,7 @@ class HostListField(serializers.ListField):
     """``allowed_hosts``: a list of hosts in the API, one per line in the model."""
 
     def to_representation(self, value: str) -> list[str]:
-        return [line for line in (value or "").split() if line]
+        return [entry for entry in re.split(r"[\s,]+", value or "") if entry]
 
     def to_internal_value(self, data) -> str:
         return "\n".join(super().to_internal_value(data))

@@ -316,6 +316,16 @@ def test_the_api_requires_allowed_hosts_and_answers_a_list(admin_user):
     assert "'bad/host' is not a host name" in problem["message"]
 
 
+def test_the_api_lists_hosts_written_with_commas_in_admin(admin_user):
+    credential = Credential.objects.create(
+        name="c", secret=TOKEN, allowed_hosts="a.example.com, b.example.com\nc.example.com"
+    )
+    api = APIClient()
+    api.force_authenticate(admin_user)
+    answer = api.get(f"/api/v1/credentials/{credential.pk}/")
+    assert answer.json()["allowed_hosts"] == ["a.example.com", "b.example.com", "c.example.com"]
+
+
 def test_admin_requires_allowed_hosts(admin_client):
     url = reverse("admin:connections_credential_add")
     form = {"name": "crm", "kind": "bearer", "new_secret": TOKEN, "description": ""}
