@@ -28,7 +28,6 @@ from workflows.models import RunStatus, Step, StepRun, Workflow
 from workflows.sandbox import render_limits
 
 logger = logging.getLogger(__name__)
-MAX_PATHS = 300
 MAX_SAMPLE_ROWS = 2000
 SAMPLE_VALUE_CHARS = 200
 CATALOG_SAMPLE_HINT = (
@@ -215,47 +214,6 @@ def test_step(step: Step, *, user=None) -> dict[str, Any]:
     return result
 
 
-def action_fields(action_key: str) -> list[dict[str, Any]]:
-    """The action's input fields for the admin: name, type, required, help."""
-    try:
-        schema = get_action(action_key).input_schema
-    except KeyError:
-        return []
-    required = set(schema.get("required", []))
-    return [
-        {
-            "name": name,
-            "type": describe_type(spec),
-            "required": name in required,
-            "help": spec.get("description", ""),
-        }
-        for name, spec in schema.get("properties", {}).items()
-    ]
-
-
-def describe_type(spec: dict) -> str:
-    kind = spec.get("type")
-    if isinstance(kind, list):
-        return " or ".join(kind)
-    if kind:
-        return kind + (f" ({', '.join(map(str, spec['enum']))})" if "enum" in spec else "")
-    options = spec.get("anyOf") or spec.get("oneOf") or []
-    return " or ".join(describe_type(option) for option in options) or "any"
-
-
-def available_paths(step: Step) -> list[tuple[str, str]]:
-    """(reference, example) pairs from the trigger's sample and earlier steps' outputs."""
-    paths = flatten(step.workflow.sample(), "trigger")
-    outputs = latest_outputs(step.workflow)
-    earlier = step.workflow.steps.filter(order__lt=step.order).exclude(pk=step.pk)
-    for other in earlier:
-        if other.name in outputs:
-            paths += flatten(outputs[other.name], f"steps.{other.name}")
-        else:
-            paths.append((f"steps.{other.name}", "(its fields appear after a first run)"))
-    return paths[:MAX_PATHS]
-
-
 def sample_rows(value: Any, prefix: str = "trigger") -> list[tuple[str, str]]:
     """(reference, JSON value) for every leaf of the sample, every list item included.
 
@@ -281,17 +239,3 @@ def sample_rows(value: Any, prefix: str = "trigger") -> list[tuple[str, str]]:
 
     walk(value, prefix)
     return rows
-
-
-def flatten(value: Any, prefix: str) -> list[tuple[str, str]]:
-    """Leaf paths of a JSON value with short example values; lists show their first item."""
-    if isinstance(value, dict):
-        items: list[tuple[str, str]] = []
-        for key, item in value.items():
-            items += flatten(
-                item, f"{prefix}.{key}" if key.isidentifier() else f"{prefix}['{key}']"
-            )
-        return items
-    if isinstance(value, list):
-        return flatten(value[0], f"{prefix}[0]") if value else [(prefix, "[]")]
-    return [(prefix, repr(value)[:40])]

@@ -2,22 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.shortcuts import get_object_or_404
-from django.utils.html import format_html
-
-
-def pretty(value: Any) -> str:
-    """JSON for people, in a <pre>."""
-    if value in (None, "", {}, []):
-        return "-"
-    return format_html(
-        "<pre style='margin:0;white-space:pre-wrap'>{}</pre>", json.dumps(value, indent=2)
-    )
 
 
 def object_or_404(model, pk: Any, **filters: Any):
