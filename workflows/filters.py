@@ -84,6 +84,23 @@ HELP_TEXT = (
     "gte, lt and lte hold only for a present, non-null value."
 )
 
+# Step.condition's help: the same rules, over the run's data rather than the event alone.
+CONDITION_HELP_TEXT = (
+    "Run this step only if these rules hold (all of them, or any one: see 'match'); when "
+    "they do not, the step is skipped and the run goes on. The rules are the filters' "
+    '[{"path": "steps.find_customer.email", "op": "exists"}], with paths starting at '
+    "trigger. (the event) or steps.<an earlier step>. (its output). A skipped step's "
+    "output is absent: not_exists holds for it. Empty: always run."
+)
+
+FOR_EACH_HELP_TEXT = (
+    "Repeat this step for each item of a list: a path like trigger.data.object.lines.data "
+    "or steps.search.data. The input references the item as {{ item }} (e.g. "
+    "{{ item.price.id }}) and its position from 0 as {{ item_index }}. One call per item, "
+    "each with its own idempotency key; the output is the list of the items' outputs. "
+    "Empty: run once."
+)
+
 
 def lookup(data: Any, path: str) -> Any:
     """The value at a dotted path, or ``_ABSENT``."""

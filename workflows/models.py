@@ -13,14 +13,19 @@ from typing import Any
 from croniter import croniter
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import RegexValidator, validate_email
+from django.core.validators import (
+    MaxValueValidator,
+    MinValueValidator,
+    RegexValidator,
+    validate_email,
+)
 from django.db import models
 from django.db.models import Q
 
 from connections.models import Connection, InboxEvent
 from stripe_connector.catalog import event_type_for_trigger, get_trigger
+from workflows.filters import CONDITION_HELP_TEXT, FOR_EACH_HELP_TEXT, check_filters
 from workflows.filters import HELP_TEXT as FILTERS_HELP_TEXT
-from workflows.filters import check_filters
 
 SCHEDULE_TRIGGER = "schedule"
 STEP_NAME = RegexValidator(
@@ -133,6 +138,16 @@ class Workflow(models.Model):
         validators=[validate_alert_emails],
         help_text="Who is emailed when a run of this workflow fails: a list of addresses. "
         "Empty: the product's default (ALERT_EMAILS).",
+    )
+    copied_from = models.ForeignKey(
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="copies",
+        help_text="The test-mode workflow this one was copied from (Copy to a live connection); "
+        "copying again updates this workflow.",
     )
     alert_chat = models.BooleanField(
         default=True,
@@ -254,12 +269,31 @@ class Workflow(models.Model):
             return {}
 
 
+# A for-each step makes one Stripe call per item, within one run: at most this many items.
+FOR_EACH_CEILING = 1000
+DEFAULT_MAX_ITEMS = 100
+
+
+class Match(models.TextChoices):
+    """How a condition's rules combine."""
+
+    ALL = "all", "All rules hold"
+    ANY = "any", "Any rule holds"
+
+
 class Step(models.Model):
-    """One action of a workflow, with the mapping that builds its input."""
+    """One action of a workflow, with the mapping that builds its input.
+
+    A step may run only if its ``condition`` holds (rules like the workflow's filters,
+    over ``trigger.`` and ``steps.<earlier step>.`` paths), and may repeat for each
+    item of a list (``for_each``, at most ``max_items`` items).
+    """
 
     class OnFailure(models.TextChoices):
         STOP = "stop", "Stop the run"
         CONTINUE = "continue", "Continue with the next step"
+
+    Match = Match
 
     workflow = models.ForeignKey(Workflow, on_delete=models.CASCADE, related_name="steps")
     order = models.PositiveIntegerField(default=0, help_text="Steps run in ascending order.")
@@ -276,6 +310,29 @@ class Step(models.Model):
         "{{ trigger.data.object.customer }} and {{ steps.find_customer.email }}.",
     )
     on_failure = models.CharField(max_length=10, choices=OnFailure.choices, default=OnFailure.STOP)
+    condition = models.JSONField(
+        "run only if",
+        default=list,
+        blank=True,
+        help_text=CONDITION_HELP_TEXT,
+    )
+    condition_match = models.CharField(
+        max_length=3,
+        choices=Match.choices,
+        default=Match.ALL,
+        help_text="Whether all rules of the condition must hold, or any one.",
+    )
+    for_each = models.CharField(
+        max_length=500,
+        blank=True,
+        help_text=FOR_EACH_HELP_TEXT,
+    )
+    max_items = models.PositiveIntegerField(
+        default=DEFAULT_MAX_ITEMS,
+        validators=[MinValueValidator(1), MaxValueValidator(FOR_EACH_CEILING)],
+        help_text=f"For each: a list longer than this fails the step before any call "
+        f"(it is never cut short). At most {FOR_EACH_CEILING}.",
+    )
     sample_output = models.JSONField(
         null=True,
         blank=True,
@@ -449,6 +506,19 @@ class StepRun(models.Model):
     action_key = models.CharField(max_length=100)
     input_mapping = models.JSONField(default=dict, blank=True)
     on_failure = models.CharField(max_length=10, choices=Step.OnFailure.choices)
+    condition = models.JSONField(default=list, blank=True)
+    condition_match = models.CharField(max_length=3, choices=Match.choices, default=Match.ALL)
+    for_each = models.CharField(max_length=500, blank=True)
+    max_items = models.PositiveIntegerField(default=DEFAULT_MAX_ITEMS)
+    skip_reason = models.TextField(
+        blank=True, help_text="Why the step was skipped: which rule of its condition did not hold."
+    )
+    item_count = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="For each: how many items the list had (fixed at the first attempt); "
+        "the output lists the outputs of the items done so far, in order.",
+    )
     status = models.CharField(max_length=10, choices=RunStatus.choices, default=RunStatus.PENDING)
     attempts = models.PositiveIntegerField(default=0)
     next_attempt_at = models.DateTimeField(
