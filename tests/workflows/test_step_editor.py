@@ -253,8 +253,12 @@ def test_earlier_steps_give_their_test_a_step_output_else_nothing(staff_client, 
     ).json()
     first, second = body["steps"]
     assert first["name"] == "find" and first["source"] == "Test a step"
-    assert {"reference": "steps.find.address.city", "example": '"Paris"'} in first["paths"]
-    assert second == {"name": "not_saved_yet", "source": "", "paths": []}
+    assert {
+        "reference": "steps.find.address.city",
+        "path": "address.city",
+        "example": '"Paris"',
+    } in first["paths"]
+    assert second == {"name": "not_saved_yet", "source": "", "paths": [], "lists": []}
 
 
 def test_a_renamed_step_keeps_its_output_by_id(staff_client, connection):
@@ -266,7 +270,9 @@ def test_a_renamed_step_keeps_its_output_by_id(staff_client, connection):
     body = get_paths(
         staff_client, workflow=workflow.pk, trigger_key="customer.created", steps=steps
     ).json()
-    assert body["steps"][0]["paths"] == [{"reference": "steps.lookup.id", "example": '"cus_9"'}]
+    assert body["steps"][0]["paths"] == [
+        {"reference": "steps.lookup.id", "path": "id", "example": '"cus_9"'}
+    ]
 
 
 def test_paths_need_to_add_or_change_workflows(staff_as, connection):
@@ -313,7 +319,7 @@ def test_run_outputs_are_offered_only_to_users_who_may_view_runs(staff_as, conne
     steps = [{"id": str(step.pk), "name": "find"}]
     changer = staff_as("view_workflow", "change_workflow")
     body = get_paths(changer, workflow=workflow.pk, trigger_key="customer.created", steps=steps)
-    assert body.json()["steps"] == [{"name": "find", "source": "", "paths": []}]
+    assert body.json()["steps"] == [{"name": "find", "source": "", "paths": [], "lists": []}]
     assert "private@customer.example" not in body.content.decode()
 
     viewer_of_runs = staff_as("view_run")
@@ -324,7 +330,14 @@ def test_run_outputs_are_offered_only_to_users_who_may_view_runs(staff_as, conne
         {
             "name": "find",
             "source": "a run",
-            "paths": [{"reference": "steps.find.email", "example": '"private@customer.example"'}],
+            "paths": [
+                {
+                    "reference": "steps.find.email",
+                    "path": "email",
+                    "example": '"private@customer.example"',
+                }
+            ],
+            "lists": [],
         }
     ]
 

@@ -10,7 +10,11 @@ turns whole-number text into integers, ``"true"`` into booleans, as for any inpu
 
 The data picker beside each editor asks ``paths_view`` for the paths of the
 trigger's sample event and of earlier steps' recorded outputs, as the page shows
-them (unsaved trigger and steps included).
+them (unsaved trigger and steps included): the lists among them (what a step may
+repeat for each item of) and, for a step that repeats, its item's fields.
+
+A step's "Run only if" is the rules editor of the workflow's filters over paths that
+start at ``trigger.`` or ``steps.<an earlier step>.`` (``condition_schema``).
 """
 
 from __future__ import annotations
@@ -158,6 +162,25 @@ def action_schemas() -> dict[str, dict[str, Any]]:
 
 def filters_schema() -> dict[str, Any]:
     """The filters editor: rows of path, operator (filters.OPERATORS) and value."""
+    return _rules_schema(
+        "Filter",
+        "Dotted path in the event, e.g. data.object.status "
+        "(list positions as numbers: data.object.lines.data.0.price.id).",
+    )
+
+
+def condition_schema() -> dict[str, Any]:
+    """A step's "Run only if" editor: the filters' rows, over the run's data."""
+    return _rules_schema(
+        "Rule",
+        "Dotted path from trigger. (the event) or steps.<an earlier step>. (its output), "
+        "e.g. trigger.data.object.amount_due or steps.find_customer.email "
+        "(list positions as numbers: trigger.data.object.lines.data.0.price.id).",
+    )
+
+
+def _rules_schema(title: str, path_help: str) -> dict[str, Any]:
+    """Rows of path, operator (filters.OPERATORS, with their meanings) and value."""
     operators = [
         {"title": f"{op}: {OPERATOR_MEANINGS.get(op, op)}", "value": op} for op in filters.OPERATORS
     ]
@@ -166,14 +189,13 @@ def filters_schema() -> dict[str, Any]:
         "title": "",
         "items": {
             "type": "object",
-            "title": "Filter",
+            "title": title,
             "properties": {
                 "path": {
                     "type": "string",
                     "title": "Path",
                     "required": True,
-                    "help_text": "Dotted path in the event, e.g. data.object.status "
-                    "(list positions as numbers: data.object.lines.data.0.price.id).",
+                    "help_text": path_help,
                 },
                 "op": {
                     "type": "string",
@@ -271,6 +293,32 @@ class FiltersField(EditorJSONField):
         super().__init__(**kwargs)
 
 
+class ConditionField(EditorJSONField):
+    """Step.condition in admin: the rules editor over the raw JSON list; empty is []."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs["widget"] = EditorWidget("condition", condition_schema())
+        super().__init__(**kwargs)
+
+    def to_python(self, value: Any) -> Any:
+        value = super().to_python(value)
+        return [] if value is None else value
+
+
+class ForEachInput(forms.TextInput):
+    """Step.for_each: a path typed, or picked among the lists of the condition's picker."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            attrs={
+                "class": "vTextField kf-for-each",
+                "placeholder": "e.g. trigger.data.object.lines.data",
+                "spellcheck": "false",
+                "autocomplete": "off",
+            }
+        )
+
+
 def step_name_help() -> str:
     """Step.name's help, escaped: admin renders help text as HTML (``<name>`` is no tag)."""
     return escape(Step._meta.get_field("name").help_text)
@@ -283,14 +331,22 @@ def paths_view(model_admin, request: HttpRequest) -> JsonResponse:
     """GET: the paths the picker lists, for the trigger and steps as the page shows them.
 
     Query: ``trigger_key``, ``custom_event_type``, ``workflow`` (its id; absent on the
-    add page) and ``steps``, a JSON list of ``{"id": ..., "name": ...}`` (the earlier
-    steps, saved or not). Answer::
+    add page) and ``steps``, a JSON list of ``{"id": ..., "name": ..., "order": ...,
+    "for_each": ...}`` (the page's steps, saved or not; order and for_each optional).
+    Answer::
 
         {"trigger": [{"reference": "trigger.data.object.id", "path": "data.object.id",
                       "example": "'cus_123'"}, ...],
+         "trigger_lists": [{"path": "data.object.lines.data", "count": 2}, ...],
          "steps": [{"name": "find", "source": "Test a step" | "a run" | "",
-                    "paths": [{"reference": "steps.find.email", "example": ...}]}]}
+                    "paths": [{"reference": "steps.find.email", "path": "email",
+                               "example": ...}],
+                    "lists": [{"path": "sources.data", "count": 1}],
+                    "item": {...}}]}    # only for a step with a for_each, see _item_paths
 
+    ``path`` is dotted from the trigger's event or the step's output (a condition's
+    path is ``trigger.`` or ``steps.<name>.`` then it); ``lists`` are the lists found
+    (a list's first item is followed, as for the paths), ``count`` their length.
     Changing the workflow (or adding one, on the add page) is needed: 403 otherwise;
     an unknown workflow is 404, a malformed query 400. A run's output (customer data
     Stripe returned) is offered only to a user who may view runs, as on the runs
@@ -312,7 +368,15 @@ def paths_view(model_admin, request: HttpRequest) -> JsonResponse:
     sample = _sample(
         workflow, request.GET.get("trigger_key", ""), request.GET.get("custom_event_type", "")
     )
+    steps = [item for item in steps if isinstance(item, dict)]
     may_view_runs = _may_view_runs(model_admin, request)
+    outputs = [_step_output(workflow, item, runs=may_view_runs) for item in steps]
+    answers = [_step_paths(item, *known) for item, known in zip(steps, outputs, strict=True)]
+    for position, (item, answer) in enumerate(zip(steps, answers, strict=True)):
+        for_each = str(item.get("for_each") or "").strip()
+        if for_each:
+            context = {"trigger": sample, "steps": _earlier_outputs(steps, outputs, position)}
+            answer["item"] = _item_paths(for_each, context)
     return JsonResponse(
         {
             "trigger": [
@@ -321,11 +385,8 @@ def paths_view(model_admin, request: HttpRequest) -> JsonResponse:
                     flatten(sample, "trigger"), key=lambda row: not row[1].startswith("data.")
                 )
             ],
-            "steps": [
-                _step_paths(workflow, item, runs=may_view_runs)
-                for item in steps
-                if isinstance(item, dict)
-            ],
+            "trigger_lists": list_paths(sample),
+            "steps": answers,
         }
     )
 
@@ -361,19 +422,17 @@ def _may_view_runs(model_admin, request: HttpRequest) -> bool:
     )
 
 
-def _step_paths(workflow: Workflow | None, item: dict, *, runs: bool) -> dict[str, Any]:
-    """An earlier step's paths: its Test a step output, else its latest run's output.
+def _step_output(workflow: Workflow | None, item: dict, *, runs: bool) -> tuple[Any, str]:
+    """(output, source) of a page's step: its Test a step output, else its latest run's.
 
     ``runs``: whether the user may see runs' outputs. A run's output is looked up by
     the saved step (``StepRun.step``), never by the name the page sends, so a deleted
-    step or another workflow's step gives nothing.
+    step or another workflow's step gives nothing: (None, "").
     """
-    name = str(item.get("name", ""))
-    output, source = None, ""
     step = _saved_step(workflow, item.get("id"))
     if step is not None and step.sample_output is not None:
-        output, source = step.sample_output, "Test a step"
-    elif runs and step is not None and step.pk is not None:
+        return step.sample_output, "Test a step"
+    if runs and step is not None and step.pk is not None:
         done = (
             StepRun.objects.filter(step=step, status=RunStatus.SUCCEEDED)
             .order_by("-finished_at", "-id")
@@ -381,13 +440,74 @@ def _step_paths(workflow: Workflow | None, item: dict, *, runs: bool) -> dict[st
             .first()
         )
         if done is not None:
-            output, source = done, "a run"
+            return done, "a run"
+    return None, ""
+
+
+def _step_paths(item: dict, output: Any, source: str) -> dict[str, Any]:
+    """An earlier step's answer: its paths and lists, from ``output`` (None: none known)."""
+    name = str(item.get("name", ""))
     paths = [] if output is None else flatten(output, f"steps.{name}")[:MAX_PATHS]
     return {
         "name": name,
         "source": source,
-        "paths": [{"reference": ref, "example": example} for ref, _, example in paths],
+        "paths": [
+            {"reference": ref, "path": dotted, "example": example} for ref, dotted, example in paths
+        ],
+        "lists": [] if output is None else list_paths(output),
     }
+
+
+def _earlier_outputs(steps: list[dict], outputs: list, position: int) -> dict[str, Any]:
+    """The known outputs of the steps before ``steps[position]`` (by order, then place)."""
+
+    def rank(index: int) -> tuple[int, int]:
+        order = steps[index].get("order")
+        return (order if isinstance(order, int) else 0, index)
+
+    return {
+        str(steps[index].get("name", "")): outputs[index][0]
+        for index in range(len(steps))
+        if rank(index) < rank(position) and outputs[index][0] is not None
+    }
+
+
+def _item_paths(for_each: str, context: dict[str, Any]) -> dict[str, Any]:
+    """What a for-each step's input may reference: ``item.<field>`` and ``item_index``.
+
+    ``context``: {"trigger": the sample event, "steps": {name: known output}}. Answer:
+    ``{"list": for_each, "count": its length or None, "paths": [{"reference":
+    "item_index", ...}, {"reference": "item.price.id", "example": ...}, ...], "note":
+    why no item fields are shown, or ""}``. The fields are the list's first item's.
+    """
+    value = filters.lookup(context, for_each)
+    index = {"reference": "item_index", "path": "", "example": "0"}
+    if not isinstance(value, list):
+        note = (
+            f"{for_each} is {_kind(value)} in the sample, not a list: the item's fields "
+            "show here once it is one (load a sample event, or Test the earlier step)."
+        )
+        return {"list": for_each, "count": None, "paths": [index], "note": note}
+    note = "" if value else f"{for_each} is empty in the sample: no item fields to show."
+    paths = []
+    if value:
+        paths = flatten(value[0], "item")[:MAX_PATHS] or [("item", "", _example(value[0]))]
+    return {
+        "list": for_each,
+        "count": len(value),
+        "paths": [index]
+        + [{"reference": ref, "path": dotted, "example": ex} for ref, dotted, ex in paths],
+        "note": note,
+    }
+
+
+def _kind(value: Any) -> str:
+    """How a message names what a path holds: "missing", "null", "text", "a number"..."""
+    if value is None:
+        return "null"
+    if isinstance(value, str):
+        return "text"
+    return filters.JSON_KINDS.get(type(value), "missing")
 
 
 def _saved_step(workflow: Workflow | None, pk: Any) -> Step | None:
@@ -418,6 +538,26 @@ def flatten(value: Any, prefix: str) -> list[tuple[str, str, str]]:
             stack.append((item[0], f"{reference}[0]", f"{dotted}.0".lstrip(".")))
         else:
             found.append((reference, dotted, _example(item)))
+    return found
+
+
+def list_paths(value: Any) -> list[dict[str, Any]]:
+    """``{"path": dotted, "count": length}`` of each list in ``value``, as ``flatten``
+    walks it (a list's first item is followed): what a step may repeat for each of.
+
+    ``path`` is "" when ``value`` itself is a list (a for-each step's output).
+    """
+    found: list[dict[str, Any]] = []
+    stack: list[tuple[Any, str]] = [(value, "")]
+    while stack and len(found) < MAX_PATHS:
+        item, dotted = stack.pop()
+        if isinstance(item, dict):
+            for key in reversed(list(item)):
+                stack.append((item[key], f"{dotted}.{key}".lstrip(".")))
+        elif isinstance(item, list):
+            found.append({"path": dotted, "count": len(item)})
+            if item:
+                stack.append((item[0], f"{dotted}.0".lstrip(".")))
     return found
 
 

@@ -2,6 +2,10 @@
 
 A step's input is edited in a form derived from its action's input schema, beside
 a data picker, over the raw JSON (``workflows/admin/editor.py``, ``editor.js``).
+Its "Run only if" rules (a rules editor like the workflow's filters, with its own
+picker of ``trigger.`` and ``steps.`` paths and lists), their match, and the list it
+repeats for (``for_each``, at most ``max_items``) sit in a collapsible section of
+each step, open when any of them is set.
 """
 
 from __future__ import annotations
@@ -14,8 +18,21 @@ from django.core.exceptions import PermissionDenied, ValidationError
 
 from stripe_connector.catalog import action_choices as catalog_actions
 from workflows import services
-from workflows.admin.editor import EditorJSONField, EditorWidget, action_schemas, step_name_help
-from workflows.models import Step
+from workflows.admin.editor import (
+    ConditionField,
+    EditorJSONField,
+    EditorWidget,
+    ForEachInput,
+    action_schemas,
+    step_name_help,
+)
+from workflows.models import DEFAULT_MAX_ITEMS, FOR_EACH_CEILING, Match, Step
+
+# The step's own fields that services.check_steps may name (else: a path of the input).
+STEP_LEVEL_FIELDS = ("condition", "condition_match", "for_each", "max_items")
+# Without these the steps are not checked: their fields say what is wrong already.
+CHECKED_FIELDS = ("action_key", "input_mapping", *STEP_LEVEL_FIELDS)
+EXTRAS_SECTION = "Run only if / Repeat for each"
 
 
 def action_choices() -> list:
@@ -37,10 +54,62 @@ class StepForm(forms.ModelForm):
 
     class Meta:
         model = Step
-        fields = ("order", "name", "action_key", "input_mapping", "on_failure")
-        field_classes = {"input_mapping": EditorJSONField}
-        widgets = {"input_mapping": EditorWidget("step")}
-        help_texts = {"name": step_name_help()}
+        fields = (
+            "order",
+            "name",
+            "action_key",
+            "input_mapping",
+            "on_failure",
+            "condition",
+            "condition_match",
+            "for_each",
+            "max_items",
+        )
+        field_classes = {"input_mapping": EditorJSONField, "condition": ConditionField}
+        widgets = {
+            "input_mapping": EditorWidget("step"),
+            "for_each": ForEachInput(),
+            "max_items": forms.NumberInput(
+                attrs={"min": 1, "max": FOR_EACH_CEILING, "class": "vIntegerField"}
+            ),
+        }
+        labels = {"condition_match": "Match", "max_items": "At most"}
+        help_texts = {
+            "name": step_name_help(),
+            "condition": "The step runs only if these rules hold over the run's data; "
+            "when they do not, it is skipped and the run goes on. Paths start at trigger. "
+            "(the event) or steps.&lt;an earlier step&gt;. (its output): click in a rule, "
+            "then on a path in the data picker. A skipped step's output is absent "
+            "(not_exists holds for it). No rules: the step always runs.",
+            "condition_match": "All rules must hold, or any one of them.",
+            "for_each": "Repeat this step for each item of a list: a path like "
+            "trigger.data.object.lines.data or steps.search.data (click here, then on a "
+            "list in the data picker above). Its input then references the item as "
+            "{{ item }} (e.g. {{ item.price.id }}) and its position from 0 as "
+            "{{ item_index }}; the step's data picker lists the item's fields. One call "
+            "per item, each with its own idempotency key; the output is the list of the "
+            "items' outputs. Empty: run once.",
+        }
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # Left out of a post (a form made before these fields): the step's defaults.
+        self.fields["condition_match"].required = False
+        self.fields["max_items"].required = False
+
+    def clean_condition_match(self) -> str:
+        return self.cleaned_data.get("condition_match") or Match.ALL
+
+    def clean_max_items(self) -> int:
+        value = self.cleaned_data.get("max_items")
+        return DEFAULT_MAX_ITEMS if value is None else value
+
+    def clean_for_each(self) -> str:
+        """The path as typed, without the spaces or braces of a reference around it."""
+        value = (self.cleaned_data.get("for_each") or "").strip()
+        if value.startswith("{{") and value.endswith("}}"):
+            value = value[2:-2].strip()
+        return value
 
 
 class StepFormSet(forms.BaseInlineFormSet):
@@ -65,13 +134,14 @@ class StepFormSet(forms.BaseInlineFormSet):
             services.authorize_save(self.user, self.instance, has_steps=bool(steps))
         except PermissionDenied as exc:
             raise ValidationError(str(exc)) from None
-        if any("action_key" not in step or "input_mapping" not in step for step in steps):
+        if any(field not in step for step in steps for field in CHECKED_FIELDS):
             return  # field errors already shown (an unknown action, JSON that is not JSON)
         for form, report in zip(
             forms_in_order, services.check_steps(self.instance, steps), strict=True
         ):
             for error in report.errors:
-                form.add_error("input_mapping", f"{error['field'] or 'input'}: {error['message']}")
+                field, message = error_place(error)
+                form.add_error(field, message)
             name = form.cleaned_data.get("name")
             self.warnings += [f"Step {name}, {w['field']}: {w['message']}" for w in report.warnings]
 
@@ -91,13 +161,38 @@ class StepFormSet(forms.BaseInlineFormSet):
             named.add(name)
 
 
+def error_place(error: dict) -> tuple[str, str]:
+    """(form field, message) for one of ``services.check_steps``' errors.
+
+    A step-level problem (its field is ``condition``, ``condition_match``,
+    ``for_each`` or ``max_items``, or a place in them such as ``condition[1].path``)
+    goes on that field; anything else is a path of the input, named in the message
+    on the input mapping.
+    """
+    field = str(error.get("field") or "")
+    message = str(error.get("message", ""))
+    head = field.split("[", 1)[0].split(".", 1)[0]
+    if head in STEP_LEVEL_FIELDS:
+        return head, message if field == head else f"{field}: {message}"
+    return "input_mapping", f"{field or 'input'}: {message}"
+
+
 class StepInline(admin.StackedInline):
     model = Step
     form = StepForm
     formset = StepFormSet
     extra = 0
     template = "admin/workflows/workflow/steps_inline.html"
-    fields = ("order", "name", "action_key", "input_mapping", "on_failure")
+    fieldsets = (
+        (None, {"fields": ("order", "name", "action_key", "input_mapping", "on_failure")}),
+        (
+            EXTRAS_SECTION,
+            {
+                "classes": ("collapse", "kf-step-extras"),
+                "fields": ("condition", "condition_match", "for_each", "max_items"),
+            },
+        ),
+    )
 
     def get_formset(self, request, obj=None, **kwargs):
         formset = super().get_formset(request, obj, **kwargs)  # a new class on every call

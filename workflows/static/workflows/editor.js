@@ -14,6 +14,12 @@
  * Beside each form, a data picker lists paths from the admin's editor/paths/ view;
  * clicking one inserts it into the field that last had focus (in the filters, into
  * the path of that filter).
+ * A step's "Run only if" rules (kind "condition") are the filters' rows over paths from
+ * trigger. and steps.<an earlier step>.; their picker also lists the lists found, which
+ * it puts into the step's For each field when that had focus last. A step that repeats
+ * for each item finds item.<field> and item_index at the top of its input's picker.
+ * The step's "Run only if / Repeat for each" section opens when any of it is set, and
+ * its heading says what is set.
  */
 (function () {
   "use strict";
@@ -169,6 +175,9 @@
     reference: function (entry) {
       return "{{ " + entry.reference + " }}";
     },
+    label: function (entry) {
+      return entry.reference;
+    },
   };
 
   function valueText(value) {
@@ -226,13 +235,26 @@
     reference: function (entry) {
       return entry.path;
     },
+    label: function (entry) {
+      return entry.path;
+    },
+    rules: true,
+    hint: "Click in a filter, then on a path: it becomes that filter's path.",
   };
+
+  /* A step's "Run only if": the filters' rows; paths from trigger. and steps.<name>. */
+  var conditionKind = Object.assign({}, filtersKind, {
+    hint: "Click in a rule (or in For each below), then on a path: it becomes that " +
+      "rule's path (or the list to repeat for).",
+  });
+
+  var KINDS = { step: stepKind, filters: filtersKind, condition: conditionKind };
 
   // -- one editor ----------------------------------------------------------------------
 
   function Editor(root) {
     this.root = root;
-    this.kind = root.dataset.kfEditor === "filters" ? filtersKind : stepKind;
+    this.kind = KINDS[root.dataset.kfEditor] || stepKind;
     this.row = root.closest(".inline-related");
     this.textarea = root.querySelector("textarea");
     this.fields = root.querySelector(".kf-editor-fields");
@@ -249,14 +271,25 @@
     this.stash = {};
     this.lists = {};
     this.lastField = null;
+    this.listMode = false;
+    this.forEach = this.kind === conditionKind && this.row
+      ? this.row.querySelector("input[name$='-for_each']")
+      : null;
     this.sources = [];
     this.timer = null;
     var self = this;
     this.fields.addEventListener("focusin", function (event) {
       if (event.target.matches("input:not([type=checkbox]):not([type=radio]), textarea")) {
         self.lastField = event.target;
+        self.setListMode(false);
       }
     });
+    if (this.forEach) {
+      this.forEach.addEventListener("focusin", function () {
+        self.lastField = self.forEach;
+        self.setListMode(true);
+      });
+    }
     this.textarea.addEventListener("input", function () {
       clearTimeout(self.timer);
       self.timer = setTimeout(function () {
@@ -270,15 +303,13 @@
       var button = event.target.closest("button[data-insert]");
       if (button) self.insert(button.dataset.insert);
     });
-    if (this.kind === filtersKind) {
-      this.hint.textContent = "Click in a filter, then on a path: it becomes that filter's path.";
-    }
+    if (this.kind.hint) this.hint.textContent = this.kind.hint;
     this.mount(false);
   }
 
   Editor.prototype.json = function () {
     var text = this.textarea.value.trim();
-    if (!text) return { value: this.kind === filtersKind ? [] : {} };
+    if (!text) return { value: this.kind.rules ? [] : {} };
     try {
       return { value: JSON.parse(text) };
     } catch (error) {
@@ -432,6 +463,7 @@
     if (!before.error && same(value, before.value)) return;
     this.write(value);
     this.jsonError.hidden = true;
+    if (this.kind === conditionKind && this.row) describeExtras(this.row, false);
   };
 
   /* Choices become suggestions (a datalist): any text, a reference too, stays allowed. */
@@ -482,8 +514,8 @@
       this.hint.classList.add("kf-picker-hint-warn");
       return;
     }
-    var whole = this.kind === filtersKind;
-    if (whole) {
+    var whole = Boolean(this.kind.rules) || field === this.forEach;
+    if (this.kind.rules && field !== this.forEach) {
       // A filter's path goes into its Path box, whichever box of the filter had focus.
       var row = (field.name || "").match(/^(rjf\u00a7\d+)\u00a7/);
       var box = row && this.fields.querySelector("input[name='" + row[1] + "\u00a7path']");
@@ -494,29 +526,43 @@
     var next = field.value.slice(0, start) + text + field.value.slice(end);
     (field instanceof HTMLTextAreaElement ? areaSetter : inputSetter).call(field, next);
     field.dispatchEvent(new Event("input", { bubbles: true }));
+    if (field === this.forEach) field.dispatchEvent(new Event("change", { bubbles: true }));
     field.focus();
     field.setSelectionRange(start + text.length, start + text.length);
+  };
+
+  /* For each had focus (``on``): the picker offers the lists only; a rule: everything. */
+  Editor.prototype.setListMode = function (on) {
+    if (this.listMode === on) return;
+    this.listMode = on;
+    this.hint.textContent = on
+      ? "Click a list: the step repeats for each of its items."
+      : this.kind.hint || "Click in a field, then on a path to insert it.";
+    this.hint.classList.remove("kf-picker-hint-warn");
+    this.showPaths();
   };
 
   Editor.prototype.showPaths = function () {
     var query = this.search.value.trim().toLowerCase();
     var kind = this.kind;
     var list = this.list;
+    var listMode = this.listMode;
     var shown = 0;
     list.textContent = "";
     this.sources.forEach(function (source) {
+      if (listMode && !source.lists) return;
       var heading = document.createElement("li");
       heading.className = "kf-picker-source";
       heading.textContent = source.title;
       list.appendChild(heading);
-      if (!source.entries.length) {
+      if (source.note || !source.entries.length) {
         var empty = document.createElement("li");
         empty.className = "kf-picker-empty";
-        empty.textContent = source.empty;
+        empty.textContent = source.note || source.empty;
         list.appendChild(empty);
       }
       source.entries.forEach(function (entry) {
-        var label = kind === filtersKind ? entry.path : entry.reference;
+        var label = kind.label(entry);
         if (shown >= MAX_SHOWN) return;
         if (query && (label + " " + entry.example).toLowerCase().indexOf(query) === -1) return;
         shown += 1;
@@ -554,10 +600,12 @@
   function stepOf(row, index) {
     var id = row.querySelector("input[name$='-id']");
     var order = row.querySelector("input[name$='-order']");
+    var forEach = row.querySelector("input[name$='-for_each']");
     return {
       id: id ? id.value : "",
       name: row.querySelector("input[name$='-name']").value.trim(),
       order: order ? parseInt(order.value, 10) || 0 : 0,
+      forEach: forEach ? forEach.value.trim() : "",
       index: index,
       row: row,
     };
@@ -578,7 +626,7 @@
     params.set("custom_event_type", custom ? custom.value : "");
     if (match) params.set("workflow", match[1]);
     params.set("steps", JSON.stringify(steps.map(function (step) {
-      return { id: step.id, name: step.name };
+      return { id: step.id, name: step.name, order: step.order, for_each: step.forEach };
     })));
     var url = root.dataset.pathsUrl + "?" + params.toString();
     if (loading === url) return;
@@ -601,6 +649,40 @@
       });
   }
 
+  /* The steps that run before ``editor``'s step, with what the paths view found of them. */
+  function earlierSteps(editor, paths, steps) {
+    var mine = steps.filter(function (step) {
+      return step.row === editor.row;
+    })[0];
+    var found = [];
+    steps.forEach(function (step, i) {
+      var earlier = mine && step.row !== editor.row && (
+        step.order < mine.order || (step.order === mine.order && step.index < mine.index));
+      if (earlier && step.name) {
+        found.push({ step: step, paths: paths.steps[i] || { paths: [], lists: [], source: "" } });
+      }
+    });
+    return { mine: mine && (paths.steps[mine.index] || null), earlier: found };
+  }
+
+  function stepTitle(step, found) {
+    return "Step " + step.name + (found.source ? " (from " + found.source + ")" : "");
+  }
+
+  function itemCount(count) {
+    return count === 1 ? "1 item" : count + " items";
+  }
+
+  /* A list entry of the condition's picker: its full path, and its length in the sample. */
+  function listEntries(prefix, lists) {
+    return (lists || []).map(function (entry) {
+      return {
+        path: prefix + (entry.path ? "." + entry.path : ""),
+        example: itemCount(entry.count) + " in the sample",
+      };
+    });
+  }
+
   function showSources(editor, paths, steps) {
     var trigger = {
       title: "Trigger: sample event",
@@ -608,25 +690,101 @@
       empty: "No sample event for this trigger.",
     };
     var sources = [];
+    var around = editor.kind === filtersKind ? null : earlierSteps(editor, paths, steps);
     if (editor.kind === stepKind) {
-      var mine = steps.filter(function (step) {
-        return step.row === editor.row;
-      })[0];
-      steps.forEach(function (step, i) {
-        var earlier = mine && step.row !== editor.row && (
-          step.order < mine.order || (step.order === mine.order && step.index < mine.index));
-        if (!earlier || !step.name) return;
-        var found = paths.steps[i] || { paths: [], source: "" };
+      around.earlier.forEach(function (found) {
         sources.push({
-          title: "Step " + step.name + (found.source ? " (from " + found.source + ")" : ""),
-          entries: found.paths,
+          title: stepTitle(found.step, found.paths),
+          entries: found.paths.paths,
           empty: "Its fields appear here after Test a step.",
         });
       });
+      var item = around.mine && around.mine.item;
+      // The closest step first, the trigger's long list last; the item above them all.
+      sources = sources.reverse();
+      if (item) {
+        sources.unshift({
+          title: "Each item of " + item.list +
+            (item.count === null ? "" : " (" + itemCount(item.count) + " in the sample)"),
+          entries: item.paths,
+          note: item.note,
+          empty: "",
+        });
+      }
+      editor.sources = sources.concat([trigger]);
+    } else if (editor.kind === conditionKind) {
+      var lists = listEntries("trigger", paths.trigger_lists);
+      around.earlier.forEach(function (found) {
+        var prefix = "steps." + found.step.name;
+        sources.push({
+          title: stepTitle(found.step, found.paths),
+          entries: found.paths.paths.map(function (entry) {
+            return { path: prefix + (entry.path ? "." + entry.path : ""), example: entry.example };
+          }),
+          empty: "Its fields appear here after Test a step.",
+        });
+        lists = listEntries(prefix, found.paths.lists).concat(lists);
+      });
+      // The closest step first, then the trigger; the lists (For each's) last.
+      editor.sources = sources.reverse().concat([{
+        title: trigger.title,
+        entries: paths.trigger.map(function (entry) {
+          return { path: "trigger." + entry.path, example: entry.example };
+        }),
+        empty: trigger.empty,
+      }, {
+        title: "Lists (to repeat for each item)",
+        entries: lists,
+        empty: "No list in the sample event or the earlier steps' outputs.",
+        lists: true,
+      }]);
+    } else {
+      editor.sources = [trigger];
     }
-    // The closest step first, the trigger's long list last.
-    editor.sources = sources.reverse().concat([trigger]);
     editor.showPaths();
+  }
+
+  // -- a step's "Run only if / Repeat for each" section ---------------------------------
+
+  function rulesIn(row) {
+    var area = row.querySelector("textarea[name$='-condition']");
+    try {
+      var rules = JSON.parse(area ? area.value || "[]" : "[]");
+      return Array.isArray(rules) ? rules.length : 1;
+    } catch (e) {
+      return 1; // JSON being typed: something is set
+    }
+  }
+
+  /* The section's heading says what is set: "Only if all 2 rules hold · For each item of ...". */
+  function describeExtras(row, openIfSet) {
+    var details = row.querySelector("fieldset.kf-step-extras details");
+    if (!details) return;
+    var summary = details.querySelector("summary");
+    var state = summary.querySelector(".kf-extras-state");
+    if (!state) {
+      state = document.createElement("span");
+      state.className = "kf-extras-state";
+      summary.appendChild(state);
+    }
+    var rules = rulesIn(row);
+    var match = row.querySelector("select[name$='-condition_match']");
+    var forEach = row.querySelector("input[name$='-for_each']");
+    var parts = [];
+    if (rules) {
+      parts.push(rules === 1 ? "Only if its rule holds" : "Only if " +
+        (match && match.value === "any" ? "any" : "all") + " of " + rules + " rules hold");
+    }
+    if (forEach && forEach.value.trim()) parts.push("For each item of " + forEach.value.trim());
+    state.textContent = parts.length ? parts.join(" · ") : "Always runs, once";
+    state.classList.toggle("kf-extras-set", parts.length > 0);
+    if (openIfSet && parts.length) details.open = true;
+  }
+
+  function describeAllExtras() {
+    stepRows().forEach(function (row) {
+      describeExtras(row, true);
+    });
   }
 
   var refreshTimer = null;
@@ -644,6 +802,7 @@
 
   function startAll() {
     document.querySelectorAll(".kf-editor").forEach(start);
+    describeAllExtras();
     refreshSoon();
   }
 
@@ -651,12 +810,28 @@
     var target = event.target;
     if (target.matches("select[name$='-action_key']")) {
       editors.forEach(function (editor) {
-        if (editor.row && editor.row.contains(target)) editor.mount(true);
+        if (editor.kind === stepKind && editor.row && editor.row.contains(target)) {
+          editor.mount(true);
+        }
       });
     }
     if (target.matches("#id_trigger_key, #id_custom_event_type, input[name$='-name'], " +
-                       "input[name$='-order'], input[name$='-DELETE']")) {
+                       "input[name$='-order'], input[name$='-DELETE'], " +
+                       "input[name$='-for_each']")) {
       refreshSoon();
+    }
+  });
+  document.addEventListener("input", function (event) {
+    var row = event.target.closest && event.target.closest(".inline-related");
+    if (row && event.target.matches("textarea[name$='-condition'], " +
+                                    "input[name$='-for_each'], select[name$='-condition_match']")) {
+      describeExtras(row, false);
+    }
+  });
+  document.addEventListener("change", function (event) {
+    var row = event.target.closest && event.target.closest(".inline-related");
+    if (row && event.target.matches("select[name$='-condition_match']")) {
+      describeExtras(row, false);
     }
   });
   document.addEventListener("formset:added", startAll);
