@@ -3,7 +3,10 @@
 Read-only pages fit 1280 px: the list shows the columns that matter (a coloured
 status, the workflow and its connection, the event's object, a truncated error),
 and a run's page shows each step run with its input, output and error as
-collapsible JSON and its Stripe request id linked to Stripe's request log.
+collapsible JSON and its Stripe request id linked to Stripe's request log. A step
+run whose condition did not hold says "Skipped" and why; one that repeated for each
+item of a list says how many items there were, which one failed, and shows its
+input and output item by item.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 from django.utils.text import Truncator
 
@@ -25,7 +28,8 @@ from connections.permissions import can_use
 from konnectify.platform.admin_actions import RefuseForbiddenActions
 from konnectify.platform.big_tables import BigTableAdmin
 from workflows import services
-from workflows.models import Run, RunStatus, Workflow
+from workflows.filters import UNARY
+from workflows.models import Match, Run, RunStatus, StepRun, Workflow
 
 # What a Stripe id looks like: a lowercase prefix, an underscore, then letters, digits
 # and underscores (evt_1Nq..., cus_9s6X..., in_1MtH..., test ids such as evt_test_...).
@@ -80,27 +84,112 @@ def json_details(label: str, value: Any, *, open_: bool = False) -> SafeString |
     )
 
 
+def items_details(label: str, items: list, total: int | None) -> SafeString | str:
+    """A for-each step's per-item ``items`` (inputs or outputs, in order) as a list of
+    collapsible JSON blocks, "Item 1 · prod_123"; "" when there are none.
+
+    ``total``: how many items the list had (``StepRun.item_count``), for "2 of 3 items".
+    """
+    if not items:
+        return ""
+    count = f"{len(items)} of {total}" if total is not None and total != len(items) else len(items)
+    blocks = format_html_join(
+        "",
+        '<li><details class="run-json run-item"><summary>Item {}{}</summary>'
+        "<pre>{}</pre></details></li>",
+        (
+            (
+                position,
+                _item_id(item),
+                json.dumps(item, indent=2, ensure_ascii=False, default=str),
+            )
+            for position, item in enumerate(items, start=1)
+        ),
+    )
+    return format_html(
+        '<details class="run-json run-items"><summary>{}: {} {}</summary>'
+        '<ol class="run-items-list">{}</ol></details>',
+        label,
+        count,
+        "item" if len(items) == 1 and total in (None, 1) else "items",
+        blocks,
+    )
+
+
+def _item_id(item: Any) -> SafeString | str:
+    """The item's Stripe id after a middle dot, to tell the items apart; "" without one."""
+    if isinstance(item, dict) and isinstance(item.get("id"), str) and item["id"]:
+        return format_html(' · <span class="run-mono">{}</span>', Truncator(item["id"]).chars(60))
+    return ""
+
+
+def condition_text(step_run: StepRun) -> str:
+    """The step run's condition in words: "all of: trigger.data.object.amount_due gt 0"."""
+    rules = [rule for rule in step_run.condition or [] if isinstance(rule, dict)]
+    if not rules:
+        return ""
+    shown = []
+    for rule in rules:
+        value = "" if rule.get("op") in UNARY else f" {json.dumps(rule.get('value'))}"
+        shown.append(f"{rule.get('path', '?')} {rule.get('op', '?')}{value}")
+    if len(shown) == 1:
+        return shown[0]
+    return f"{'any' if step_run.condition_match == Match.ANY else 'all'} of: " + "; ".join(shown)
+
+
+def for_each_facts(step_run: StepRun) -> dict[str, Any] | None:
+    """For a step that repeats for each item: the list's path, how many items, how many
+    done, and the failed item's position from 1 (``error["item"]`` is from 0); else None."""
+    if not step_run.for_each:
+        return None
+    done = len(step_run.output) if isinstance(step_run.output, list) else None
+    failed = step_run.error.get("item") if isinstance(step_run.error, dict) else None
+    return {
+        "path": step_run.for_each,
+        "count": step_run.item_count,
+        "done": done,
+        "failed_item": failed + 1 if isinstance(failed, int) and failed >= 0 else None,
+    }
+
+
+def _json_blocks(step_run: StepRun) -> list[SafeString]:
+    """Input, output and error as collapsible JSON; a for-each step's lists item by item."""
+    failed = step_run.status == RunStatus.FAILED
+    if step_run.for_each:
+        inputs, outputs = step_run.input, step_run.output
+        blocks = (
+            items_details("Input", inputs, step_run.item_count)
+            if isinstance(inputs, list)
+            else json_details("Input", inputs),
+            items_details("Output", outputs, step_run.item_count)
+            if isinstance(outputs, list)
+            else json_details("Output", outputs),
+        )
+    else:
+        blocks = (json_details("Input", step_run.input), json_details("Output", step_run.output))
+    return [
+        block for block in (*blocks, json_details("Error", step_run.error, open_=failed)) if block
+    ]
+
+
 def step_rows(run: Run) -> list[dict[str, Any]]:
-    """What the run's page shows of each step run, in order (see ``step_runs.html``)."""
+    """What the run's page shows of each step run, in order (see ``change_form.html``)."""
     mode = run.workflow.connection.mode
     rows = []
     for step_run in run.step_runs.order_by("order", "id"):
-        failed = step_run.status == RunStatus.FAILED
+        skipped = step_run.status == RunStatus.SKIPPED
         rows.append(
             {
                 "step_run": step_run,
                 "status": status_badge(step_run.status),
                 "request": request_log_link(step_run.request_id, mode),
                 "left_out": ", ".join(step_run.left_out_fields or []),
-                "json": [
-                    block
-                    for block in (
-                        json_details("Input", step_run.input),
-                        json_details("Output", step_run.output),
-                        json_details("Error", step_run.error, open_=failed),
-                    )
-                    if block
-                ],
+                "skip_reason": (step_run.skip_reason or "The run stopped before this step.")
+                if skipped
+                else "",
+                "condition": condition_text(step_run),
+                "for_each": for_each_facts(step_run),
+                "json": _json_blocks(step_run),
             }
         )
     return rows
