@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateSyntaxError, UndefinedError, nodes
+from jinja2 import ChainableUndefined, StrictUndefined, TemplateSyntaxError, UndefinedError, nodes
 from jinja2.runtime import Undefined
 
 from stripe_connector.catalog.base import (
@@ -35,6 +35,7 @@ from stripe_connector.catalog.base import (
     literal_errors,
     value_type_problem,
 )
+from workflows.filters import lookup
 from workflows.sandbox import (
     BoundedEnvironment,
     MappingLimitError,
@@ -124,6 +125,38 @@ def contains_template(value: Any) -> bool:
 def build_context(trigger: Any, steps: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The names a mapping may reference."""
     return {"trigger": trigger, "steps": dict(steps or {})}
+
+
+# A for-each step's mapping also sees the item and its position from 0.
+LOOP_NAMES = ("item", "item_index")
+
+
+def item_context(context: Mapping[str, Any], item: Any, index: int) -> dict[str, Any]:
+    """``context`` with ``{{ item }}`` and ``{{ item_index }}`` (0-based) of a for-each step."""
+    return {**context, "item": item, "item_index": index}
+
+
+class SkippedOutput(ChainableUndefined, StrictUndefined):
+    """What ``{{ steps.<name> }}`` is when that step was skipped (its condition did not hold).
+
+    Chainable: ``steps.<name>.a.b | default("x")`` gives the default; strict: any other
+    use (printing, comparing, iterating) is an error, reported by ``_missing`` with
+    the step's name and skip reason (``step_name``, ``reason``).
+    """
+
+    __slots__ = ("reason", "step_name")
+
+
+def skipped_output(step_name: str, reason: str) -> SkippedOutput:
+    """The stand-in for the output of ``step_name``, skipped for ``reason``."""
+    marker = SkippedOutput(hint=f"step {step_name} was skipped ({reason.rstrip('.')})")
+    marker.step_name, marker.reason = step_name, reason
+    return marker
+
+
+def is_skipped(value: Any) -> bool:
+    """True for the stand-in of a skipped step's output (``skipped_output``)."""
+    return isinstance(value, SkippedOutput)
 
 
 def render_mapping(mapping: Any, context: Mapping[str, Any], *, path: str = "") -> Any:
@@ -306,7 +339,7 @@ def _render_string(text: str, context: Mapping[str, Any], path: str) -> Any:
         if expr is not None:
             value = _expression(expr)(**context)
             if isinstance(value, Undefined):
-                raise _missing(expr, path)
+                raise _missing(expr, path, context)
             # The same bound as each output of a text template (the sandbox's finalize).
             return check_value(value, "the value")
         rendered = _template(text).render(**context)
@@ -316,16 +349,38 @@ def _render_string(text: str, context: Mapping[str, Any], path: str) -> Any:
         raise MappingError(f"{path or 'value'}: syntax error: {exc.message}", field=path) from None
     except UndefinedError:
         reference = first_missing_reference(text, context) or (expr or text)
-        raise _missing(reference, path) from None
+        raise _missing(reference, path, context) from None
     except MappingError:
         raise
     except Exception as exc:  # a filter or operator failing on the data (e.g. "a" + 1)
         raise MappingError(f"{path or 'value'}: {exc}", field=path) from None
 
 
-def _missing(reference: str, path: str) -> MappingError:
+def _missing(reference: str, path: str, context: Mapping[str, Any] | None = None) -> MappingError:
+    """The error for a reference that does not resolve; one to a skipped step says so."""
+    skipped = _skipped_step(reference, context or {})
+    if skipped is not None:
+        message = (
+            f"{path or 'value'}: {{{{ {reference} }}}}: step {skipped.step_name} was skipped "
+            f"({skipped.reason.rstrip('.')}): its output does not exist; give a default: "
+            f'{{{{ {reference} | default("...") }}}}'
+        )
+        return MappingError(message, field=path, reference=reference)
     message = f"{path or 'value'}: {{{{ {reference} }}}} does not exist in the data"
     return MappingError(message, field=path, reference=reference)
+
+
+_STEP_REFERENCE = re.compile(r"""^steps(?:\.(\w+)|\[['"](\w+)['"]\])""")
+
+
+def _skipped_step(reference: str, context: Mapping[str, Any]) -> SkippedOutput | None:
+    """The skipped step ``reference`` starts at (``steps.<name>...``), or None."""
+    match = _STEP_REFERENCE.match(reference.strip())
+    steps = context.get("steps")
+    if match is None or not isinstance(steps, Mapping):
+        return None
+    value = steps.get(match.group(1) or match.group(2))
+    return value if is_skipped(value) else None
 
 
 # -- references ---------------------------------------------------------------
@@ -433,14 +488,21 @@ def check_mapping(
     *,
     sample_trigger: Any = None,
     earlier_steps: list[str] | tuple[str, ...] = (),
+    for_each: str = "",
 ) -> MappingReport:
     """Check a mapping against the action's input schema and the trigger's sample.
 
     Errors: not an object, unknown fields, missing required fields, literals of
     the wrong type, template syntax errors, references to steps that are not
-    earlier, literals Stripe would refuse (converted as at run time: bracketed
+    earlier, ``{{ item }}`` / ``{{ item_index }}`` in a step without ``for_each``,
+    literals Stripe would refuse (converted as at run time: bracketed
     metadata keys, exclusive fields, missing companions). Warnings: trigger paths
-    absent from the sample event, sample values of a type the field cannot take.
+    absent from the sample event, item paths absent from the sample list's first
+    item, sample values of a type the field cannot take.
+
+    ``for_each`` is the step's for-each path ("" : runs once). ``{{ item }}`` is
+    then the first item of that list in the sample when the path resolves there
+    to a list with items (a trigger path), else a stand-in where every path exists.
     """
     report = MappingReport()
     if not isinstance(mapping, dict):
@@ -448,6 +510,8 @@ def check_mapping(
         return report
     _check_schema(mapping, input_schema, report)
     context = build_context(sample_trigger, {name: AnyValue() for name in earlier_steps})
+    if for_each:
+        context = item_context(context, _sample_item(context, for_each), 0)
     taken = _fields_taken(mapping, input_schema)
     # One deadline and size budget for every template of the save (re-entrant:
     # services.check_steps opens one for all the steps), not one per template.
@@ -458,6 +522,14 @@ def check_mapping(
         if sample_trigger is not None:
             _warn_sample_types(mapping, input_schema, context, report, taken)
     return report
+
+
+def _sample_item(context: dict, for_each: str) -> Any:
+    """The first item of the for-each list in the sample, or ``AnyValue()`` when unknown."""
+    items = lookup(context, for_each)
+    if isinstance(items, list) and items:
+        return items[0]
+    return AnyValue()
 
 
 def _fields_taken(mapping: dict, schema: Mapping[str, Any]) -> set[str]:
@@ -570,10 +642,22 @@ def _check_template(
     problem = _limit_problem(text, context) if render else None
     if problem:
         report.error(path, problem)
+    looping = "item" in context
     for ref in refs:
         root = ref.split(".", 1)[0].split("[", 1)[0]
-        if root not in ("trigger", "steps"):
-            report.error(path, f"{{{{ {ref} }}}}: only 'trigger' and 'steps' can be referenced.")
+        if root in LOOP_NAMES and not looping:
+            report.error(
+                path,
+                f"{{{{ {ref} }}}}: only a for-each step has an item; set the step's for each "
+                "(a list to repeat it for), or reference trigger or steps.",
+            )
+        elif root not in ("trigger", "steps", *LOOP_NAMES):
+            names = "'trigger', 'steps', 'item' and 'item_index'" if looping else None
+            names = names or "'trigger' and 'steps'"
+            report.error(path, f"{{{{ {ref} }}}}: only {names} can be referenced.")
+        elif root == "item" and not isinstance(context["item"], AnyValue):
+            if resolve(ref, context) is _MISSING:
+                report.warn(path, f"{{{{ {ref} }}}} is not in the first item of the sample's list.")
         elif root == "steps" and resolve(ref, context) is _MISSING:
             report.error(path, f"{{{{ {ref} }}}} does not name an earlier step.")
         elif root == "trigger" and have_sample and resolve(ref, context) is _MISSING:
