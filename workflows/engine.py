@@ -18,6 +18,8 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -37,17 +39,28 @@ from stripe_connector.catalog import get_action
 from stripe_connector.catalog.http import is_http_action
 from stripe_connector.errors import ActionInputError, StripeError
 from workflows import alerts, clock
-from workflows.filters import matches
+from workflows.filters import (
+    _ABSENT,
+    JSON_KINDS,
+    check_filters,
+    condition_holds,
+    lookup,
+    matches,
+)
 from workflows.mapping import (
+    VALUE_ERRORS,
     MappingError,
     build_context,
     check_rendered_input,
+    is_skipped,
+    item_context,
     refuse_empty_write,
     render_input,
+    skipped_output,
 )
-from workflows.models import Run, RunStatus, Step, StepRun, Workflow
+from workflows.models import FOR_EACH_CEILING, Run, RunStatus, Step, StepRun, Workflow
 from workflows.retry import IDEMPOTENCY_WINDOW, WINDOW_MARGIN, RetryPolicy
-from workflows.sandbox import render_limits
+from workflows.sandbox import check_input_size, render_limits
 
 logger = logging.getLogger(__name__)
 
@@ -173,7 +186,8 @@ def create_run(
             metrics.run_finished(RunStatus.SKIPPED)
         if matched:
             step_runs = [step_run_for(run, step, now) for step in workflow.steps.all()]
-            if claim_first and step_runs:
+            # A step with a condition is claimed only once it holds (``run_steps``).
+            if claim_first and step_runs and not step_runs[0].condition:
                 preclaim(step_runs[0], now)
                 run.preclaimed = step_runs[0]
             run.prepared_step_runs = StepRun.objects.bulk_create(step_runs)
@@ -222,6 +236,10 @@ def step_run_for(run: Run, step: Step, now: datetime) -> StepRun:
         action_key=step.action_key,
         input_mapping=step.input_mapping,
         on_failure=step.on_failure,
+        condition=step.condition,
+        condition_match=step.condition_match,
+        for_each=step.for_each,
+        max_items=step.max_items,
         created_at=now,
     )
 
@@ -262,7 +280,8 @@ def run_steps(run_id: int, preloaded: Run | None = None) -> float | None:
 
     The run and its steps are read once (or come ``preloaded`` from dispatch);
     every step is still claimed with a conditional UPDATE, so a stale read can
-    only make us return early.
+    only make us return early. A pending step whose condition does not hold is
+    skipped (``skip``) instead, and the run goes on.
     """
     run, step_runs = load_run(run_id, preloaded)
     if run is None or run.status in Run.FINAL:
@@ -275,13 +294,20 @@ def run_steps(run_id: int, preloaded: Run | None = None) -> float | None:
             return None  # another worker has it
         if step_run.status == RunStatus.RETRYING and step_run.next_attempt_at > clock.now():
             return seconds_until(step_run.next_attempt_at)
+        outputs = outputs_before(step_runs[:position])
+        if step_run.status == RunStatus.PENDING and not ours:
+            reason = skip_reason(step_run, run, outputs)
+            if reason and not skip(step_run, run, reason):
+                return None
+            if reason:
+                continue
         if not ours and step_run.attempts >= max_attempts():
             if not give_up(step_run):
                 return None
             continue
         if not ours and not claim(step_run, run):
             return None
-        if not attempt(step_run, run, outputs_before(step_runs[:position])):
+        if not attempt(step_run, run, outputs):
             if step_run.status == RunStatus.RETRYING:
                 return seconds_until(step_run.next_attempt_at)
             return None
@@ -304,8 +330,59 @@ def load_run(run_id: int, preloaded: Run | None) -> tuple[Run | None, list[StepR
 
 
 def outputs_before(step_runs: list[StepRun]) -> dict[str, Any]:
-    """Outputs of the succeeded earlier steps, by step name: ``{{ steps.<name> }}``."""
-    return {s.step_name: s.output for s in step_runs if s.status == RunStatus.SUCCEEDED}
+    """Outputs of the earlier steps, by step name: ``{{ steps.<name> }}``.
+
+    A succeeded step's output; a step skipped by its condition has a stand-in
+    (``mapping.skipped_output``) that makes a reference to it an error naming the
+    step and its skip reason, unless the reference gives a default. Failed steps
+    (``on_failure`` continue) are absent.
+    """
+    outputs: dict[str, Any] = {}
+    for step_run in step_runs:
+        if step_run.status == RunStatus.SUCCEEDED:
+            outputs[step_run.step_name] = step_run.output
+        elif step_run.status == RunStatus.SKIPPED and step_run.skip_reason:
+            outputs[step_run.step_name] = skipped_output(step_run.step_name, step_run.skip_reason)
+    return outputs
+
+
+def data_context(run: Run, outputs: dict[str, Any]) -> dict[str, Any]:
+    """What a condition's and a for-each's paths are read from: {"trigger", "steps"}.
+
+    A skipped step's output is absent here (``exists`` does not hold for it).
+    """
+    steps = {name: output for name, output in outputs.items() if not is_skipped(output)}
+    return {"trigger": run.trigger_data(), "steps": steps}
+
+
+def skip_reason(step_run: StepRun, run: Run, outputs: dict[str, Any]) -> str:
+    """Why the step's condition does not hold ("" when it holds or there is none).
+
+    A condition that is not a list of valid rules (stored past the save's checks)
+    is left to ``call_action``, which fails the step naming it: never skipped silently.
+    """
+    if not step_run.condition or check_filters(step_run.condition):
+        return ""
+    match = step_run.condition_match
+    return condition_holds(step_run.condition, data_context(run, outputs), match)[1]
+
+
+def skip(step_run: StepRun, run: Run, reason: str) -> bool:
+    """Mark a pending step skipped (its condition did not hold); False when it was taken.
+
+    A conditional UPDATE like ``claim``'s: only from pending, only while the run
+    is open, so a cancel or another worker's claim wins cleanly.
+    """
+    now = clock.now()
+    run_open = Exists(Run.objects.filter(pk=OuterRef("run_id")).exclude(status__in=Run.FINAL))
+    updated = StepRun.objects.filter(run_open, pk=step_run.pk, status=RunStatus.PENDING).update(
+        status=RunStatus.SKIPPED, skip_reason=reason, finished_at=now
+    )
+    if not updated:
+        return False
+    step_run.status, step_run.skip_reason, step_run.finished_at = RunStatus.SKIPPED, reason, now
+    mark_running(run, now)
+    return True
 
 
 def max_attempts() -> int:
@@ -344,12 +421,17 @@ def claim(step_run: StepRun, run: Run) -> bool:
     step_run.status, step_run.claimed_at, step_run.next_attempt_at = RunStatus.RUNNING, now, None
     step_run.attempts += 1
     step_run.started_at = step_run.started_at or now
+    mark_running(run, now)
+    return True
+
+
+def mark_running(run: Run, now: datetime) -> None:
+    """The run is running (started now unless it had started) while it is open."""
     if run.status != RunStatus.RUNNING:
         Run.objects.filter(pk=run.pk).exclude(status__in=Run.FINAL).update(
             status=RunStatus.RUNNING, started_at=Coalesce("started_at", Value(now)), updated_at=now
         )
         run.status = RunStatus.RUNNING
-    return True
 
 
 def attempt(step_run: StepRun, run: Run, outputs: dict[str, Any]) -> bool:
@@ -357,33 +439,68 @@ def attempt(step_run: StepRun, run: Run, outputs: dict[str, Any]) -> bool:
     started = time.monotonic()
     try:
         output, request_id = call_action(step_run, run, outputs)
+    except ClaimLost:
+        return False  # the sweeper handed the step to another worker: it goes on from here
     except (MappingError, ActionInputError) as exc:
-        return fail(step_run, exc.to_dict(), started)
+        return fail(step_run, error_of(exc, exc.to_dict()), started)
     except ConnectionDisabled as exc:
         return stop_disabled(step_run, exc, started)
     except StripeError as exc:
         if exc.retryable:
             return retry_later(step_run, exc, started)
-        return fail(step_run, exc.to_dict(), started)
+        return fail(step_run, error_of(exc, exc.to_dict()), started)
     except Exception as exc:
         # A bug or an unknown action: fail visibly rather than retry blindly.
         logger.exception("Step run %s failed unexpectedly", step_run.pk)
         error = {"type": "internal_error", "message": f"{type(exc).__name__}: {exc}"}
-        return fail(step_run, error, started)
+        return fail(step_run, error_of(exc, error), started)
     return succeed(step_run, output, request_id, started)
 
 
-def call_action(step_run: StepRun, run: Run, outputs: dict[str, Any]) -> tuple[dict, str | None]:
+class ClaimLost(Exception):
+    """Our claim on the step was taken over (the sweeper presumed this worker dead)."""
+
+
+def error_of(exc: BaseException, error: dict) -> dict:
+    """``error`` (the step's error dict), for a for-each item's failure prefixed
+    ``Item i+1 of N: `` with ``"item": i`` (0-based) added."""
+    position = getattr(exc, "for_each_item", None)
+    if position is None:
+        return error
+    index, count = position
+    return {
+        **error,
+        "message": f"Item {index + 1} of {count}: {error.get('message', '')}",
+        "item": index,
+    }
+
+
+@contextmanager
+def about_item(index: int, count: int) -> Iterator[None]:
+    """Mark what fails inside as the failure of item ``index`` of ``count`` (``error_of``)."""
+    try:
+        yield
+    except Exception as exc:
+        if getattr(exc, "for_each_item", None) is None:
+            exc.for_each_item = (index, count)
+        raise
+
+
+def call_action(step_run: StepRun, run: Run, outputs: dict[str, Any]) -> tuple[Any, str | None]:
     """Render (unless fixed by an earlier attempt), validate, call Stripe with the step's key.
 
     The input is stored with the attempt's outcome and reused by later attempts,
     so every attempt sends what the key saw first. (Rendering the step's copied
     mapping again after a crash gives the same input: same event, same outputs.)
+    A for-each step calls once per item (``call_for_each``).
     """
     check_window(step_run)
+    refuse_bad_condition(step_run)
     action = get_action(step_run.action_key)
     if is_http_action(action):  # a credential is a literal name, also in older steps
         outbound.refuse_credential_reference(step_run.input_mapping)
+    if step_run.for_each:
+        return call_for_each(step_run, run, action, outputs)
     if step_run.input is None:
         context = build_context(run.trigger_data(), outputs)
         with render_limits():  # one render deadline for all the step's fields
@@ -396,6 +513,154 @@ def call_action(step_run: StepRun, run: Run, outputs: dict[str, Any]) -> tuple[d
     client = client_for(action, run.workflow)
     result = action.send_validated(client, cleaned, idempotency_key=step_run.idempotency_key)
     return json_safe(result.output), result.request_id
+
+
+def refuse_bad_condition(step_run: StepRun) -> None:
+    """MappingError on ``condition`` when it is not a list of valid rules (not saved
+    through the checks of ``services.check_steps``): such a step fails, never runs."""
+    if step_run.condition:
+        problems = check_filters(step_run.condition, label="Rule")
+        if problems:
+            raise MappingError(f"condition: {problems[0]}", field="condition")
+
+
+# -- for each -------------------------------------------------------------------
+
+
+def item_key(idempotency_key: str, index: int) -> str:
+    """The idempotency key of a for-each step's item ``index`` (0-based)."""
+    return f"{idempotency_key}-item-{index}"
+
+
+def resolve_items(for_each: str, context: dict[str, Any]) -> list:
+    """The list a for-each step repeats for: ``for_each`` looked up in ``context``
+    ({"trigger", "steps"}, ``data_context``). MappingError on field ``for_each`` when it
+    is missing or not a list."""
+    items = lookup(context, for_each)
+    if items is _ABSENT:
+        raise MappingError(
+            f"for_each: {for_each} does not exist in the data, so there is no list to repeat "
+            "the step for (give the step a condition such as "
+            f"{for_each} exists to skip it then).",
+            field="for_each",
+        )
+    if not isinstance(items, list):
+        kind = "null" if items is None else JSON_KINDS.get(type(items), "text")
+        raise MappingError(f"for_each: {for_each} is {kind}, not a list.", field="for_each")
+    return items
+
+
+def check_item_count(count: int, max_items: int) -> None:
+    """MappingError on ``for_each`` when a list of ``count`` items is longer than the
+    step's ``max_items`` (or ``FOR_EACH_CEILING``): the step fails before any call."""
+    limit = min(max_items, FOR_EACH_CEILING)
+    if count > limit:
+        raise MappingError(
+            f"for_each: {count} items, more than the step's maximum of {limit}; nothing was sent.",
+            field="for_each",
+        )
+
+
+def render_items(
+    mapping: Any, context: dict[str, Any], items: list, action: Any, start: int = 0
+) -> tuple[list, list[str]]:
+    """Each item's input from ``start`` on (``item``, ``item_index`` in the context),
+    and the fields left out as ``[i].field``. MappingError for item i is marked as
+    that item's (``about_item``)."""
+    inputs, left_out = [], []
+    with render_limits():  # one render deadline for all the items' fields
+        for index in range(start, len(items)):
+            with about_item(index, len(items)):
+                rendered = render_input(mapping, item_context(context, items[index], index))
+                inputs.append(bounded_input(rendered.values))
+                refuse_empty_write(action, rendered)
+            left_out += [
+                f"[{index}]{'' if path.startswith('[') else '.'}{path}"
+                for path in rendered.left_out
+            ]
+    return inputs, left_out
+
+
+def bounded_inputs(inputs: list, done: int) -> list:
+    """The items' inputs, at most ``MAX_INPUT_BYTES`` of JSON together (MappingError)."""
+    try:
+        check_input_size(inputs)
+    except VALUE_ERRORS as exc:
+        sent = "nothing more was sent" if done else "nothing was sent"
+        raise MappingError(
+            f"for_each: the inputs of the {len(inputs)} items together: {exc} {sent.capitalize()}.",
+            field="for_each",
+        ) from None
+    return inputs
+
+
+def call_for_each(
+    step_run: StepRun, run: Run, action: Any, outputs: dict[str, Any]
+) -> tuple[list, str | None]:
+    """A for-each step's attempt: one call per item not done yet, in order.
+
+    The list is resolved (``resolve_items``) and its length fixed in ``item_count`` at
+    the first attempt. Every item's input is rendered and validated before any call,
+    so a bad item fails the step with nothing sent; the inputs are kept as the step's
+    ``input`` (a list). Item i is sent with ``item_key(key, i)``; after each answer the
+    outputs so far are written (``output``, under the claim), so a later attempt or a
+    recovered crash continues at the first item not done, with that item's same key.
+    Returns (the items' outputs, the last answer's Request-Id).
+    """
+    context = data_context(run, outputs)
+    items = resolve_items(step_run.for_each, context)
+    fix_item_count(step_run, len(items))
+    check_item_count(len(items), step_run.max_items)
+    done = list(step_run.output) if isinstance(step_run.output, list) else []
+    stored = step_run.input if isinstance(step_run.input, list) else []
+    stored = stored[: len(items)]
+    mapping_context = build_context(context["trigger"], outputs)
+    rendered, left_out = render_items(
+        step_run.input_mapping, mapping_context, items, action, len(stored)
+    )
+    step_run.input = bounded_inputs(stored + rendered, len(done))
+    if left_out:
+        kept = [path for path in step_run.left_out_fields or [] if path not in left_out]
+        record_left_out(step_run, kept + left_out)
+    cleaned = {}
+    for index in range(len(done), len(items)):
+        with about_item(index, len(items)):
+            cleaned[index] = action.validate(step_run.input[index])
+    request_id = None
+    client = client_for(action, run.workflow) if len(done) < len(items) else None
+    for index in range(len(done), len(items)):
+        with about_item(index, len(items)):
+            check_owner(run.workflow)
+            key = item_key(step_run.idempotency_key, index)
+            result = action.send_validated(client, cleaned[index], idempotency_key=key)
+            done.append(json_safe(result.output))
+        request_id = result.request_id
+        record_items_done(step_run, done)
+    return done, request_id
+
+
+def fix_item_count(step_run: StepRun, count: int) -> None:
+    """Fix the list's length at the first attempt; later attempts must see the same.
+
+    Written at once (under the claim): the run page shows how many items there are.
+    """
+    if step_run.item_count is None:
+        if not _ours(step_run).update(item_count=count):
+            raise ClaimLost()
+        step_run.item_count = count
+    elif step_run.item_count != count:
+        raise MappingError(
+            f"for_each: the list has {count} items now, {step_run.item_count} when the step "
+            "began; not continued (the items done so far are kept).",
+            field="for_each",
+        )
+
+
+def record_items_done(step_run: StepRun, done: list) -> None:
+    """Write the outputs of the items done, and the inputs, while the claim is ours."""
+    if not _ours(step_run).update(output=done, input=step_run.input):
+        raise ClaimLost()
+    step_run.output = done
 
 
 def client_for(action: Any, workflow: Workflow) -> Any:
@@ -510,9 +775,9 @@ def retry_later(step_run: StepRun, exc: StripeError, started: float) -> bool:
         now=now,
         retry_after=exc.retry_after,
     )
-    error = exc.to_dict()
+    error = error_of(exc, exc.to_dict())
     if when is None:
-        error["message"] = f"{exc.message} (gave up after {step_run.attempts} attempts)"
+        error["message"] = f"{error['message']} (gave up after {step_run.attempts} attempts)"
         return fail(step_run, error, started)
     updated = _ours(step_run).update(
         status=RunStatus.RETRYING,
@@ -558,7 +823,7 @@ def stop_disabled(step_run: StepRun, exc: ConnectionDisabled, started: float) ->
     Every later step would use the same key; staff enable the connection, then resume.
     """
     step_run.on_failure = Step.OnFailure.STOP
-    return fail(step_run, exc.to_dict(), started)
+    return fail(step_run, error_of(exc, exc.to_dict()), started)
 
 
 def after_failure(step_run: StepRun, now: datetime) -> bool:
