@@ -24,8 +24,26 @@ from stripe_connector.catalog import ACTIONS, get_action
 from stripe_connector.catalog.http import is_http_action
 from workflows import clock
 from workflows.engine import create_run, enqueue_run_on_commit
-from workflows.mapping import MappingReport, check_mapping
-from workflows.models import Run, RunStatus, Step, StepRun, Workflow, new_idempotency_key
+from workflows.filters import (
+    _ABSENT,
+    JSON_KINDS,
+    check_condition,
+    check_for_each,
+    check_match,
+    lookup,
+)
+from workflows.mapping import AnyValue, MappingReport, build_context, check_mapping
+from workflows.models import (
+    DEFAULT_MAX_ITEMS,
+    FOR_EACH_CEILING,
+    Match,
+    Run,
+    RunStatus,
+    Step,
+    StepRun,
+    Workflow,
+    new_idempotency_key,
+)
 from workflows.sandbox import render_limits
 
 # The actions whose steps may name a credential (HTTP request steps).
@@ -202,7 +220,10 @@ def resume_run(run: Run) -> Run:
     The failed and skipped StepRuns are reset with the step's current
     configuration (staff usually fixed the mapping) and a NEW idempotency key:
     Stripe replays the stored answer of a key for 24 h, so the old key would
-    only return the same error again. Succeeded steps are kept, not repeated.
+    only return the same error again. Succeeded steps are kept, not repeated;
+    a skipped step's condition is evaluated again. A failed for-each step keeps
+    the items that succeeded (``reset_step_run``) and goes on from the first
+    item not done.
 
     The run leaves ``failed`` with a conditional UPDATE first: of concurrent
     requests one resumes, the others get ReplayError (nothing reset twice).
@@ -231,21 +252,60 @@ def resume_run(run: Run) -> Run:
 
 
 def reset_step_run(step_run: StepRun, now: datetime) -> None:
+    """Make a failed or skipped step run pending again, with its step's current
+    configuration (action, mapping, on_failure, condition, for-each) and a new key.
+
+    A for-each step that failed after some items succeeded keeps those items: their
+    outputs (``output``, the done prefix), their inputs and ``item_count``, when its
+    for-each path is unchanged; the items not done are rendered again with the current
+    mapping and sent with the new key (``<new key>-item-<i>``). With the path changed
+    (another list) or no item done, it starts afresh.
+    """
+    kept = kept_items(step_run)
     step = Step.objects.filter(pk=step_run.step_id).first()
     if step is not None:
         step_run.action_key = step.action_key
         step_run.input_mapping = step.input_mapping
         step_run.on_failure = step.on_failure
+        step_run.condition = step.condition
+        step_run.condition_match = step.condition_match
+        step_run.max_items = step.max_items
+        if step.for_each != step_run.for_each:
+            kept = 0
+        step_run.for_each = step.for_each
     step_run.status = RunStatus.PENDING
     step_run.idempotency_key = new_idempotency_key()
     step_run.created_at = now
     step_run.attempts = 0
     step_run.next_attempt_at = step_run.claimed_at = None
-    step_run.input = step_run.output = step_run.error = None
+    if kept:
+        step_run.output = step_run.output[:kept]
+        step_run.input = step_run.input[:kept] if isinstance(step_run.input, list) else None
+        step_run.left_out_fields = [
+            path for path in step_run.left_out_fields or [] if item_of(path) < kept
+        ]
+    else:
+        step_run.input = step_run.output = step_run.item_count = None
+        step_run.left_out_fields = []
+    step_run.error = None
+    step_run.skip_reason = ""
     step_run.request_id = ""
     step_run.duration_ms = None
     step_run.started_at = step_run.finished_at = None
     step_run.save()
+
+
+def kept_items(step_run: StepRun) -> int:
+    """How many items of a failed for-each step succeeded (its output's length), or 0."""
+    if step_run.status != RunStatus.FAILED or not step_run.for_each:
+        return 0
+    return len(step_run.output) if isinstance(step_run.output, list) else 0
+
+
+def item_of(left_out_path: str) -> int:
+    """The item a for-each step's left-out field belongs to: ``[3].metadata.x`` is 3."""
+    head = left_out_path[1:].split("]", 1)[0] if left_out_path.startswith("[") else ""
+    return int(head) if head.isdigit() else -1
 
 
 def rerun(run: Run) -> Run:
@@ -490,8 +550,23 @@ def sample_to_check_with(workflow: Workflow) -> dict:
     return workflow.sample()
 
 
+# The fields of check_steps' errors that are the step's own, not paths in its input.
+STEP_FIELDS = ("action_key", "condition", "condition_match", "for_each", "max_items")
+
+
 def check_steps(workflow: Workflow, steps: list[dict]) -> list[MappingReport]:
-    """Check each step's mapping (dicts with name, action_key, input_mapping), in order.
+    """Check each step (in order) against its action and the trigger's sample.
+
+    ``steps`` are dicts with ``name``, ``action_key``, ``input_mapping`` and, when
+    given, ``condition`` (a list of rules), ``condition_match`` ("all"/"any"),
+    ``for_each`` (a path, "" to run once) and ``max_items``; a missing key has the
+    model's default. Returns one MappingReport per step: ``errors`` and ``warnings``
+    are lists of ``{"field": ..., "message": ...}``.
+
+    ``field`` is one of the step's own fields (``STEP_FIELDS``): "action_key"
+    (unknown action), "condition" (messages ``Rule N: ...``), "condition_match",
+    "for_each", "max_items"; otherwise it is a path in the step's input
+    ("metadata.source", "items[0].price", "credential"; "" for the input as a whole).
 
     All the steps' templates are rendered against the sample within one deadline
     and size budget (``render_limits``): a save costs a bounded time in all.
@@ -501,19 +576,76 @@ def check_steps(workflow: Workflow, steps: list[dict]) -> list[MappingReport]:
     earlier: list[str] = []
     with render_limits():
         for step in steps:
+            report = MappingReport()
+            for_each = check_step_config(step, earlier, sample, report)
             try:
                 schema = get_action(step["action_key"]).input_schema
             except KeyError as exc:
-                report = MappingReport()
                 report.error("action_key", str(exc))
             else:
-                report = check_mapping(
+                mapping_report = check_mapping(
                     step.get("input_mapping") or {},
                     schema,
                     sample_trigger=sample,
                     earlier_steps=earlier,
+                    for_each=for_each,
                 )
+                report.errors += mapping_report.errors
+                report.warnings += mapping_report.warnings
                 check_credential_literal(step, report)
             reports.append(report)
             earlier.append(step.get("name", ""))
     return reports
+
+
+def check_step_config(step: dict, earlier: list[str], sample: Any, report: MappingReport) -> str:
+    """The step's condition, match, for-each path and maximum, into ``report`` (on those
+    fields); returns the for-each path to check the mapping with ("" when none).
+
+    A for-each path with problems still makes the step a for-each step for the mapping's
+    check: ``{{ item }}`` is then a stand-in, not a second error."""
+    for problem in check_condition(step.get("condition") or [], earlier):
+        report.error("condition", problem)
+    for problem in check_match(step.get("condition_match") or Match.ALL):
+        report.error("condition_match", problem)
+    max_items = step.get("max_items")
+    for problem in check_max_items(DEFAULT_MAX_ITEMS if max_items is None else max_items):
+        report.error("max_items", problem)
+    for_each = step.get("for_each") or ""
+    problems = check_for_each(for_each, earlier)
+    for problem in problems:
+        report.error("for_each", problem)
+    if not problems:
+        warn_sample_paths(step, earlier, sample, report)
+    # Not text (refused above): still a for-each step, whose item is then a stand-in.
+    return for_each if isinstance(for_each, str) else "(not a path)"
+
+
+def check_max_items(value: Any) -> list[str]:
+    """Problems with a step's ``max_items``: a whole number from 1 to ``FOR_EACH_CEILING``."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        return [f"A whole number from 1 to {FOR_EACH_CEILING}."]
+    if not 1 <= value <= FOR_EACH_CEILING:
+        return [f"From 1 to {FOR_EACH_CEILING} items (it is {value})."]
+    return []
+
+
+def warn_sample_paths(step: dict, earlier: list[str], sample: Any, report: MappingReport) -> None:
+    """Warnings for trigger paths of the condition and the for-each list that the sample
+    event lacks, and for a for-each path that is not a list there."""
+    context = build_context(sample, {name: AnyValue() for name in earlier})
+    condition = step.get("condition") or []
+    if isinstance(condition, list) and not check_condition(condition, earlier):
+        for position, rule in enumerate(condition, start=1):
+            path = rule["path"]
+            if path.startswith("trigger.") and lookup(context, path) is _ABSENT:
+                report.warn("condition", f"Rule {position}: {path} is not in the sample event.")
+    for_each = step.get("for_each") or ""
+    if not for_each.startswith("trigger."):
+        return
+    items = lookup(context, for_each)
+    if items is _ABSENT:
+        report.warn("for_each", f"{for_each} is not in the sample event.")
+    elif not isinstance(items, list):
+        kind = "null" if items is None else JSON_KINDS.get(type(items), "text")
+        report.warn("for_each", f"{for_each} is {kind} in the sample event, not a list.")
