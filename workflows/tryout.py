@@ -16,7 +16,19 @@ from stripe_connector.catalog import get_action, get_trigger
 from stripe_connector.catalog.http import is_http_action
 from stripe_connector.errors import ActionInputError, StripeError
 from workflows import clock
-from workflows.engine import bounded_input, json_safe
+from workflows.engine import (
+    about_item,
+    bounded_input,
+    bounded_inputs,
+    check_item_count,
+    error_of,
+    item_key,
+    json_safe,
+    refuse_bad_condition,
+    render_items,
+    resolve_items,
+)
+from workflows.filters import check_filters, condition_holds
 from workflows.mapping import (
     MappingError,
     build_context,
@@ -111,17 +123,28 @@ def untested_steps(step: Step, outputs: dict[str, Any]) -> list[str]:
         .values_list("name", flat=True)
     )
     missing: list[str] = []
+    for reference in _step_references(step):
+        parts = reference.replace("[", ".").split(".")
+        name = parts[1] if parts[0] == "steps" and len(parts) > 1 else None
+        if name in earlier and name not in outputs and name not in missing:
+            missing.append(name)
+    return missing
+
+
+def _step_references(step: Step) -> Iterator[str]:
+    """The paths ``step`` reads: its mapping's references, its condition's rule paths and
+    its for-each path."""
     for text in _strings(step.input_mapping):
         try:
-            found = references(text)
+            yield from references(text)
         except TemplateSyntaxError:
             continue  # rendering names the syntax error and its field
-        for reference in found:
-            parts = reference.replace("[", ".").split(".")
-            name = parts[1] if parts[0] == "steps" and len(parts) > 1 else None
-            if name in earlier and name not in outputs and name not in missing:
-                missing.append(name)
-    return missing
+    if isinstance(step.condition, list):
+        for rule in step.condition:
+            if isinstance(rule, dict) and isinstance(rule.get("path"), str):
+                yield rule["path"]
+    if step.for_each:
+        yield step.for_each
 
 
 def _strings(value: Any) -> Iterator[str]:
@@ -151,12 +174,21 @@ def test_step(step: Step, *, user=None) -> dict[str, Any]:
     idempotency key: a test is its own request.
 
     Returns {"input", "left_out_fields", "output", "error", "request_id", "ok",
-    "hint"}: ``error`` is a dict (type or error, message, ...); ``request_id`` is
+    "hint", "skipped"}: ``error`` is a dict (type or error, message, ...); ``request_id`` is
     Stripe's Request-Id of the answer, an error's too (None when nothing was sent or
     Stripe sent none); ``hint`` a sentence
     or "" (``CATALOG_SAMPLE_HINT`` when Stripe does not know an id of the catalog's
     invented sample). An HTTP request step sends for ``user`` (who must hold
     ``connections.use_credential`` to use its credential); None is the operator.
+
+    A step whose condition does not hold over the sample and the earlier steps'
+    outputs sends nothing: ``ok`` False, ``error`` {"type": "condition_not_met",
+    "message": "Skipped: <reason> Nothing was sent."} and ``skipped`` the reason (""
+    otherwise), as a run would skip it. A for-each step runs for each item of its list
+    in the sample (at most ``max_items``; every item's input is checked before the
+    first call): ``input`` and ``output`` are lists (the outputs of the items done),
+    ``left_out_fields`` name their item (``[1].metadata.x``), and an item's failure
+    stops the test with its message prefixed ``Item i+1 of N: `` and ``"item": i``.
     """
     workflow = step.workflow
     outputs = latest_outputs(workflow)
@@ -168,6 +200,7 @@ def test_step(step: Step, *, user=None) -> dict[str, Any]:
         "error": None,
         "request_id": None,
         "hint": "",
+        "skipped": "",
     }
     untested = untested_steps(step, outputs)
     if untested:
@@ -180,30 +213,44 @@ def test_step(step: Step, *, user=None) -> dict[str, Any]:
         }
         result["ok"] = False
         return result
+    reason = condition_not_met(step, workflow.sample(), outputs)
+    if reason:
+        result["skipped"] = reason
+        result["error"] = {
+            "type": "condition_not_met",
+            "message": f"Skipped: {reason} Nothing was sent.",
+        }
+        result["ok"] = False
+        return result
     try:
+        refuse_bad_condition(step)
         action = get_action(step.action_key)
         if is_http_action(action):  # a credential is a literal name, also in older steps
             refuse_credential_reference(step.input_mapping)
-        with render_limits():
-            rendered = render_input(step.input_mapping, build_context(workflow.sample(), outputs))
-        result["input"] = bounded_input(rendered.values)
-        result["left_out_fields"] = rendered.left_out
-        refuse_empty_write(action, rendered)
-        done = action.run(
-            client_for(action, workflow.connection, user=user, operator=user is None),
-            result["input"],
-            idempotency_key=f"konnectify-test-{uuid.uuid4()}",
-        )
-        result["output"], result["request_id"] = json_safe(done.output), done.request_id
+        if step.for_each:
+            try_each_item(step, action, outputs, result, user=user)
+        else:
+            with render_limits():
+                context = build_context(workflow.sample(), outputs)
+                rendered = render_input(step.input_mapping, context)
+            result["input"] = bounded_input(rendered.values)
+            result["left_out_fields"] = rendered.left_out
+            refuse_empty_write(action, rendered)
+            done = action.run(
+                client_for(action, workflow.connection, user=user, operator=user is None),
+                result["input"],
+                idempotency_key=f"konnectify-test-{uuid.uuid4()}",
+            )
+            result["output"], result["request_id"] = json_safe(done.output), done.request_id
         Step.objects.filter(pk=step.pk).update(
             sample_output=result["output"], sample_output_at=clock.now()
         )
     except StripeError as exc:
-        result["error"], result["request_id"] = exc.to_dict(), exc.request_id
+        result["error"], result["request_id"] = error_of(exc, exc.to_dict()), exc.request_id
         if is_missing_object(exc) and uses_catalog_sample(workflow):
             result["hint"] = CATALOG_SAMPLE_HINT
     except (MappingError, ActionInputError) as exc:
-        result["error"] = exc.to_dict()
+        result["error"] = error_of(exc, exc.to_dict())
     except KeyError as exc:
         result["error"] = {"type": "unknown_action", "message": str(exc)}
     except (ValueError, OverflowError, RecursionError) as exc:
@@ -212,6 +259,43 @@ def test_step(step: Step, *, user=None) -> dict[str, Any]:
         result["error"] = {"type": "internal_error", "message": f"{type(exc).__name__}: {exc}"}
     result["ok"] = result["error"] is None
     return result
+
+
+def condition_not_met(step: Step, sample: Any, outputs: dict[str, Any]) -> str:
+    """Why ``step``'s condition does not hold over the sample and the earlier steps'
+    outputs ("" when it holds, is empty, or is malformed: then the test names it)."""
+    if not step.condition or check_filters(step.condition):
+        return ""
+    context = {"trigger": sample, "steps": outputs}
+    return condition_holds(step.condition, context, step.condition_match)[1]
+
+
+def try_each_item(
+    step: Step, action: Any, outputs: dict[str, Any], result: dict, *, user=None
+) -> None:
+    """Test a for-each step: every item of its list in the sample, in order, each with its
+    own test key (``konnectify-test-<uuid>-item-<i>``), sent for ``user``. Fills
+    ``result``'s input, left_out_fields, output (the items done) and request_id; raises
+    the first failure, marked as its item's (``engine.about_item``)."""
+    workflow = step.workflow
+    sample = workflow.sample()
+    items = resolve_items(step.for_each, {"trigger": sample, "steps": outputs})
+    check_item_count(len(items), step.max_items)
+    context = build_context(sample, outputs)
+    inputs, result["left_out_fields"] = render_items(step.input_mapping, context, items, action)
+    result["input"] = bounded_inputs(inputs, 0)
+    cleaned = []
+    for index, values in enumerate(result["input"]):
+        with about_item(index, len(items)):
+            cleaned.append(action.validate(values))
+    client = client_for(action, workflow.connection, user=user, operator=user is None)
+    key = f"konnectify-test-{uuid.uuid4()}"
+    result["output"] = []
+    for index, values in enumerate(cleaned):
+        with about_item(index, len(items)):
+            done = action.send_validated(client, values, idempotency_key=item_key(key, index))
+        result["output"].append(json_safe(done.output))
+        result["request_id"] = done.request_id
 
 
 def sample_rows(value: Any, prefix: str = "trigger") -> list[tuple[str, str]]:
