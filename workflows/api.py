@@ -9,14 +9,15 @@ its path (``steps[1].input.customer``); doubtful references come back as
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
-from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import transaction
+from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
+    OpenApiExample,
     OpenApiParameter,
+    OpenApiResponse,
+    PolymorphicProxySerializer,
     extend_schema,
     extend_schema_field,
     extend_schema_view,
@@ -39,277 +40,21 @@ from konnectify.platform.api.base import (
     conflict,
 )
 from konnectify.platform.api.permissions import requires
-from konnectify.platform.api.schema import FieldErrorSerializer, errors
-from stripe_connector.catalog import ACTIONS, TRIGGERS
-from workflows import redispatch, services, tryout
+from konnectify.platform.api.schema import errors
+from workflows import portable, redispatch, services, tryout
 from workflows.automations import AUTOMATIONS, create_from_automation
 from workflows.list_filters import RunFilter, WorkflowFilter
-from workflows.models import (
-    MAX_ALERT_EMAILS,
-    SCHEDULE_TRIGGER,
-    Run,
-    Step,
-    StepRun,
-    Workflow,
-    validate_alert_emails,
+from workflows.models import FOR_EACH_CEILING, Match, Run, Step, StepRun, Workflow
+from workflows.serializers import (  # noqa: F401 (the API's serializers, from one place)
+    StepSerializer,
+    WorkflowSerializer,
+    replace_steps,
 )
 
 # Dispatching an event again creates runs, whose steps spend the connection's key.
 CREATE_RUNS = "workflows.add_run"
 
-# --- workflows and steps -------------------------------------------------------------
-
-
-class StepSerializer(StrictFields, serializers.ModelSerializer):
-    """One step; its position in ``steps`` is its order."""
-
-    action_key = serializers.ChoiceField(
-        choices=list(ACTIONS), help_text="An action from /api/v1/catalog/actions/."
-    )
-    input = examples.json_object(
-        examples.MAPPING,
-        serializers.DictField,
-        source="input_mapping",
-        required=False,
-        default=dict,
-        help_text="The action's input: literals, or references like "
-        "{{ trigger.data.object.customer }} and {{ steps.<earlier step>.id }}.",
-    )
-
-    class Meta:
-        model = Step
-        fields = ["id", "order", "name", "action_key", "input", "on_failure"]
-        read_only_fields = ["id", "order"]
-
-    def validate(self, attrs: dict) -> dict:
-        """Steps are always given whole, even in a PATCH (which DRF would make partial)."""
-        missing = {
-            name: [self.error_messages.get("required", "This field is required.")]
-            for name in ("name", "action_key")
-            if name not in attrs
-        }
-        if missing:
-            raise exceptions.ValidationError(missing)
-        attrs.setdefault("input_mapping", {})
-        attrs.setdefault("on_failure", Step.OnFailure.STOP)
-        return attrs
-
-
-@extend_schema_field(FieldErrorSerializer(many=True))
-class WarningsField(serializers.SerializerMethodField):
-    """Doubtful references found while saving (only in create/update answers)."""
-
-
-class WorkflowSerializer(StrictFields, serializers.ModelSerializer):
-    """A workflow: a trigger on one connection, optional filters, and its steps in order."""
-
-    connection = serializers.PrimaryKeyRelatedField(
-        queryset=Connection.objects.all(),
-        pk_field=serializers.UUIDField(),
-        help_text="The connection whose events start the workflow and whose key its steps use.",
-    )
-    trigger_key = serializers.ChoiceField(
-        choices=[*TRIGGERS, SCHEDULE_TRIGGER],
-        help_text="A trigger from /api/v1/catalog/triggers/, 'custom' (with custom_event_type) "
-        "or 'schedule' (with schedule_cron or schedule_minutes). A field of another trigger "
-        "kind given with a value is refused on that field; changing the trigger clears the "
-        "stored ones.",
-    )
-    filters = serializers.ListField(
-        child=serializers.DictField(),
-        required=False,
-        help_text=Workflow._meta.get_field("filters").help_text,
-    )
-    steps = StepSerializer(
-        many=True,
-        required=False,
-        help_text="The steps in order. On update the list replaces all steps (steps keep their "
-        "identity by name); leave it out to keep them.",
-    )
-    warnings = WarningsField(
-        help_text="Doubtful references found when saving, e.g. a trigger path absent from the "
-        "sample event, and samples a save cleared (field sample_event: the trigger or the "
-        "connection changed; steps[i].action_key: the step's action changed, so its Test a "
-        "step output went) (create and update answers; empty otherwise)."
-    )
-    alert_emails = serializers.ListField(
-        child=serializers.EmailField(),
-        required=False,
-        max_length=MAX_ALERT_EMAILS,
-        help_text=Workflow._meta.get_field("alert_emails").help_text,
-    )
-
-    class Meta:
-        model = Workflow
-        fields = [
-            "id",
-            "name",
-            "description",
-            "connection",
-            "trigger_key",
-            "custom_event_type",
-            "event_type",
-            "schedule_cron",
-            "schedule_minutes",
-            "filters",
-            "active",
-            "alert_emails",
-            "alert_chat",
-            "steps",
-            "warnings",
-            "created_at",
-            "updated_at",
-        ]
-        read_only_fields = ["event_type"]
-
-    def get_warnings(self, workflow: Workflow) -> list[dict]:
-        return getattr(workflow, "api_warnings", [])
-
-    def validate_alert_emails(self, value: list[str]) -> list[str]:
-        """Each address checked by the child field; the model's rule (no address twice)."""
-        try:
-            validate_alert_emails(value)
-        except DjangoValidationError as exc:
-            raise exceptions.ValidationError(exc.messages) from None
-        return value
-
-    def validate(self, attrs: dict) -> dict:
-        candidate = self._candidate(attrs)
-        steps = attrs.get("steps")
-        if steps is None and self.instance is not None:
-            steps = [self._as_data(step) for step in self.instance.steps.all()]
-        # 403 naming the connection: steps or activation spend its key as this user.
-        services.authorize_save(
-            self.context["request"].user, candidate, has_steps=bool(steps), steps=steps
-        )
-        if candidate.owner_id is not None:
-            attrs["owner"] = candidate.owner
-        # Every problem at once: the workflow's own and its steps'.
-        found = self._workflow_errors(candidate)
-        try:
-            attrs["warnings"] = self._check_steps(candidate, steps or [])
-        except exceptions.ValidationError as exc:
-            found.update(exc.detail)
-        if found:
-            raise exceptions.ValidationError(found)
-        return attrs
-
-    def _candidate(self, attrs: dict) -> Workflow:
-        """An unsaved workflow with the new values, to validate (the instance stays as it was).
-
-        A trigger field the new trigger kind does not use is cleared when it comes from
-        the stored workflow (a PATCH changing the trigger only); given in this request
-        with a value, ``Workflow.clean`` refuses it on its field.
-        """
-        candidate = copy.copy(self.instance) if self.instance is not None else Workflow()
-        for name, value in attrs.items():
-            if name != "steps":
-                setattr(candidate, name, value)
-        for name in candidate.fields_not_for_trigger():
-            if name not in attrs:
-                attrs[name] = Workflow._meta.get_field(name).get_default()
-                setattr(candidate, name, attrs[name])
-        return candidate
-
-    @staticmethod
-    def _as_data(step: Step) -> dict[str, Any]:
-        return {
-            "name": step.name,
-            "action_key": step.action_key,
-            "input_mapping": step.input_mapping,
-        }
-
-    @staticmethod
-    def _workflow_errors(candidate: Workflow) -> dict[str, list[str]]:
-        """Admin's checks: the model's ``clean``, errors by field (empty when it passes)."""
-        found: dict[str, list[str]] = {}
-        try:
-            candidate.clean()
-        except DjangoValidationError as exc:
-            detail = exc.message_dict if hasattr(exc, "error_dict") else {"": exc.messages}
-            for field, messages in detail.items():
-                key = "non_field_errors" if field in ("", "__all__") else field
-                found.setdefault(key, []).extend(messages)
-        return found
-
-    @staticmethod
-    def _check_steps(candidate: Workflow, steps: list[dict]) -> list[dict]:
-        """Names unique, every mapping checked by ``services.check_steps``; returns warnings."""
-        problems: list[dict[str, list[str]]] = [{} for _ in steps]
-        seen: set[str] = set()
-        for index, step in enumerate(steps):
-            if step["name"] in seen:
-                problems[index]["name"] = ["Another step of this workflow has this name."]
-            seen.add(step["name"])
-        warnings = []
-        for index, report in enumerate(services.check_steps(candidate, steps)):
-            for error in report.errors:
-                key = "action_key" if step_action_missing(steps[index]) else _input_path(error)
-                problems[index].setdefault(key, []).append(error["message"])
-            warnings += [
-                {"field": f"steps[{index}].{_input_path(w)}", "message": w["message"]}
-                for w in report.warnings
-            ]
-        if any(problems):
-            raise exceptions.ValidationError({"steps": problems})
-        return warnings
-
-    @transaction.atomic
-    def create(self, validated_data: dict) -> Workflow:
-        return self._save(Workflow(), validated_data)
-
-    @transaction.atomic
-    def update(self, instance: Workflow, validated_data: dict) -> Workflow:
-        return self._save(instance, validated_data)
-
-    @staticmethod
-    def _save(workflow: Workflow, data: dict) -> Workflow:
-        """Save the workflow, then replace its steps; one transaction, nothing half-written."""
-        steps, warnings = data.pop("steps", None), data.pop("warnings", [])
-        for name, value in data.items():
-            setattr(workflow, name, value)
-        services.save_workflow(workflow)
-        if workflow.samples_cleared:
-            warnings.append({"field": "sample_event", "message": workflow.samples_cleared})
-        if steps is not None:
-            for index, step in enumerate(replace_steps(workflow, steps)):
-                if step.sample_cleared:
-                    message = services.step_sample_cleared(step)
-                    warnings.append({"field": f"steps[{index}].action_key", "message": message})
-        workflow.api_warnings = warnings
-        return workflow
-
-
-def step_action_missing(step: dict) -> bool:
-    return step.get("action_key") not in ACTIONS
-
-
-def _input_path(problem: dict) -> str:
-    """``check_mapping``'s field (relative to the input) as a path from the step."""
-    return f"input.{problem['field']}" if problem["field"] else "input"
-
-
-def replace_steps(workflow: Workflow, steps: list[dict]) -> list[Step]:
-    """Make the workflow's steps exactly ``steps``, in order; returns the saved rows.
-
-    A step keeps its row (and so its runs' link to it) when a step of the same
-    name is still there; others are deleted first, so no two rows ever share a
-    name, even for a moment. A kept row whose action changes loses its Test a
-    step output (``Step.save``, ``sample_cleared``).
-    """
-    wanted = [step["name"] for step in steps]
-    workflow.steps.exclude(name__in=wanted).delete()
-    existing = {step.name: step for step in workflow.steps.all()}
-    saved: list[Step] = []
-    for order, data in enumerate(steps, start=1):
-        step = existing.get(data["name"]) or Step(workflow=workflow, name=data["name"])
-        step.order = order
-        step.action_key = data["action_key"]
-        step.input_mapping = data.get("input_mapping") or {}
-        step.on_failure = data.get("on_failure", Step.OnFailure.STOP)
-        step.save()
-        saved.append(step)
-    return saved
+# --- workflows and steps (their serializers: workflows.serializers) -------------------
 
 
 class WebhookNeedsSerializer(serializers.Serializer):
@@ -422,6 +167,207 @@ class LoadedSampleSerializer(serializers.Serializer):
     )
 
 
+# --- export, import, copy to a live connection (workflows.portable) --------------------
+
+DOCUMENT_EXAMPLE = {
+    "format": portable.FORMAT,
+    "version": portable.VERSION,
+    "workflow": {
+        "name": "Invoice new customers",
+        "description": "",
+        "trigger_key": "customer.created",
+        "custom_event_type": "",
+        "schedule_cron": "",
+        "schedule_minutes": None,
+        "filters": [{"path": "data.object.email", "op": "exists"}],
+        "alert_emails": ["ops@example.com"],
+        "alert_chat": True,
+        "steps": [
+            {
+                "name": "invoice",
+                "action_key": "create_invoice",
+                "input": {"customer": "{{ trigger.data.object.id }}"},
+                "on_failure": "stop",
+                "condition": [],
+                "condition_match": "all",
+                "for_each": "",
+                "max_items": 100,
+            },
+            {
+                "name": "add_item",
+                "action_key": "create_invoice_item",
+                "input": {
+                    "customer": "{{ trigger.data.object.id }}",
+                    "invoice": "{{ steps.invoice.id }}",
+                    "price": "price_1PgafmB7WZ01zgkW",
+                },
+                "on_failure": "stop",
+                "condition": [
+                    {"path": "trigger.data.object.metadata.plan", "op": "equals", "value": "pro"}
+                ],
+                "condition_match": "all",
+                "for_each": "",
+                "max_items": 100,
+            },
+        ],
+    },
+}
+
+
+class StepDocumentSerializer(StrictFields, serializers.Serializer):
+    """A step in a workflow document: its fields as the API's, without ids or samples."""
+
+    name = serializers.CharField(help_text=Step._meta.get_field("name").help_text)
+    action_key = serializers.CharField(help_text="An action from /api/v1/catalog/actions/.")
+    input = examples.json_object(examples.MAPPING, help_text="The action's input mapping.")
+    on_failure = serializers.ChoiceField(Step.OnFailure.choices)
+    condition = serializers.ListField(
+        child=serializers.DictField(), help_text=Step._meta.get_field("condition").help_text
+    )
+    condition_match = serializers.ChoiceField(Match.choices)
+    for_each = serializers.CharField(
+        allow_blank=True, help_text=Step._meta.get_field("for_each").help_text
+    )
+    max_items = serializers.IntegerField(min_value=1, max_value=FOR_EACH_CEILING)
+
+
+class WorkflowPartSerializer(StrictFields, serializers.Serializer):
+    """The workflow in a document: what the API saves, without connection, owner or state."""
+
+    name = serializers.CharField()
+    description = serializers.CharField(allow_blank=True)
+    trigger_key = serializers.CharField(help_text="A trigger key, 'custom' or 'schedule'.")
+    custom_event_type = serializers.CharField(allow_blank=True)
+    schedule_cron = serializers.CharField(allow_blank=True)
+    schedule_minutes = serializers.IntegerField(allow_null=True)
+    filters = serializers.ListField(child=serializers.DictField())
+    alert_emails = serializers.ListField(child=serializers.EmailField())
+    alert_chat = serializers.BooleanField()
+    steps = StepDocumentSerializer(many=True)
+
+
+class WorkflowDocumentSerializer(StrictFields, serializers.Serializer):
+    """A workflow as a file (``workflows.portable``): nothing of the account it came from
+    (no key, secret, connection, owner, sample, id, nor whether it was active)."""
+
+    format = serializers.ChoiceField([portable.FORMAT])
+    version = serializers.ChoiceField([portable.VERSION])
+    workflow = WorkflowPartSerializer()
+
+
+@extend_schema_field(WorkflowDocumentSerializer)
+class DocumentField(serializers.JSONField):
+    """Any JSON in; ``portable.import_workflow`` checks it and names each bad key's path."""
+
+
+class ImportSerializer(StrictFields, serializers.Serializer):
+    """A document and the connection the new workflow runs on."""
+
+    connection = serializers.PrimaryKeyRelatedField(
+        queryset=Connection.objects.all(),
+        pk_field=serializers.UUIDField(),
+        help_text="The connection the imported workflow starts on and whose key its steps use.",
+    )
+    document = DocumentField(
+        help_text="A workflow document as exported (GET /api/v1/workflows/{id}/export/). "
+        "Errors name its fields as document.workflow.steps[1].action_key."
+    )
+
+
+class PromoteSerializer(StrictFields, serializers.Serializer):
+    """Where to copy a test-mode workflow, and the live ids for its test ids."""
+
+    connection = serializers.PrimaryKeyRelatedField(
+        queryset=Connection.objects.all(),
+        pk_field=serializers.UUIDField(),
+        help_text="A live-mode connection: the live copy runs on it.",
+    )
+    replacements = serializers.DictField(
+        child=serializers.CharField(allow_blank=True, max_length=255),
+        required=False,
+        default=dict,
+        help_text="The live-mode id for each test-mode id the preview lists under stripe_ids "
+        '({"price_1Test...": "price_1Live..."}); every one is needed to copy. The id itself '
+        "is accepted (objects copied to live mode in Stripe's dashboard keep their ids). "
+        "Only whole literal strings are replaced.",
+    )
+    preview = serializers.BooleanField(
+        default=False,
+        help_text="true: answer what copying would do (differences with the live copy, the "
+        "ids to replace) and change nothing.",
+    )
+    confirm_live = serializers.BooleanField(
+        default=False,
+        help_text="Required true to copy (not to preview): the copy is a workflow of your "
+        "live Stripe account.",
+    )
+
+
+class PromotionTargetSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    name = serializers.CharField()
+    mode = serializers.CharField(help_text="live (a test-mode target is refused).")
+
+
+class LiveCopySerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    active = serializers.BooleanField()
+
+
+class DifferenceSerializer(serializers.Serializer):
+    path = serializers.CharField(
+        help_text="Where, in the workflow document: name, filters[0].value, "
+        "steps[<step name>].input.customer (steps are matched by name), steps[<name>] for a "
+        "step only one side has, steps for another order."
+    )
+    live = serializers.JSONField(allow_null=True, help_text="The live copy's value; null: none.")
+    test = serializers.JSONField(
+        allow_null=True,
+        help_text="The test workflow's value (replacements applied); null: none.",
+    )
+
+
+class StripeIdSerializer(serializers.Serializer):
+    id = serializers.CharField(help_text="A test-mode Stripe id written literally in the steps.")
+    paths = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="Where it is: steps[<name>].input..., steps[<name>].condition[i].value, "
+        "filters[i].value.",
+    )
+    suggestion = serializers.CharField(
+        allow_null=True,
+        help_text="The live copy's id at those places, when it has one; null otherwise.",
+    )
+
+
+class PromotionPreviewSerializer(serializers.Serializer):
+    """What copying to the live connection would do (``preview: true``)."""
+
+    target = PromotionTargetSerializer()
+    live_copy = LiveCopySerializer(
+        allow_null=True,
+        help_text="The workflow's copy on this connection (copying updates it); null: copying "
+        "creates one.",
+    )
+    differences = DifferenceSerializer(
+        many=True, help_text="Where the live copy differs from the test workflow; empty if none."
+    )
+    stripe_ids = StripeIdSerializer(
+        many=True, help_text="Test-mode ids to replace with live ones (replacements)."
+    )
+    will_deactivate = serializers.BooleanField(
+        help_text="The live copy is active: copying makes it inactive until you activate it."
+    )
+
+
+PROMOTION_ANSWER = PolymorphicProxySerializer(
+    component_name="PromotionAnswer",
+    serializers=[PromotionPreviewSerializer, WorkflowSerializer],
+    resource_type_field_name=None,
+)
+
+
 @extend_schema(tags=["workflows"])
 @extend_schema_view(
     list=extend_schema(summary="List workflows with their steps"),
@@ -437,7 +383,7 @@ class WorkflowViewSet(KnownQueryParameters, IntegerIds, JsonOnly, viewsets.Model
     queryset = Workflow.objects.prefetch_related("steps")
     serializer_class = WorkflowSerializer
     filterset_class = WorkflowFilter
-    body_actions = ("test_step",)
+    body_actions = ("test_step", "import_document", "promote")
 
     def perform_destroy(self, instance: Workflow) -> None:
         services.delete_workflow(instance)
@@ -527,6 +473,186 @@ class WorkflowViewSet(KnownQueryParameters, IntegerIds, JsonOnly, viewsets.Model
         source = tryout.load_sample_event(workflow)
         return Response({"source": source, "sample_event": workflow.sample_event})
 
+    @extend_schema(
+        summary="Export a workflow as a JSON document",
+        description="The workflow and its steps as a file to import elsewhere "
+        "(POST /api/v1/workflows/import/): no key, secret, connection, owner, sample, id, "
+        "nor whether it is active. The same workflow gives the same bytes (keys sorted, "
+        "indented). An HTTP request step names its credential by name only.",
+        parameters=[
+            OpenApiParameter(
+                "Content-Disposition",
+                OpenApiTypes.STR,
+                OpenApiParameter.HEADER,
+                response=[200],
+                description='attachment; filename="<workflow name>.workflow.json"',
+            )
+        ],
+        responses={
+            200: OpenApiResponse(
+                WorkflowDocumentSerializer,
+                description="The document.",
+                examples=[OpenApiExample("A workflow", DOCUMENT_EXAMPLE)],
+            )
+        },
+    )
+    @action(detail=True, methods=["get"])
+    def export(self, request, pk=None) -> HttpResponse:
+        """Needs to view the workflow, as reading it does."""
+        workflow = self.get_object()
+        response = HttpResponse(portable.export_text(workflow), content_type="application/json")
+        response["Content-Disposition"] = (
+            f'attachment; filename="{portable.export_filename(workflow)}"'
+        )
+        return response
+
+    @extend_schema(
+        summary="Import a workflow document onto a connection",
+        description="Creates an inactive workflow from an exported document, checked as "
+        "creating one through this API is; the caller owns it. Needs to add workflows and to "
+        "use the connection (and the credentials its HTTP steps name). 400 names each "
+        "problem by its path: document.version, document.workflow.steps[1].action_key, "
+        "connection.",
+        request=ImportSerializer,
+        responses={201: WorkflowSerializer},
+        examples=[
+            OpenApiExample(
+                "Import",
+                {
+                    "connection": "6f1c2d3e-4b5a-4c7d-8e9f-0a1b2c3d4e5f",
+                    "document": DOCUMENT_EXAMPLE,
+                },
+                request_only=True,
+            )
+        ],
+    )
+    @action(
+        detail=False,
+        methods=["post"],
+        url_path="import",
+        permission_classes=[requires("workflows.add_workflow", USE_CONNECTION)],
+    )
+    def import_document(self, request) -> Response:
+        body = ImportSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        connection = body.validated_data["connection"]
+        require_use(request.user, connection)
+        document = body.validated_data["document"]
+        try:
+            workflow = portable.import_workflow(document, connection, request.user)
+        except portable.PortableError as exc:
+            raise exceptions.ValidationError(in_body(exc.errors)) from None
+        return Response(WorkflowSerializer(workflow).data, status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="Copy a test-mode workflow to a live connection",
+        description="With preview true: what copying would do (the live copy's differences, "
+        "the literal test-mode Stripe ids to replace), nothing changed. Otherwise, with "
+        "confirm_live true and a live id for every listed test id under replacements: the "
+        "live copy (a workflow on the live connection that remembers this one as "
+        "copied_from) is created (201) or updated (200), inactive: an active copy is "
+        "deactivated. Needs to add and change workflows and to use the live connection. "
+        "400 names connection (not live mode), replacements (ids missing or unknown), "
+        "replacements.<id> (not a live id of that kind), confirm_live, or workflow (not in "
+        "test mode).",
+        request=PromoteSerializer,
+        responses={
+            200: OpenApiResponse(
+                PROMOTION_ANSWER, description="The preview, or the updated live copy."
+            ),
+            201: OpenApiResponse(WorkflowSerializer, description="The new live copy."),
+        },
+        examples=[
+            OpenApiExample(
+                "Preview",
+                {"connection": "0d9e8f7a-6b5c-4d3e-2f1a-0b9c8d7e6f5a", "preview": True},
+                request_only=True,
+            ),
+            OpenApiExample(
+                "Copy",
+                {
+                    "connection": "0d9e8f7a-6b5c-4d3e-2f1a-0b9c8d7e6f5a",
+                    "replacements": {"price_1PgafmB7WZ01zgkW": "price_1QhbgnC8XA12ahlX"},
+                    "confirm_live": True,
+                },
+                request_only=True,
+            ),
+            OpenApiExample(
+                "Preview answer",
+                {
+                    "target": {
+                        "id": "0d9e8f7a-6b5c-4d3e-2f1a-0b9c8d7e6f5a",
+                        "name": "Shop (live)",
+                        "mode": "live",
+                    },
+                    "live_copy": {"id": 12, "name": "Invoice new customers", "active": True},
+                    "differences": [
+                        {
+                            "path": "steps[add_item].input.price",
+                            "live": "price_1QhbgnC8XA12ahlX",
+                            "test": "price_1PgafmB7WZ01zgkW",
+                        }
+                    ],
+                    "stripe_ids": [
+                        {
+                            "id": "price_1PgafmB7WZ01zgkW",
+                            "paths": ["steps[add_item].input.price"],
+                            "suggestion": "price_1QhbgnC8XA12ahlX",
+                        }
+                    ],
+                    "will_deactivate": True,
+                },
+                response_only=True,
+                status_codes=["200"],
+            ),
+        ],
+    )
+    @action(
+        detail=True,
+        methods=["post"],
+        permission_classes=[
+            requires("workflows.add_workflow", "workflows.change_workflow", USE_CONNECTION)
+        ],
+    )
+    def promote(self, request, pk=None) -> Response:
+        """The live copy is saved as a create or update through this API is
+        (``portable.promote``)."""
+        workflow = self.get_object()
+        body = PromoteSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        target, replacements = (
+            body.validated_data["connection"],
+            body.validated_data["replacements"],
+        )
+        try:
+            if body.validated_data["preview"]:
+                return Response(portable.promotion_preview(workflow, target, replacements))
+            portable.check_promotion(workflow, target)
+            if not body.validated_data["confirm_live"]:
+                raise exceptions.ValidationError(
+                    {
+                        "confirm_live": [
+                            "The copy goes to a live-mode connection: set confirm_live to true."
+                        ]
+                    }
+                )
+            live = portable.promote(workflow, target, request.user, replacements)
+        except portable.PortableError as exc:
+            raise exceptions.ValidationError(exc.errors) from None
+        answer = status.HTTP_201_CREATED if live.copy_created else status.HTTP_200_OK
+        return Response(WorkflowSerializer(live).data, answer)
+
+
+def in_body(problems: dict[str, list[str]]) -> dict[str, list[str]]:
+    """An import's problems by path in the request body: the document's under
+    ``document`` (``document.workflow.name``), the connection's as they are."""
+    found: dict[str, list[str]] = {}
+    for path, messages in problems.items():
+        if path != "connection":
+            path = f"document.{path}" if path else "document"
+        found.setdefault(path, []).extend(messages)
+    return found
+
 
 # --- runs ------------------------------------------------------------------------------
 
@@ -559,6 +685,10 @@ class StepRunSerializer(serializers.ModelSerializer):
         help_text="Sent with every attempt, so Stripe never applies this step twice.",
     )
     request_id = examples.string(examples.REQUEST_ID, help_text="Stripe's Request-Id.")
+    condition = serializers.ListField(
+        child=serializers.DictField(),
+        help_text="The step's condition (run only if), copied at creation.",
+    )
 
     class Meta:
         model = StepRun
@@ -570,7 +700,13 @@ class StepRunSerializer(serializers.ModelSerializer):
             "action_key",
             "input_mapping",
             "on_failure",
+            "condition",
+            "condition_match",
+            "for_each",
+            "max_items",
             "status",
+            "skip_reason",
+            "item_count",
             "attempts",
             "next_attempt_at",
             "idempotency_key",

@@ -36,6 +36,9 @@ def test_every_resource_of_the_issue_is_there(schema):
         "/api/v1/workflows/{id}/",
         "/api/v1/workflows/{id}/activate/",
         "/api/v1/workflows/{id}/deactivate/",
+        "/api/v1/workflows/{id}/export/",
+        "/api/v1/workflows/import/",
+        "/api/v1/workflows/{id}/promote/",
         "/api/v1/runs/",
         "/api/v1/runs/{id}/",
         "/api/v1/runs/{id}/resume/",
@@ -109,6 +112,14 @@ def test_the_schema_says_request_bodies_take_no_other_field(schema):
     components = schema["components"]["schemas"]
     for name in ("ConnectionRequest", "PatchedConnectionRequest", "ExecuteRequest"):
         assert components[name]["additionalProperties"] is False, name
-    for name in ("WorkflowRequest", "PatchedWorkflowRequest", "StepRequest"):
+    for name in (
+        "WorkflowRequest",
+        "PatchedWorkflowRequest",
+        "StepRequest",
+        "ImportRequest",
+        "PromoteRequest",
+        "WorkflowDocumentRequest",
+        "StepDocumentRequest",
+    ):
         assert components[name]["additionalProperties"] is False, name
     assert "input" in components["ExecuteRequest"]["required"]
