@@ -10,7 +10,11 @@ may call these functions at once:
   at once when another worker has it; results are written only while the
   claim is still ours (``claimed_at`` is the fence), so a worker presumed dead
   by the sweeper cannot overwrite the recovered attempt;
-- no lock is held while Stripe is called.
+- no lock is held while Stripe is called;
+- a step whose condition does not hold is skipped with the same kind of
+  conditional UPDATE; a for-each step writes the outputs of the items done
+  after each answer (under the fence), so it goes on at the first item not done,
+  whose key (``<step key>-item-<i>``) Stripe has seen if it was sent.
 """
 
 from __future__ import annotations
@@ -619,9 +623,9 @@ def call_for_each(
         step_run.input_mapping, mapping_context, items, action, len(stored)
     )
     step_run.input = bounded_inputs(stored + rendered, len(done))
-    if left_out:
+    if rendered:
         kept = [path for path in step_run.left_out_fields or [] if path not in left_out]
-        record_left_out(step_run, kept + left_out)
+        record_inputs(step_run, kept + left_out)
     cleaned = {}
     for index in range(len(done), len(items)):
         with about_item(index, len(items)):
@@ -656,9 +660,17 @@ def fix_item_count(step_run: StepRun, count: int) -> None:
         )
 
 
+def record_inputs(step_run: StepRun, left_out: list[str]) -> None:
+    """Write a for-each step's rendered inputs (before any call) and the fields left out,
+    while the claim is ours: the run page shows them while the items are sent."""
+    if not _ours(step_run).update(input=step_run.input, left_out_fields=left_out):
+        raise ClaimLost()
+    step_run.left_out_fields = left_out
+
+
 def record_items_done(step_run: StepRun, done: list) -> None:
-    """Write the outputs of the items done, and the inputs, while the claim is ours."""
-    if not _ours(step_run).update(output=done, input=step_run.input):
+    """Write the outputs of the items done, in order, while the claim is ours."""
+    if not _ours(step_run).update(output=done):
         raise ClaimLost()
     step_run.output = done
 

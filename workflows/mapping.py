@@ -14,6 +14,11 @@ Rules:
   (``render_input``; see "values that render empty" below); a literal ``""``
   is sent, to clear a field.
 
+A for-each step's mapping also sees ``{{ item }}`` (the list's current item) and
+``{{ item_index }}`` (its position from 0); no other step may use them. A step skipped
+by its condition has no output: ``{{ steps.<skipped>.x }}`` is an error naming the
+step and why it was skipped, ``{{ steps.<skipped>.x | default("y") }}`` gives "y".
+
 ``render_mapping`` is what a run uses; ``check_mapping`` is what saving uses
 (errors block saving, warnings are doubtful references).
 """

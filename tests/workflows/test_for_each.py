@@ -188,6 +188,21 @@ def test_a_bad_item_fails_the_step_before_any_call_naming_the_item(connection, d
     assert not stripe.calls
 
 
+def test_the_items_inputs_together_are_bounded_like_one_input(connection, deliver, stripe):
+    mapping = {**CHARGE_LINE, "description": "{{ 'x' * 400000 }}"}
+    each_workflow(connection, mapping=mapping)
+
+    deliver(connection, invoice_event(3))
+
+    step_run = Run.objects.get().step_runs.get()
+    assert step_run.status == RunStatus.FAILED
+    assert step_run.error["param"] == "for_each"
+    assert step_run.error["message"].startswith("for_each: the inputs of the 3 items together: ")
+    assert step_run.error["message"].endswith("at most 1,000,000. Nothing was sent.")
+    assert step_run.input is None
+    assert not stripe.calls
+
+
 def test_item_outside_a_for_each_step_is_not_in_the_data_at_run_time(connection, deliver, stripe):
     make_workflow(connection, "invoice.created", [("charge", "create_invoice_item", CHARGE_LINE)])
 
@@ -339,6 +354,7 @@ def test_a_worker_dying_after_an_items_call_sends_that_item_again_with_the_same_
     step_run = StepRun.objects.get(run=run)
     assert step_run.status == RunStatus.RUNNING
     assert step_run.output == [{"id": "ii_il_0", "object": "invoiceitem"}]
+    assert [item["metadata"]["line"] for item in step_run.input] == ["il_0", "il_1", "il_2"]
 
     clock.advance(seconds=settings.Q_TIMEOUT + 31)
     assert tasks.sweep()["recovered"] == 1
