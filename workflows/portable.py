@@ -363,14 +363,11 @@ def promote(
 
 
 def check_promotion(workflow: Workflow, target: Connection) -> None:
-    """PortableError unless the workflow runs in test mode and ``target`` is live."""
+    """PortableError unless the workflow runs in test mode (path ``workflow``) and
+    ``target`` is in live mode (path ``connection``)."""
     found = {}
-    source = workflow.connection
-    if source.mode != Connection.Mode.TEST:
-        found["workflow"] = [
-            f"Only a workflow on a test-mode connection is copied to live mode: "
-            f"{workflow.name!r} runs on {source.name!r}, in {source.mode or 'an unknown'} mode."
-        ]
+    if problem := source_problem(workflow):
+        found["workflow"] = [problem]
     if target.mode != Connection.Mode.LIVE:
         found["connection"] = [
             f"Choose a live-mode connection: {target.name!r} is in "
@@ -378,6 +375,17 @@ def check_promotion(workflow: Workflow, target: Connection) -> None:
         ]
     if found:
         raise PortableError(found)
+
+
+def source_problem(workflow: Workflow) -> str:
+    """Why the workflow cannot be copied to live mode ("" when it can: it is in test mode)."""
+    source = workflow.connection
+    if source.mode == Connection.Mode.TEST:
+        return ""
+    return (
+        f"Only a workflow on a test-mode connection is copied to live mode: "
+        f"{workflow.name!r} runs on {source.name!r}, in {source.mode or 'an unknown'} mode."
+    )
 
 
 def live_copy(workflow: Workflow, target: Connection) -> Workflow | None:

@@ -23,6 +23,7 @@ from stripe_connector.catalog import TRIGGERS
 from stripe_connector.catalog import trigger_choices as catalog_triggers
 from workflows import services, tryout
 from workflows.admin import editor
+from workflows.admin import portable as portable_pages
 from workflows.admin.common import object_or_404
 from workflows.admin.steps import StepInline
 from workflows.alerts import AlertEmailsField
@@ -183,7 +184,10 @@ class WorkflowAdmin(RefuseForbiddenActions, admin.ModelAdmin):
         return self.has_add_permission(request) and can_use(request.user)
 
     def changelist_view(self, request: HttpRequest, extra_context=None) -> HttpResponse:
-        context = {"can_create_automations": self.may_create_automations(request)}
+        context = {
+            "can_create_automations": self.may_create_automations(request),
+            **portable_pages.list_context(self, request),
+        }
         return super().changelist_view(request, {**context, **(extra_context or {})})
 
     def may_activate(self, request: HttpRequest, workflow: Workflow) -> bool:
@@ -213,6 +217,7 @@ class WorkflowAdmin(RefuseForbiddenActions, admin.ModelAdmin):
                 sample_is_catalog=tryout.uses_catalog_sample(workflow),
                 can_view_runs=request.user.has_perm("workflows.view_run"),
                 hidden_steps=self._hidden_steps(request, workflow),
+                **portable_pages.change_context(self, request, workflow),
             )
         return super().change_view(
             request, object_id, form_url, {**context, **(extra_context or {})}
@@ -275,6 +280,7 @@ class WorkflowAdmin(RefuseForbiddenActions, admin.ModelAdmin):
                 name="workflows_workflow_load_sample",
             ),
             *editor.urls(self),
+            *portable_pages.urls(self),
             *super().get_urls(),
         ]
 
