@@ -29,12 +29,12 @@ def redispatch_stale_events(limit: int = 500) -> int:
     """
     cutoff = timezone.now() - STALE_AFTER
     stale = InboxEvent.objects.filter(status=InboxEvent.Status.RECEIVED, received_at__lt=cutoff)
-    ids = list(stale.order_by("received_at").values_list("pk", flat=True)[:limit])
-    for event_id in ids:
-        enqueue_dispatch(event_id)
-    if ids:
-        logger.warning("Re-enqueued %d inbox event(s) left undispatched", len(ids))
-    return len(ids)
+    events = list(stale.order_by("received_at").only("connection_id", "stripe_event_id")[:limit])
+    for event in events:
+        enqueue_dispatch(event)
+    if events:
+        logger.warning("Re-enqueued %d inbox event(s) left undispatched", len(events))
+    return len(events)
 
 
 def _working_connections():

@@ -73,8 +73,8 @@ WEBHOOK_CONNECTION_CACHE_SECONDS = env.int("WEBHOOK_CONNECTION_CACHE_SECONDS", 5
 WEBHOOK_SECRET_GRACE_HOURS = env.int("WEBHOOK_SECRET_GRACE_HOURS", 24, minimum=0)
 RETENTION_DAYS = env.int("RETENTION_DAYS", 30, minimum=1)
 # A dotted path, so that connections never imports workflows (imports flow one way).
-# The task that handles a newly stored inbox event (it receives the event's id).
-EVENT_DISPATCH_TASK = env.str("EVENT_DISPATCH_TASK", "workflows.tasks.dispatch_event")
+# The task that handles a newly stored inbox event: called with (connection id, Stripe event id).
+EVENT_DISPATCH_TASK = env.str("EVENT_DISPATCH_TASK", "workflows.tasks.dispatch_delivered")
 # Workflow step retries: exponential backoff with equal jitter (seconds), bounded
 # attempts; never past Stripe's 24 h idempotency window whatever these say.
 WORKFLOW_RETRY_BASE_SECONDS = env.int("WORKFLOW_RETRY_BASE_SECONDS", 2, minimum=1)

@@ -1,11 +1,13 @@
 """Work queued for after a commit: its failure is logged and the committed rows stand."""
 
 import logging
+import uuid
 
 import pytest
 from django.db import transaction
 
 from connections import inbox, webhooks
+from connections.models import InboxEvent
 from konnectify.platform.commit import after_commit
 from workflows import engine
 
@@ -48,5 +50,5 @@ def test_an_event_dispatch_on_another_broker_fails_after_the_commit_without_rais
     monkeypatch.setattr(inbox, "queue_shares_database", lambda: False)
     monkeypatch.setattr(inbox, "enqueue_dispatch", broker_down)
     with caplog.at_level(logging.ERROR, logger="django.db.backends.base"), transaction.atomic():
-        inbox.schedule_dispatch(7)
+        inbox.schedule_dispatch(InboxEvent(connection_id=uuid.uuid4(), stripe_event_id="evt_1"))
     assert "Error calling broker_down in on_commit()" in caplog.text

@@ -21,12 +21,24 @@ logger = logging.getLogger(__name__)
 
 
 def dispatch_event(event_id: int) -> list[int]:
-    """settings.EVENT_DISPATCH_TASK: create the runs for a new inbox event.
+    """Create the runs for an inbox event, by its id; returns the new runs' ids.
 
     The first new run executes in this task (no second trip through the queue);
     the others are enqueued for any worker.
     """
     return engine.dispatch(event_id, run_first_inline=True)
+
+
+def dispatch_delivered(connection_id: str, stripe_event_id: str) -> list[int]:
+    """settings.EVENT_DISPATCH_TASK: ``dispatch_event`` for the event the inbox stored
+    under (connection id, Stripe event id), the key it enqueues with
+    (``connections.inbox.enqueue_dispatch``); [] when no such event is stored."""
+    event_id = (
+        InboxEvent.objects.filter(connection_id=connection_id, stripe_event_id=stripe_event_id)
+        .values_list("pk", flat=True)
+        .first()
+    )
+    return [] if event_id is None else dispatch_event(event_id)
 
 
 def run_workflow(run_id: int) -> None:

@@ -1,4 +1,5 @@
-"""New inbox events are handed to the dispatch task by id after commit; mismatches are not."""
+"""New inbox events are handed to the dispatch task by (connection id, Stripe event id),
+with the event's own commit or after it; mismatches are not."""
 
 import pytest
 from django.db import transaction
@@ -14,10 +15,13 @@ from .conftest import make_event
 pytestmark = pytest.mark.django_db
 
 
-def test_a_new_event_is_enqueued_by_dotted_path_and_id(connection, deliver, enqueued, settings):
+def test_a_new_event_is_enqueued_by_dotted_path_and_its_key(
+    connection, deliver, enqueued, settings
+):
     settings.EVENT_DISPATCH_TASK = "somewhere.tasks.handle"
-    deliver(connection, make_event())
-    assert enqueued == [("somewhere.tasks.handle", InboxEvent.objects.get().pk)]
+    event = make_event()
+    deliver(connection, event)
+    assert enqueued == [("somewhere.tasks.handle", str(connection.pk), event["id"])]
 
 
 def test_with_another_broker_the_dispatch_is_enqueued_only_after_commit(
@@ -29,14 +33,15 @@ def test_with_another_broker_the_dispatch_is_enqueued_only_after_commit(
         assert enqueued == []
     assert created
     assert len(callbacks) == 1
-    assert enqueued == [(STANDIN_DISPATCH_TASK, event.pk)]
+    assert enqueued == [(STANDIN_DISPATCH_TASK, str(connection.pk), event.stripe_event_id)]
 
 
 def test_with_the_orm_broker_the_task_row_commits_and_rolls_back_with_the_event(connection):
     assert queue_shares_database()
     with transaction.atomic():
         event, _ = ingest(connection, make_event())
-        queued = [task for task in OrmQ.objects.all() if task.task["args"] == (event.pk,)]
+        key = (str(connection.pk), event.stripe_event_id)
+        queued = [task for task in OrmQ.objects.all() if task.task["args"] == key]
         assert queued[0].task["func"] == STANDIN_DISPATCH_TASK
         transaction.set_rollback(True)
     assert not InboxEvent.objects.exists()
@@ -63,8 +68,8 @@ def test_a_test_event_at_a_live_connection_is_a_mismatch(connection, enqueued):
 
 def test_the_standin_dispatch_task_marks_an_event_dispatched_once(connection, enqueued):
     event, _ = ingest(connection, make_event())
-    assert mark_dispatched(event.pk) is True
-    assert mark_dispatched(event.pk) is False
+    assert mark_dispatched(str(connection.pk), event.stripe_event_id) is True
+    assert mark_dispatched(str(connection.pk), event.stripe_event_id) is False
     event.refresh_from_db()
     assert event.status == InboxEvent.Status.DISPATCHED
 
@@ -107,4 +112,4 @@ def test_events_left_received_for_long_are_enqueued_again(connection, enqueued):
     enqueued.clear()
 
     assert redispatch_stale_events() == 1
-    assert enqueued == [(STANDIN_DISPATCH_TASK, stuck.pk)]
+    assert enqueued == [(STANDIN_DISPATCH_TASK, str(connection.pk), stuck.stripe_event_id)]

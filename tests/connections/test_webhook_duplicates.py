@@ -6,6 +6,7 @@ import threading
 import pytest
 from django.db import connection as db_connection
 from django.test import Client
+from django_q.models import OrmQ
 
 from connections.models import InboxEvent
 from tests.support.tasks import STANDIN_DISPATCH_TASK
@@ -28,7 +29,7 @@ def test_a_sequential_duplicate_answers_200_and_stores_nothing_new(connection, d
     assert again.json()["duplicate"] is True
     assert InboxEvent.objects.count() == 1
     assert InboxEvent.objects.get().status == InboxEvent.Status.DISPATCHED
-    assert enqueued == [(STANDIN_DISPATCH_TASK, stored.pk)]
+    assert enqueued == [(STANDIN_DISPATCH_TASK, str(connection.pk), stored.stripe_event_id)]
 
 
 def test_the_same_event_id_is_stored_once_per_connection(connection, deliver, enqueued):
@@ -47,7 +48,7 @@ def test_the_same_event_id_is_stored_once_per_connection(connection, deliver, en
 
 
 @pytest.mark.django_db(transaction=True)
-def test_concurrent_duplicates_store_exactly_one_row(connection, enqueued):
+def test_concurrent_duplicates_store_exactly_one_row(connection):
     if db_connection.vendor != "postgresql":
         pytest.skip("SQLite serializes all writers; concurrent inserts need PostgreSQL.")
     events = [make_event() for _ in range(5)]
@@ -75,6 +76,7 @@ def test_concurrent_duplicates_store_exactly_one_row(connection, enqueued):
 
     assert statuses == [200] * len(deliveries)
     assert InboxEvent.objects.count() == len(events)
-    assert sorted(event_id for _, event_id in enqueued) == sorted(
-        InboxEvent.objects.values_list("pk", flat=True)
-    )
+    # One dispatch task per stored event, written with it; none for a duplicate.
+    stored = InboxEvent.objects.values_list("connection_id", "stripe_event_id")
+    queued = [task.task["args"] for task in OrmQ.objects.all()]
+    assert sorted(queued) == sorted((str(pk), event_id) for pk, event_id in stored)

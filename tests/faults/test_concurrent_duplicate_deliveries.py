@@ -100,8 +100,10 @@ def test_each_event_is_stored_once_and_runs_once_per_workflow(connection, enqueu
     stored = sorted(InboxEvent.objects.values_list("pk", flat=True))
     assert len(stored) == EVENTS
     tasks = [task.task for task in OrmQ.objects.all()]
-    queued = [task["args"][0] for task in tasks if task["func"] == settings.EVENT_DISPATCH_TASK]
-    assert sorted(queued) == stored  # one dispatch task per stored event, none per duplicate
+    queued = [task["args"] for task in tasks if task["func"] == settings.EVENT_DISPATCH_TASK]
+    keys = InboxEvent.objects.values_list("connection_id", "stripe_event_id")
+    # One dispatch task per stored event, none per duplicate.
+    assert sorted(queued) == sorted((str(pk), event_id) for pk, event_id in keys)
 
     dispatch_twice_concurrently(stored)
 

@@ -12,11 +12,16 @@ from connections.models import InboxEvent
 STANDIN_DISPATCH_TASK = "tests.support.tasks.mark_dispatched"
 
 
-def mark_dispatched(event_id: int) -> bool:
-    """Mark a received inbox event dispatched, once (a conditional UPDATE); True if it was."""
-    claimed = InboxEvent.objects.filter(pk=event_id, status=InboxEvent.Status.RECEIVED).update(
-        status=InboxEvent.Status.DISPATCHED
-    )
+def mark_dispatched(connection_id: str, stripe_event_id: str) -> bool:
+    """Mark a received inbox event dispatched, once (a conditional UPDATE); True if it was.
+
+    Called as EVENT_DISPATCH_TASK is: with (connection id, Stripe event id).
+    """
+    claimed = InboxEvent.objects.filter(
+        connection_id=connection_id,
+        stripe_event_id=stripe_event_id,
+        status=InboxEvent.Status.RECEIVED,
+    ).update(status=InboxEvent.Status.DISPATCHED)
     return bool(claimed)
 
 

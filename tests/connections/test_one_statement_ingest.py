@@ -1,0 +1,88 @@
+"""On PostgreSQL the receiver stores a new event and its dispatch task in one statement.
+
+``connections.inbox._ingest_in_one_statement``: what the two-statement transaction
+guaranteed must still hold. Transactional tests (the one-statement path runs outside
+any transaction, as in production); PostgreSQL only.
+"""
+
+import json
+
+import pytest
+from django.db import connection as db
+from django_q.models import OrmQ
+
+from connections.inbox import ConnectionGone, ingest, one_statement_ingest
+from connections.models import Connection, InboxEvent
+from tests.support.tasks import STANDIN_DISPATCH_TASK, mark_dispatched
+
+from .conftest import make_event, signed_headers
+
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(db.vendor != "postgresql", reason="the one-statement path is PostgreSQL's"),
+]
+
+
+def dispatch_tasks() -> list[dict]:
+    return [task.task for task in OrmQ.objects.all() if task.func() == STANDIN_DISPATCH_TASK]
+
+
+def test_a_new_event_is_stored_with_its_dispatch_task(connection):
+    assert one_statement_ingest()
+    payload = make_event()
+
+    event, created = ingest(connection, payload)
+
+    assert created
+    stored = InboxEvent.objects.get()
+    assert (event.pk, stored.payload, stored.status) == (stored.pk, payload, "received")
+    [task] = dispatch_tasks()
+    assert task["args"] == (str(connection.pk), payload["id"])
+    assert task["name"] == f"dispatch-{payload['id']}"
+    # The task the worker would run finds the row it names.
+    assert mark_dispatched(*task["args"]) is True
+    connection.refresh_from_db()
+    assert connection.last_event_at == stored.received_at
+
+
+def test_a_duplicate_writes_nothing_and_answers_the_stored_row(connection):
+    payload = make_event()
+    first, _ = ingest(connection, payload)
+
+    again, created = ingest(connection, {**payload, "type": "invoice.paid"})
+
+    assert created is False
+    assert again.pk == first.pk and again.type == payload["type"]
+    assert InboxEvent.objects.count() == 1
+    assert len(dispatch_tasks()) == 1
+
+
+def test_a_mode_mismatch_is_stored_without_a_task(connection):
+    event, created = ingest(connection, make_event(livemode=True))
+
+    assert created and event.status == InboxEvent.Status.MODE_MISMATCH
+    assert InboxEvent.objects.get().status == InboxEvent.Status.MODE_MISMATCH
+    assert dispatch_tasks() == []
+
+
+def test_a_deleted_connection_is_told_apart_from_a_duplicate(connection):
+    gone = Connection(pk=connection.pk, name=connection.name, mode=connection.mode)
+    Connection.objects.filter(pk=connection.pk).delete()
+
+    with pytest.raises(ConnectionGone):
+        ingest(gone, make_event())
+    assert not OrmQ.objects.exists()
+
+
+def test_text_postgresql_cannot_store_is_refused_with_400_and_nothing_written(client, connection):
+    event = make_event()
+    event["data"]["object"]["name"] = "\u0000"
+    body = json.dumps(event).encode()
+
+    response = client.post(
+        connection.webhook_path, body, content_type="application/json", **signed_headers(body)
+    )
+
+    assert response.status_code == 400
+    assert not InboxEvent.objects.exists()
+    assert not OrmQ.objects.exists()
