@@ -324,7 +324,8 @@ class DifferenceSerializer(serializers.Serializer):
     live = serializers.JSONField(allow_null=True, help_text="The live copy's value; null: none.")
     test = serializers.JSONField(
         allow_null=True,
-        help_text="The test workflow's value (replacements applied); null: none.",
+        help_text="The test workflow's value as it would be copied (the replacements given "
+        "applied, and for an id not given, its suggestion); null: none.",
     )
 
 

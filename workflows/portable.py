@@ -291,13 +291,14 @@ def promotion_preview(
          "stripe_ids": [{"id", "paths": [...], "suggestion": "<live id>" or None}],
          "will_deactivate": bool}
 
-    ``differences`` compare the live copy's document with the test workflow's, the
-    given ``replacements`` applied (``differences``); empty when there is no copy yet.
     ``stripe_ids``: the literal test-mode ids the copy needs replaced (``stripe_ids``),
     each with the live copy's value at its paths as ``suggestion`` when that is one id
-    of the same kind. ``will_deactivate``: the live copy is active (copying deactivates
-    it). Raises PortableError when the workflow is not in test mode or ``target`` not
-    in live mode (``check_promotion``).
+    of the same kind. ``differences`` compare the live copy's document with the test
+    workflow's as it would be copied: the given ``replacements`` applied, and for an id
+    not given its suggestion (``differences``); empty when there is no copy yet.
+    ``will_deactivate``: the live copy is active (copying deactivates it). Raises
+    PortableError when the workflow is not in test mode or ``target`` not in live mode
+    (``check_promotion``).
     """
     check_promotion(workflow, target)
     existing = live_copy(workflow, target)
@@ -312,6 +313,8 @@ def promotion_preview(
     live_leaves = dict(leaves(live_side)) if live_side else {}
     for item in found:
         item["suggestion"] = suggestion(item, live_leaves)
+    applied = {item["id"]: item["suggestion"] for item in found if item["suggestion"]}
+    applied.update(given)
     return {
         "target": {"id": str(target.pk), "name": target.name, "mode": target.mode},
         "live_copy": (
@@ -320,7 +323,7 @@ def promotion_preview(
             else None
         ),
         "differences": (
-            differences(live_side, apply_replacements(test_side, given)) if live_side else []
+            differences(live_side, apply_replacements(test_side, applied)) if live_side else []
         ),
         "stripe_ids": found,
         "will_deactivate": bool(existing and existing.active),

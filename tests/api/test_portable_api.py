@@ -315,8 +315,19 @@ def test_copying_creates_then_updates_the_inactive_live_copy(superuser_api, work
     assert preview["live_copy"] == {"id": copy.pk, "name": "Bill lines", "active": True}
     assert preview["will_deactivate"] is True
     assert preview["stripe_ids"][0]["suggestion"] == LIVE_PRICE
+    assert preview["differences"] == []  # with the suggested id, nothing differs
+    body_preview = {
+        "connection": str(live.pk),
+        "preview": True,
+        "replacements": {TEST_PRICE: "price_1ApiOtherPrice01"},
+    }
+    preview = superuser_api.post(promote_url(workflow), body_preview, format="json").json()
     assert preview["differences"] == [
-        {"path": "steps[item].input.pricing.price", "live": LIVE_PRICE, "test": TEST_PRICE}
+        {
+            "path": "steps[item].input.pricing.price",
+            "live": LIVE_PRICE,
+            "test": "price_1ApiOtherPrice01",
+        }
     ]
 
     response = superuser_api.post(promote_url(workflow), body, format="json")

@@ -396,14 +396,25 @@ def test_copying_again_updates_the_copy_and_deactivates_it(workflow, live, user)
     assert Workflow.objects.filter(copied_from=workflow).count() == 1
 
 
-def test_the_preview_shows_the_live_ids_of_the_copy_as_suggestions(workflow, live, user):
+def test_the_preview_suggests_the_live_copys_ids_and_compares_with_them(workflow, live, user):
     portable.promote(workflow, live, user, REPLACEMENTS)
     preview = portable.promotion_preview(workflow, live)
     assert {item["id"]: item["suggestion"] for item in preview["stripe_ids"]} == REPLACEMENTS
-    # Without replacements, the differences are the ids, by path.
-    changes = {item["path"]: (item["live"], item["test"]) for item in preview["differences"]}
-    assert changes["steps[tag].input.id"] == ("cus_LiveCustomer0001", TEST_CUSTOMER)
-    assert changes["filters[0].value"] == ("cus_LiveFiltered0001", FILTERED_CUSTOMER)
+    assert preview["differences"] == []  # copied with the suggestions, nothing changes
+    other_price = "price_1OtherLivePrice01"
+    preview = portable.promotion_preview(workflow, live, {TEST_PRICE: other_price})
+    assert preview["differences"] == [
+        {
+            "path": "steps[item].input.pricing.price",
+            "live": "price_1LivePrice000001",
+            "test": other_price,
+        },
+        {
+            "path": "steps[tag].input.metadata.price",
+            "live": "price_1LivePrice000001",
+            "test": other_price,
+        },
+    ]
 
 
 def refusal(workflow, target, user, replacements) -> dict[str, list[str]]:

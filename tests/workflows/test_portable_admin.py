@@ -175,17 +175,16 @@ def test_preview_then_copy_then_copy_again_over_an_active_copy(staff_as, workflo
     assert copy.steps.get(name="tag").input_mapping["metadata"]["price"] == LIVE_PRICE
 
     services.set_active(copy, True)
+    tag = workflow.steps.get(name="tag")
+    tag.input_mapping = {**tag.input_mapping, "description": "seen"}
+    tag.save()
     page = client.get(copy_url(workflow), {"connection": str(live.pk)})
     html = page.content.decode()
     assert 'id="copy-will-deactivate"' in html
     assert f'value="{LIVE_PRICE}"' in html  # the live copy's id, suggested
     assert page.context["differences"] == [
-        {
-            "path": "steps[tag].input.metadata.price",
-            "live": f'"{LIVE_PRICE}"',
-            "test": f'"{TEST_PRICE}"',
-        }
-    ]
+        {"path": "steps[tag].input.description", "live": "(none)", "test": '"seen"'}
+    ]  # the price is copied with the live copy's id, suggested
     response = client.post(copy_url(workflow), {**form, "confirm_live": "yes"}, follow=True)
     assert "It was active: it is now inactive." in response.content.decode()
     copy.refresh_from_db()
