@@ -36,9 +36,6 @@ from workflows.models import (
     validate_alert_emails,
 )
 
-# The step's own fields that ``services.check_steps`` may report on, besides its input.
-STEP_LEVEL_FIELDS = ("action_key", "condition", "condition_match", "for_each", "max_items")
-
 
 class StepSerializer(StrictFields, serializers.ModelSerializer):
     """One step; its position in ``steps`` is its order."""
@@ -315,12 +312,12 @@ def step_action_missing(step: dict) -> bool:
 def step_path(problem: dict) -> str:
     """Where a ``services.check_steps`` problem is, as a path from the step.
 
-    A step-level field (``STEP_LEVEL_FIELDS``: ``condition``, ``condition[1].path``,
-    ``for_each``, ``max_items``...) stays as it is; any other field is the input's
+    A step-level field (``services.STEP_FIELDS``: ``condition``, ``for_each``,
+    ``max_items``...) stays as it is; any other field is the input's
     (``check_mapping`` names it relative to the input): ``input.customer``, or ``input``.
     """
     field = problem["field"]
-    if re.split(r"[.\[]", field, maxsplit=1)[0] in STEP_LEVEL_FIELDS:
+    if re.split(r"[.\[]", field, maxsplit=1)[0] in services.STEP_FIELDS:
         return field
     return f"input.{field}" if field else "input"
 
