@@ -382,3 +382,37 @@ def test_the_schema_documents_the_three_operations(superuser_api):
     step = schema["components"]["schemas"]["StepRequest"]["properties"]
     assert {"condition", "condition_match", "for_each", "max_items"} <= set(step)
     assert step["max_items"]["maximum"] == 1000
+
+
+ODD_WORKFLOWS = [
+    {"name": 5, "trigger_key": ["customer.created"]},
+    {"name": "x", "trigger_key": "customer.created", "steps": [{"name": None, "input": "text"}]},
+    {"name": "x", "trigger_key": "customer.created", "filters": "all", "alert_emails": [1]},
+    {"name": "x", "trigger_key": "schedule", "schedule_minutes": "often", "max_items": 1},
+    {
+        "name": "x",
+        "trigger_key": "customer.created",
+        "steps": [
+            {
+                "name": "a",
+                "action_key": "find_customer",
+                "input": {"id": "{{ trigger.data.object.id"},
+                "condition": "always",
+                "condition_match": None,
+                "for_each": ["trigger"],
+                "max_items": "many",
+            }
+        ],
+    },
+]
+
+
+@pytest.mark.parametrize("part", ODD_WORKFLOWS)
+def test_odd_documents_are_400s_naming_their_fields(superuser_api, connection, part):
+    document = {"format": portable.FORMAT, "version": portable.VERSION, "workflow": part}
+    response = superuser_api.post(
+        IMPORT, {"connection": str(connection.pk), "document": document}, format="json"
+    )
+    assert response.status_code == 400, response.content
+    assert all(field.startswith("document.workflow") for field in field_errors(response))
+    assert not Workflow.objects.exists()
