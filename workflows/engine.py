@@ -14,7 +14,10 @@ may call these functions at once:
 - a step whose condition does not hold is skipped with the same kind of
   conditional UPDATE; a for-each step writes the outputs of the items done
   after each answer (under the fence), so it goes on at the first item not done,
-  whose key (``<step key>-item-<i>``) Stripe has seen if it was sent.
+  whose key (``<step key>-item-<i>``) Stripe has seen if it was sent;
+- a task sends a for-each step's items for at most ``task_budget()`` (half of
+  ``Q_TIMEOUT``), then hands the rest to a new task (``hand_off``) without
+  using up an attempt, so django-q2 never has to kill a long list.
 """
 
 from __future__ import annotations
@@ -76,6 +79,17 @@ LEASE_MARGIN = timedelta(seconds=30)
 
 def claim_lease() -> timedelta:
     return timedelta(seconds=settings.Q_TIMEOUT) + LEASE_MARGIN
+
+
+def task_budget() -> timedelta:
+    """How long one task sends a for-each step's items before handing the rest on.
+
+    Half of ``Q_TIMEOUT`` (60 s by default), as for ``tasks.prune``: the other half
+    is room for the item in flight, which a normal Stripe call needs well under a
+    second of. (A call that hangs up to the Stripe timeouts can still outlive the
+    task; the sweeper then recovers the step with the same keys, as for any step.)
+    """
+    return timedelta(seconds=settings.Q_TIMEOUT / 2)
 
 
 # -- creating runs --------------------------------------------------------------
@@ -268,10 +282,14 @@ def execute_run(run_id: int, *, preloaded: Run | None = None) -> None:
     waited out here, so short backoffs (a 429's ``Retry-After: 1``, a first
     2 s backoff) mean what they say; the sweeper, which wakes due retries
     only about once a minute, takes the longer ones and frees the worker.
+
+    A for-each step sends items until ``task_budget()`` after this task began
+    (earlier steps and waits count), then goes on in a new task (``hand_off``).
     """
     budget = float(settings.WORKFLOW_RETRY_INLINE_SECONDS)
+    deadline = clock.now() + task_budget()
     while True:
-        wait = run_steps(run_id, preloaded)
+        wait = run_steps(run_id, preloaded, deadline=deadline)
         if wait is None or wait > budget:
             return
         clock.sleep(wait)
@@ -279,13 +297,16 @@ def execute_run(run_id: int, *, preloaded: Run | None = None) -> None:
         preloaded = None
 
 
-def run_steps(run_id: int, preloaded: Run | None = None) -> float | None:
+def run_steps(
+    run_id: int, preloaded: Run | None = None, *, deadline: datetime | None = None
+) -> float | None:
     """One pass over the run's steps; seconds until a step's retry is due, or None.
 
     The run and its steps are read once (or come ``preloaded`` from dispatch);
     every step is still claimed with a conditional UPDATE, so a stale read can
     only make us return early. A pending step whose condition does not hold is
-    skipped (``skip``) instead, and the run goes on.
+    skipped (``skip``) instead, and the run goes on. ``deadline`` is when this
+    task stops sending a for-each step's items (``task_budget``); None: never.
     """
     run, step_runs = load_run(run_id, preloaded)
     if run is None or run.status in Run.FINAL:
@@ -299,7 +320,8 @@ def run_steps(run_id: int, preloaded: Run | None = None) -> float | None:
         if step_run.status == RunStatus.RETRYING and step_run.next_attempt_at > clock.now():
             return seconds_until(step_run.next_attempt_at)
         outputs = outputs_before(step_runs[:position])
-        if step_run.status == RunStatus.PENDING and not ours:
+        # A step handed on mid-list (``hand_off``) has started: its condition held.
+        if step_run.status == RunStatus.PENDING and not ours and step_run.started_at is None:
             reason = skip_reason(step_run, run, outputs)
             if reason and not skip(step_run, run, reason):
                 return None
@@ -311,7 +333,7 @@ def run_steps(run_id: int, preloaded: Run | None = None) -> float | None:
             continue
         if not ours and not claim(step_run, run):
             return None
-        if not attempt(step_run, run, outputs):
+        if not attempt(step_run, run, outputs, deadline):
             if step_run.status == RunStatus.RETRYING:
                 return seconds_until(step_run.next_attempt_at)
             return None
@@ -438,13 +460,21 @@ def mark_running(run: Run, now: datetime) -> None:
         run.status = RunStatus.RUNNING
 
 
-def attempt(step_run: StepRun, run: Run, outputs: dict[str, Any]) -> bool:
-    """One attempt of a claimed step; True when the run should go on to the next step."""
+def attempt(
+    step_run: StepRun, run: Run, outputs: dict[str, Any], deadline: datetime | None = None
+) -> bool:
+    """One attempt of a claimed step; True when the run should go on to the next step.
+
+    A for-each step still sending items at ``deadline`` is handed to a new task
+    (``hand_off``): False, and the step is pending again.
+    """
     started = time.monotonic()
     try:
-        output, request_id = call_action(step_run, run, outputs)
+        output, request_id = call_action(step_run, run, outputs, deadline)
     except ClaimLost:
         return False  # the sweeper handed the step to another worker: it goes on from here
+    except HandOff as exc:
+        return hand_off(step_run, run, exc.request_id, started)
     except (MappingError, ActionInputError) as exc:
         return fail(step_run, error_of(exc, exc.to_dict()), started)
     except ConnectionDisabled as exc:
@@ -463,6 +493,15 @@ def attempt(step_run: StepRun, run: Run, outputs: dict[str, Any]) -> bool:
 
 class ClaimLost(Exception):
     """Our claim on the step was taken over (the sweeper presumed this worker dead)."""
+
+
+class HandOff(Exception):
+    """This task's time for a for-each step's items is used (``task_budget``): the items
+    done are recorded, the rest goes to a new task. ``request_id``: the last answer's."""
+
+    def __init__(self, request_id: str | None) -> None:
+        super().__init__("task budget used")
+        self.request_id = request_id
 
 
 def error_of(exc: BaseException, error: dict) -> dict:
@@ -490,13 +529,15 @@ def about_item(index: int, count: int) -> Iterator[None]:
         raise
 
 
-def call_action(step_run: StepRun, run: Run, outputs: dict[str, Any]) -> tuple[Any, str | None]:
+def call_action(
+    step_run: StepRun, run: Run, outputs: dict[str, Any], deadline: datetime | None = None
+) -> tuple[Any, str | None]:
     """Render (unless fixed by an earlier attempt), validate, call Stripe with the step's key.
 
     The input is stored with the attempt's outcome and reused by later attempts,
     so every attempt sends what the key saw first. (Rendering the step's copied
     mapping again after a crash gives the same input: same event, same outputs.)
-    A for-each step calls once per item (``call_for_each``).
+    A for-each step calls once per item (``call_for_each``, which stops at ``deadline``).
     """
     check_window(step_run)
     refuse_bad_condition(step_run)
@@ -504,7 +545,7 @@ def call_action(step_run: StepRun, run: Run, outputs: dict[str, Any]) -> tuple[A
     if is_http_action(action):  # a credential is a literal name, also in older steps
         outbound.refuse_credential_reference(step_run.input_mapping)
     if step_run.for_each:
-        return call_for_each(step_run, run, action, outputs)
+        return call_for_each(step_run, run, action, outputs, deadline)
     if step_run.input is None:
         context = build_context(run.trigger_data(), outputs)
         with render_limits():  # one render deadline for all the step's fields
@@ -599,7 +640,11 @@ def bounded_inputs(inputs: list, done: int) -> list:
 
 
 def call_for_each(
-    step_run: StepRun, run: Run, action: Any, outputs: dict[str, Any]
+    step_run: StepRun,
+    run: Run,
+    action: Any,
+    outputs: dict[str, Any],
+    deadline: datetime | None = None,
 ) -> tuple[list, str | None]:
     """A for-each step's attempt: one call per item not done yet, in order.
 
@@ -609,6 +654,8 @@ def call_for_each(
     ``input`` (a list). Item i is sent with ``item_key(key, i)``; after each answer the
     outputs so far are written (``output``, under the claim), so a later attempt or a
     recovered crash continues at the first item not done, with that item's same key.
+    Once ``deadline`` has passed, after at least one item of this attempt, it raises
+    HandOff before the next item (the items done are recorded): a new task goes on.
     Returns (the items' outputs, the last answer's Request-Id).
     """
     context = data_context(run, outputs)
@@ -632,7 +679,10 @@ def call_for_each(
             cleaned[index] = action.validate(step_run.input[index])
     request_id = None
     client = client_for(action, run.workflow) if len(done) < len(items) else None
-    for index in range(len(done), len(items)):
+    first = len(done)
+    for index in range(first, len(items)):
+        if index > first and deadline is not None and clock.now() >= deadline:
+            raise HandOff(request_id)
         with about_item(index, len(items)):
             check_owner(run.workflow)
             key = item_key(step_run.idempotency_key, index)
@@ -806,6 +856,40 @@ def retry_later(step_run: StepRun, exc: StripeError, started: float) -> bool:
         Run.objects.filter(pk=step_run.run_id).exclude(status__in=Run.FINAL).update(
             status=RunStatus.RETRYING, updated_at=now
         )
+    return False
+
+
+def hand_off(step_run: StepRun, run: Run, request_id: str | None, started: float) -> bool:
+    """Give a for-each step whose task budget is used to a new task; always False.
+
+    While the claim is ours the step becomes pending again with its attempt given
+    back (a hand-off is no failure: a long list never nears ``WORKFLOW_MAX_ATTEMPTS``),
+    its items done kept in ``output`` and no error; the run is pending too (waiting
+    for a worker, so it can be canceled), and a new task is enqueued once this
+    commits. That task claims the step and goes on at the first item not done, with
+    the same keys. A stale claim writes nothing.
+    """
+    now = clock.now()
+    with transaction.atomic():
+        updated = _ours(step_run).update(
+            status=RunStatus.PENDING,
+            attempts=F("attempts") - 1,
+            claimed_at=None,
+            next_attempt_at=None,
+            error=None,
+            request_id=request_id or "",
+            duration_ms=_elapsed_ms(started),
+        )
+        if not updated:
+            return False
+        Run.objects.filter(pk=step_run.run_id).exclude(status__in=Run.FINAL).update(
+            status=RunStatus.PENDING, updated_at=now
+        )
+        enqueue_run_on_commit(step_run.run_id)
+    step_run.status, step_run.claimed_at, step_run.error = RunStatus.PENDING, None, None
+    step_run.attempts -= 1
+    run.status = RunStatus.PENDING
+    logger.info("Run %s: step %s handed to a new task", step_run.run_id, step_run.step_name)
     return False
 
 
