@@ -13,6 +13,8 @@ from tests.support.processes import BASE_DIR
 SCREENSHOTS = BASE_DIR / "test-artifacts" / "screenshots"
 ADMIN = ("browser-admin", "a-long-Browser-pass-42")
 TAKEN: list[Path] = []  # this session's screenshots
+# A step's input editor; its row also holds the "Run only if" rules editor.
+STEP_EDITOR = ".kf-editor[data-kf-editor='step']"
 
 
 class Camera:

@@ -16,7 +16,7 @@ from django.utils import timezone
 from playwright.sync_api import Page, expect
 
 from connections.models import InboxEvent
-from tests.browser.admin_pages import ADMIN, PageCheck, sign_in
+from tests.browser.admin_pages import ADMIN, STEP_EDITOR, PageCheck, sign_in
 from tests.e2e.stack import finished_run, wait_for
 from tests.support.factories import event_envelope, inbox_event
 from workflows.engine import step_run_for
@@ -84,7 +84,7 @@ def test_staff_build_test_activate_and_operate_a_workflow_without_writing_json(
     step.locator("input[name='steps-1-order']").fill("2")
     step.locator("input[name='steps-1-name']").fill("product")
     step.locator("select[name='steps-1-action_key']").select_option("create_product")
-    editor = step.locator(".kf-editor")
+    editor = step.locator(STEP_EDITOR)
     fields = editor.locator(".kf-editor-fields")
     expect(fields.locator("label.rjf-required", has_text="Name")).to_be_visible()
     pick(editor, fields.locator("input[name='rjf§name']"), "{{ trigger.data.object.id }}")
@@ -118,7 +118,7 @@ def test_staff_build_test_activate_and_operate_a_workflow_without_writing_json(
 
     # Back on the workflow: step 1's tested output is in the picker; use it, then activate.
     page.click("#back-to-workflow")
-    editor = page.locator("#steps-1 .kf-editor")
+    editor = page.locator(f"#steps-1 {STEP_EDITOR}")
     fields = editor.locator(".kf-editor-fields")
     description = fields.locator("input[name='rjf§description']")
     description.fill("")  # the picker inserts at the cursor, beside what is there

@@ -5,7 +5,7 @@ import json
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.admin_pages import PageCheck, log_in
+from tests.browser.admin_pages import STEP_EDITOR, PageCheck, log_in
 from workflows.models import Workflow
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e, pytest.mark.slow]
@@ -57,7 +57,7 @@ def test_staff_build_a_step_and_a_filter_without_writing_json(
     step.locator("input[name='steps-1-order']").fill("2")
     step.locator("input[name='steps-1-name']").fill("tag")
     step.locator("select[name='steps-1-action_key']").select_option("update_customer")
-    editor = step.locator(".kf-editor")
+    editor = step.locator(STEP_EDITOR)
     fields = editor.locator(".kf-editor-fields")
     expect(fields.locator("label", has_text="Email")).to_be_visible()
     expect(fields.locator("label.rjf-required", has_text="Id")).to_be_visible()
@@ -111,7 +111,7 @@ def test_staff_build_a_step_and_a_filter_without_writing_json(
 
     # After a reload the forms show what was saved.
     checks.visit(url, "reloaded")
-    step = page.locator("#steps-1 .kf-editor-fields")
+    step = page.locator(f"#steps-1 {STEP_EDITOR} .kf-editor-fields")
     expect(step.locator("input[name='rjf§description']")).to_have_value("Edited as JSON")
     expect(step.locator("input[name='rjf§metadata§source']")).to_have_value("builder")
     expect(filters.locator("input[name='rjf§0§path']")).to_have_value("data.object.email")
@@ -140,7 +140,7 @@ def test_a_new_workflows_picker_follows_the_trigger_before_saving(
     )
 
     page.click("#steps-group .add-row a")
-    editor = page.locator("#steps-0 .kf-editor")
+    editor = page.locator(f"#steps-0 {STEP_EDITOR}")
     page.select_option("select[name='steps-0-action_key']", "create_price")
     fields = editor.locator(".kf-editor-fields")
     expect(fields.get_by_text("Unit amount", exact=True)).to_be_visible()
@@ -207,7 +207,7 @@ def test_nothing_typed_is_lost_and_empty_values_clear_in_stripe(
     )
     url = f"{base}/admin/workflows/workflow/{workflow.pk}/change/"
     checks.visit(url, "workflow")
-    editor = page.locator("#steps-0 .kf-editor")
+    editor = page.locator(f"#steps-0 {STEP_EDITOR}")
     fields = editor.locator(".kf-editor-fields")
     raw = editor.locator("textarea")
 
@@ -292,7 +292,7 @@ def test_nothing_typed_is_lost_and_empty_values_clear_in_stripe(
 
     page.emulate_media(color_scheme="dark")
     checks.visit(url, "dark")
-    boxes_apart(page.locator("#steps-0 .kf-editor"))
+    boxes_apart(page.locator(f"#steps-0 {STEP_EDITOR}"))
     boxes_apart(page.locator(".kf-editor[data-kf-editor='filters']"))
     checks.check("dark-json-open")
 

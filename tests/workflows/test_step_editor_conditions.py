@@ -152,6 +152,27 @@ def test_step_level_errors_of_the_checks_land_on_their_field(staff_client, conne
     }
 
 
+def test_a_path_not_rooted_at_the_runs_data_is_an_error_on_its_field(staff_client, connection):
+    """The checks' own messages (services.check_steps), each on the field at fault."""
+    data = with_extras(
+        workflow_form(connection, [FIND, ("tag", "find_customer", {"id": "{{ item }}"})]),
+        index=1,
+        condition=[{"path": "data.object.email", "op": "exists"}],
+        for_each="steps.tag.data",
+    )
+    errors = step_errors(refused(staff_client, data), 1)
+    assert errors == {
+        "condition": [
+            "Rule 1: data.object.email must start with trigger. (the event) or "
+            "steps.<an earlier step>."
+        ],
+        "for_each": [
+            "steps.tag.data: 'tag' is not an earlier step (only the steps before this one "
+            "have an output)."
+        ],
+    }
+
+
 def test_error_place_keeps_input_paths_on_the_input_mapping():
     assert error_place({"field": "metadata.for_each", "message": "x"}) == (
         "input_mapping",

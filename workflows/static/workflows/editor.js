@@ -758,14 +758,19 @@
 
   /* The section's heading says what is set: "Only if all 2 rules hold · For each item of ...". */
   function describeExtras(row, openIfSet) {
-    var details = row.querySelector("fieldset.kf-step-extras details");
-    if (!details) return;
-    var summary = details.querySelector("summary");
-    var state = summary.querySelector(".kf-extras-state");
+    var section = row.querySelector("fieldset.kf-step-extras");
+    if (!section) return;
+    // Collapsible: a <details> of its own; shown open (a field has an error): a heading.
+    var details = section.querySelector(":scope > details");
+    var heading = details
+      ? details.querySelector(":scope > summary")
+      : section.querySelector(":scope > .fieldset-heading");
+    if (!heading) return;
+    var state = heading.querySelector(".kf-extras-state");
     if (!state) {
       state = document.createElement("span");
       state.className = "kf-extras-state";
-      summary.appendChild(state);
+      heading.appendChild(state);
     }
     var rules = rulesIn(row);
     var match = row.querySelector("select[name$='-condition_match']");
@@ -778,7 +783,7 @@
     if (forEach && forEach.value.trim()) parts.push("For each item of " + forEach.value.trim());
     state.textContent = parts.length ? parts.join(" · ") : "Always runs, once";
     state.classList.toggle("kf-extras-set", parts.length > 0);
-    if (openIfSet && parts.length) details.open = true;
+    if (openIfSet && parts.length && details) details.open = true;
   }
 
   function describeAllExtras() {
