@@ -52,9 +52,7 @@ def extras(row):
     return row.locator("fieldset.kf-step-extras")
 
 
-def test_conditions_loops(
-    page, check, stack, admin_user, stripe_connection
-):
+def test_conditions_loops(page, check, stack, admin_user, stripe_connection):
     base = stack.web_url
     name = unique("Lines to products")
     sign_in(page, base, *ADMIN)
