@@ -15,7 +15,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import DEFAULT_DB_ALIAS, IntegrityError, connections, transaction
+from django.db import (
+    DEFAULT_DB_ALIAS,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    connections,
+    transaction,
+)
 from django.db.models import Q
 from django.utils import timezone
 from django_q.brokers.orm import ORM
@@ -176,9 +183,10 @@ def one_statement_ingest() -> bool:
     On PostgreSQL with the ORM broker (the default set-up there), outside any
     transaction of the caller's: one ``INSERT ... ON CONFLICT DO NOTHING`` whose
     CTE also inserts the dispatch task row, run in autocommit. One round trip
-    instead of five (BEGIN, the two INSERTs, COMMIT, and for a duplicate a
-    savepoint's rollback), with the same guarantees: the two rows commit together
-    or not at all, and a duplicate writes nothing.
+    instead of six (Django's health check, BEGIN, the two INSERTs, COMMIT, and for a
+    duplicate a savepoint's rollback; see ``_execute_on_a_live_connection``), with
+    the same guarantees: the two rows commit together or not at all, and a duplicate
+    writes nothing.
     """
     database = connections[DEFAULT_DB_ALIAS]
     return (
@@ -213,9 +221,7 @@ def _ingest_in_one_statement(connection: Connection, event: InboxEvent) -> tuple
         values += [package.key, package.payload, package.lock]
     sql += f" SELECT {quote('id')} FROM new_event"  # noqa: S608
     try:
-        with database.cursor() as cursor:
-            cursor.execute(sql, values)
-            row = cursor.fetchone()
+        row = _execute_on_a_live_connection(sql, values)
     except IntegrityError as exc:  # the foreign key: ON CONFLICT covers only the unique pair
         return _duplicate_or_gone(connection, event.stripe_event_id, exc), False
     if row is None:
@@ -224,6 +230,35 @@ def _ingest_in_one_statement(connection: Connection, event: InboxEvent) -> tuple
     event._state.adding, event._state.db = False, DEFAULT_DB_ALIAS
     touch_last_event(connection, event.received_at)
     return event, True
+
+
+def _execute_on_a_live_connection(sql: str, values: list) -> tuple | None:
+    """Run the one statement and return its row, without Django's health check first.
+
+    With ``CONN_HEALTH_CHECKS`` Django sends ``SELECT 1`` before a request's first
+    query on a reused connection: a round trip as long as the statement itself. Here
+    the statement is its own check. When it fails because the connection is dead (the
+    server restarted, an idle connection was cut), it runs once more on a new
+    connection; that is safe because the statement is atomic and idempotent: had the
+    first try committed, the second finds the row and stores nothing (ON CONFLICT).
+    Any other error propagates (OperationalError or InterfaceError when the server is
+    down: the view answers 503).
+    """
+    database = connections[DEFAULT_DB_ALIAS]
+    database.health_check_done = True  # Django's flag: this request's check is done
+    try:
+        return _fetch_one(database, sql, values)
+    except (OperationalError, InterfaceError):
+        if database.connection is None or database.is_usable():
+            raise  # the statement failed, not a connection Django had kept
+    database.close()
+    return _fetch_one(database, sql, values)
+
+
+def _fetch_one(database: Any, sql: str, values: list) -> tuple | None:
+    with database.cursor() as cursor:
+        cursor.execute(sql, values)
+        return cursor.fetchone()
 
 
 @dataclass

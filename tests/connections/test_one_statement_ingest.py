@@ -7,8 +7,10 @@ any transaction, as in production); PostgreSQL only.
 
 import json
 
+import psycopg
 import pytest
 from django.db import connection as db
+from django.db import connections
 from django_q.models import OrmQ
 
 from connections.inbox import ConnectionGone, ingest, one_statement_ingest
@@ -86,3 +88,41 @@ def test_text_postgresql_cannot_store_is_refused_with_400_and_nothing_written(cl
     assert response.status_code == 400
     assert not InboxEvent.objects.exists()
     assert not OrmQ.objects.exists()
+
+
+def deliver(client, connection, event):
+    body = json.dumps(event).encode()
+    return client.post(
+        connection.webhook_path, body, content_type="application/json", **signed_headers(body)
+    )
+
+
+def test_a_delivery_sends_no_health_check_first(client, connection, monkeypatch):
+    assert deliver(client, connection, make_event()).status_code == 200  # connection kept
+    checks = []
+    wrapper = type(connections["default"])
+    monkeypatch.setattr(wrapper, "is_usable", lambda self: checks.append(1) or True)
+
+    assert deliver(client, connection, make_event()).status_code == 200
+
+    assert checks == []
+    assert InboxEvent.objects.count() == 2
+
+
+def test_a_connection_cut_since_the_last_request_is_replaced_and_the_event_stored(
+    client, connection
+):
+    assert deliver(client, connection, make_event()).status_code == 200
+    db.ensure_connection()
+    kept = db.connection.info.backend_pid
+    with psycopg.connect(**db.get_connection_params(), autocommit=True) as other:
+        other.execute("SELECT pg_terminate_backend(%s)", [kept])
+    event = make_event()
+
+    response = deliver(client, connection, event)
+
+    assert response.status_code == 200, response.content
+    stored = InboxEvent.objects.get(stripe_event_id=event["id"])
+    assert [task["args"] for task in dispatch_tasks()][-1] == (str(connection.pk), event["id"])
+    assert stored.payload == event
+    assert db.connection.info.backend_pid != kept
