@@ -275,7 +275,9 @@ class _CapturingBroker(ORM):
     package is built, pickled and signed by django-q2's own ``async_task``."""
 
     def __init__(self) -> None:
-        super().__init__(list_key=Conf.CLUSTER_NAME)
+        # Not Broker.__init__: it opens a queryset and a cache handle a package needs not.
+        self.list_key = Conf.CLUSTER_NAME
+        self.connection = self.cache = self._info = None
         self.package: _Package | None = None
 
     def enqueue(self, task: str) -> None:
