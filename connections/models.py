@@ -320,7 +320,12 @@ class InboxEvent(models.Model):
         BACKFILL = "backfill", "Backfill"
 
     connection = models.ForeignKey(
-        Connection, on_delete=models.CASCADE, related_name="inbox_events"
+        Connection,
+        on_delete=models.CASCADE,
+        related_name="inbox_events",
+        # No index of its own: the unique (connection, event id) and (connection, type)
+        # indexes start with it, and every index is one more write per event received.
+        db_index=False,
     )
     stripe_event_id = models.CharField("event ID", max_length=255, help_text="Stripe's evt_... id.")
     type = models.CharField(max_length=255, help_text="Event type, e.g. customer.created.")
