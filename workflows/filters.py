@@ -16,48 +16,94 @@ was null before": the key's presence is the whole signal. So:
   their exact negations, so they hold for an absent path;
 - ``contains`` and the orderings ``gt``, ``gte``, ``lt``, ``lte`` hold only for a
   present, non-null value of a comparable type.
+
+Values compare as JSON, not as Python: true and false are not numbers (``equals 1``
+does not hold for true, nor ``in [0]`` for false), 1 and 1.0 are the same number,
+lists and objects are equal item by item. The orderings compare two numbers or two
+texts, nothing else. ``contains`` asks whether a text holds a text, a list holds an
+item (equal as JSON) or an object has a key.
+
+A filter list or a step's condition has at most ``MAX_RULES`` rules, each with only
+``path``, ``op`` and ``value``, and nothing a database cannot store (U+0000, a lone
+surrogate, NaN or an infinity). A reason (why a run was filtered out, why a step was
+skipped) shows each path and value as JSON in at most ``MAX_SHOWN`` characters and is
+at most ``MAX_REASON`` characters in all.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import json
+import math
+import re
+from collections.abc import Callable, Iterator
 from typing import Any
 
 _ABSENT = object()
 
+# At most this many rules in a workflow's filters or a step's condition (refused at save).
+MAX_RULES = 50
+# A reason shows each path, value and actual value in at most MAX_SHOWN characters,
+# and is at most MAX_REASON characters in all.
+MAX_SHOWN = 200
+MAX_REASON = 2000
+# The keys of a rule.
+RULE_KEYS = ("path", "op", "value")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+def _is_number(value: Any) -> bool:
+    """A JSON number: int or float, never true or false (Python's bool is an int)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def json_equal(left: Any, right: Any) -> bool:
+    """Whether two JSON values are equal as JSON: true is not 1 and false is not 0 (as
+    they are in Python), 1 equals 1.0, lists item by item, objects key by key."""
+    if isinstance(left, bool) or isinstance(right, bool):
+        return isinstance(left, bool) and isinstance(right, bool) and left == right
+    if _is_number(left) or _is_number(right):
+        return _is_number(left) and _is_number(right) and left == right
+    if isinstance(left, list) and isinstance(right, list):
+        return len(left) == len(right) and all(map(json_equal, left, right))
+    if isinstance(left, dict) and isinstance(right, dict):
+        return left.keys() == right.keys() and all(json_equal(left[k], right[k]) for k in left)
+    return type(left) is type(right) and left == right
+
 
 def _compare(check: Callable[[Any, Any], bool]) -> Callable[[Any, Any], bool]:
-    """Wrap ordering comparisons: a missing value or mismatched types is just False."""
+    """Wrap ordering comparisons: they hold only between two numbers or two texts."""
 
     def compare(actual: Any, expected: Any) -> bool:
-        if actual is _ABSENT or actual is None:
-            return False
-        try:
+        both_numbers = _is_number(actual) and _is_number(expected)
+        if both_numbers or (isinstance(actual, str) and isinstance(expected, str)):
             return check(actual, expected)
-        except TypeError:
-            return False
+        return False
 
     return compare
 
 
 def _contains(actual: Any, expected: Any) -> bool:
+    """A text holds the text, a list holds an item equal as JSON, an object has the key."""
     if isinstance(actual, str):
         return isinstance(expected, str) and expected in actual
-    if isinstance(actual, (list, dict)):
-        try:
-            return expected in actual
-        except TypeError:  # an unhashable value asked of an object's keys
-            return False
+    if isinstance(actual, list):
+        return any(json_equal(item, expected) for item in actual)
+    if isinstance(actual, dict):
+        return isinstance(expected, str) and expected in actual
     return False
 
 
 def _in(actual: Any, expected: Any) -> bool:
-    return isinstance(expected, list) and actual is not _ABSENT and actual in expected
+    return (
+        isinstance(expected, list)
+        and actual is not _ABSENT
+        and any(json_equal(actual, item) for item in expected)
+    )
 
 
 OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
-    "equals": lambda actual, expected: actual is not _ABSENT and actual == expected,
-    "not_equals": lambda actual, expected: actual is _ABSENT or actual != expected,
+    "equals": lambda actual, expected: actual is not _ABSENT and json_equal(actual, expected),
+    "not_equals": lambda actual, expected: actual is _ABSENT or not json_equal(actual, expected),
     "in": _in,
     "not_in": lambda actual, expected: not _in(actual, expected),
     "exists": lambda actual, expected: actual is not _ABSENT,
@@ -81,7 +127,10 @@ HELP_TEXT = (
     "data.previous_attributes a null means 'it was null'), is_null tells null from a "
     "value. equals and in need a present path (equals null holds for a present null); "
     "not_equals and not_in are their negations and hold for a missing path; contains, gt, "
-    "gte, lt and lte hold only for a present, non-null value."
+    "gte, lt and lte hold only for a present, non-null value. Values compare as JSON: "
+    "true and false are not numbers (equals 1 does not hold for true); gt, gte, lt and "
+    "lte compare two numbers or two texts. At most 50 filters, each with only path, op "
+    "and value."
 )
 
 # Step.condition's help: the same rules, over the run's data rather than the event alone.
@@ -90,7 +139,8 @@ CONDITION_HELP_TEXT = (
     "they do not, the step is skipped and the run goes on. The rules are the filters' "
     '[{"path": "steps.find_customer.email", "op": "exists"}], with paths starting at '
     "trigger. (the event) or steps.<an earlier step>. (its output). A skipped step's "
-    "output is absent: not_exists holds for it. Empty: always run."
+    "output is absent: not_exists holds for it. Values compare as JSON (true is not 1). "
+    "At most 50 rules, each with only path, op and value. Empty: always run."
 )
 
 FOR_EACH_HELP_TEXT = (
@@ -138,27 +188,88 @@ def check_filters(
     ``label`` and ``example`` name the items and a path in the messages (a step's
     condition: ``Rule 2: ...``, like trigger.data.object.status).
     """
+    plural = "Filters" if label == "Filter" else f"{label}s"
     if not isinstance(filters, list):
-        plural = "Filters" if label == "Filter" else f"{label}s"
         return [f"{plural} must be a list of {{path, op, value}} objects."]
+    if len(filters) > MAX_RULES:
+        return [f"At most {MAX_RULES} {plural.lower()}; there are {len(filters)}."]
     problems = []
     for position, item in enumerate(filters, start=1):
-        if not isinstance(item, dict):
-            problems.append(f"{label} {position}: must be an object with 'path', 'op', 'value'.")
-        elif item.get("path") is not None and not isinstance(item["path"], str):
-            problems.append(
-                f"{label} {position}: 'path' must be text, like {example}, not "
-                f"{JSON_KINDS.get(type(item['path']), 'that')}."
-            )
-        elif not item.get("path"):
-            problems.append(f"{label} {position}: needs a 'path'.")
-        elif item.get("op") not in OPERATORS:
-            problems.append(f"{label} {position}: 'op' must be one of {', '.join(OPERATORS)}.")
-        elif item["op"] in ("in", "not_in") and not isinstance(item.get("value"), list):
-            problems.append(f"{label} {position}: '{item['op']}' needs a list value.")
-        elif item["op"] not in UNARY and "value" not in item:
-            problems.append(f"{label} {position}: needs a 'value'.")
+        problem = rule_problem(item, label, example)
+        if problem:
+            problems.append(f"{label} {position}: {problem}")
     return problems
+
+
+def rule_problem(item: Any, label: str = "Filter", example: str = "data.object.status") -> str:
+    """What is wrong with one rule ("" when nothing): its shape, its keys (only
+    ``RULE_KEYS``), its operator and value, and text a database cannot store."""
+    if not isinstance(item, dict):
+        return "must be an object with 'path', 'op', 'value'."
+    unknown = [key for key in item if key not in RULE_KEYS]
+    if unknown:
+        return unknown_key_problem(unknown[0], label)
+    if item.get("path") is not None and not isinstance(item["path"], str):
+        kind = JSON_KINDS.get(type(item["path"]), "that")
+        return f"'path' must be text, like {example}, not {kind}."
+    if not item.get("path"):
+        return "needs a 'path'."
+    problem = unstorable(item["path"], "'path'") or unstorable(item.get("value"), "'value'")
+    if problem:
+        return problem
+    if item.get("op") not in OPERATORS:
+        return f"'op' must be one of {', '.join(OPERATORS)}."
+    if item["op"] in ("in", "not_in") and not isinstance(item.get("value"), list):
+        return f"'{item['op']}' needs a list value."
+    if item["op"] not in UNARY and "value" not in item:
+        return "needs a 'value'."
+    return ""
+
+
+def unknown_key_problem(key: Any, label: str) -> str:
+    """The problem of a rule's key other than path, op and value (the key as JSON, cut)."""
+    problem = f"unknown key {shorten(json.dumps(key), 60)}; a rule has only path, op and value."
+    if key == "match" and label == "Rule":
+        problem += " All or any is the condition's own 'match', for all its rules."
+    return problem
+
+
+def unstorable(value: Any, where: str) -> str:
+    """Where in ``value`` there is what a database cannot store ("" when nowhere), e.g.
+    ``'value' holds U+0000 (a NUL character) at value.a[0], which cannot be stored.``
+
+    Looks at every text and key at any depth: U+0000 (PostgreSQL refuses it in text
+    and JSON), a lone surrogate (U+D800..U+DFFF, not UTF-8), and NaN or an infinity
+    (not JSON). ``where`` names the value ("'path'", "'value'").
+    """
+    stack: list[tuple[Any, str]] = [(value, "")]
+    while stack:
+        current, at = stack.pop()
+        found = _bad_text(current) if isinstance(current, str) else None
+        if isinstance(current, float) and not math.isfinite(current):
+            found = f"{'NaN' if math.isnan(current) else 'an infinity'} (not a JSON number)"
+        if isinstance(current, dict):
+            for key in current:
+                if isinstance(key, str) and _bad_text(key):
+                    found = f"{_bad_text(key)} in a key"
+                    break
+            stack.extend((item, f"{at}.{shorten(str(key), 40)}") for key, item in current.items())
+        elif isinstance(current, list):
+            stack.extend((item, f"{at}[{index}]") for index, item in enumerate(current))
+        if found:
+            inside = f" at {where.strip(chr(39))}{at}" if at else ""
+            return f"{where} holds {found}{inside}, which cannot be stored."
+    return ""
+
+
+def _bad_text(text: str) -> str | None:
+    """U+0000 or a lone surrogate in ``text``, described; None when there is neither."""
+    if "\x00" in text:
+        return "U+0000 (a NUL character)"
+    surrogate = _SURROGATE.search(text)
+    if surrogate:
+        return f"U+{ord(surrogate.group()):04X} (a lone surrogate)"
+    return None
 
 
 def matches(
@@ -174,36 +285,83 @@ def matches(
     ``match`` "all": every rule must hold, and the reason names the first that did
     not (``Filter data.object.total gt 1000: was 500.``); "any": one rule holding is
     enough, and the reason names every rule (``Run only if: none of the rules held:
-    ...; ...``). No rules: (True, ""). ``label`` starts each rule's text (a condition's
-    is "Run only if:"); ``unary_value`` False leaves the (unused) value out of exists,
-    is_null... rules.
+    ...; ...``), as many as fit in ``MAX_REASON`` characters, then how many more.
+    Values are shown as JSON (``"draft"``, ``false``, ``null``), each cut to
+    ``MAX_SHOWN`` characters. No rules: (True, ""). ``label`` starts each rule's text
+    (a condition's is "Run only if:"); ``unary_value`` False leaves the (unused) value
+    out of exists, is_null... rules.
     """
-    failed: list[str] = []
+    failed: list[tuple[dict, Any]] = []
     for item in filters or []:
         actual = lookup(data, item["path"])
         if OPERATORS[item["op"]](actual, item.get("value")):
             if match == "any":
                 return True, ""
             continue
-        shown = "missing" if actual is _ABSENT else repr(actual)
-        failed.append(f"{rule_text(item, unary_value)}: was {shown}")
+        failed.append((item, actual))
         if match != "any":
-            return False, f"{label} {failed[0]}."
+            return False, f"{label} {failed_text(item, actual, unary_value)}."
     if failed and match == "any":
         start = "No filter held:" if label == "Filter" else f"{label} none of the rules held:"
-        return False, f"{start} {'; '.join(failed)}."
+        texts = (failed_text(item, actual, unary_value) for item, actual in failed)
+        return False, bounded_reason(start, texts, len(failed))
     return True, ""
 
 
+def failed_text(item: dict, actual: Any, unary_value: bool = True) -> str:
+    """A rule that did not hold and what its path had: ``data.object.total gt 1000: was
+    500`` (``was missing`` for an absent path)."""
+    was = "missing" if actual is _ABSENT else shown(actual)
+    return f"{rule_text(item, unary_value)}: was {was}"
+
+
+def bounded_reason(start: str, texts: Iterator[str], count: int) -> str:
+    """``start`` and the ``count`` texts joined with "; ", as many as fit in
+    ``MAX_REASON`` characters, then ``(and N more)``; ends with a full stop."""
+    reason = start
+    room = MAX_REASON - len(f" (and {count} more).")
+    for done, text in enumerate(texts):
+        joined = f"{reason}{';' if done else ''} {text}"
+        if len(joined) > room:
+            return f"{reason} (and {count - done} more)."
+        reason = joined
+    return f"{reason}."
+
+
 def rule_text(item: dict, unary_value: bool = True) -> str:
-    """A rule as people read it: ``trigger.data.object.amount_due gt 0`` (path, op, value).
+    """A rule as people read it: ``trigger.data.object.amount_due gt 0`` (path, op, value
+    as JSON: ``equals "draft"``, ``equals false``), path and value each cut to ``MAX_SHOWN``.
 
     With ``unary_value`` False, exists, not_exists, is_null and is_not_null show no
-    value (``steps.find exists``); the trigger filters' messages keep it (``exists None``).
+    value (``steps.find exists``); the trigger filters' messages keep it (``exists null``).
     """
+    path = shorten(str(item["path"]))
     if item["op"] in UNARY and not unary_value:
-        return f"{item['path']} {item['op']}"
-    return f"{item['path']} {item['op']} {item.get('value')!r}"
+        return f"{path} {item['op']}"
+    return f"{path} {item['op']} {shown(item.get('value'))}"
+
+
+def shorten(text: str, limit: int = MAX_SHOWN) -> str:
+    """``text`` itself, or its first ``limit`` - 1 characters and "…"."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def shown(value: Any, limit: int = MAX_SHOWN) -> str:
+    """``value`` written as JSON (``"x"``, ``false``, ``null``, ``[1, 2]``) in at most
+    ``limit`` characters (cut with "…"); writing stops there, so a large object costs
+    no more than a small one."""
+    encoder = json.JSONEncoder(ensure_ascii=False, default=lambda other: str(other))
+    parts: list[str] = []
+    size = 0
+    try:
+        for part in encoder.iterencode(value):
+            parts.append(part)
+            size += len(part)
+            if size > limit:
+                break
+    except (ValueError, RecursionError):  # a cycle or a value nested past Python's limit
+        parts.append("…")
+    return shorten("".join(parts), limit)
 
 
 # -- a step's condition and for-each list (paths over the run's data) ---------------------
@@ -276,6 +434,9 @@ def check_for_each(path: Any, earlier_steps: list[str] | tuple[str, ...] = ()) -
         return [
             f"A path like trigger.data.object.lines.data, not {JSON_KINDS.get(type(path), 'that')}."
         ]
+    problem = unstorable(path, "The path")
+    if problem:
+        return [problem]
     if "{" in path or "}" in path or path != path.strip():
         return [
             f"{path!r}: a plain dotted path, without {{{{ }}}} or spaces "

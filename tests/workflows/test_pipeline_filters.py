@@ -25,7 +25,7 @@ def test_a_matching_event_runs_and_a_non_matching_one_is_skipped(connection, del
     ran, skipped = Run.objects.filter(workflow=workflow).order_by("id")
     assert ran.status == RunStatus.SUCCEEDED
     assert skipped.status == RunStatus.SKIPPED
-    assert "data.object.status equals 'draft'" in skipped.error
+    assert skipped.error == 'Filter data.object.status equals "draft": was "open".'
     assert not skipped.step_runs.exists()
     assert len(stripe.calls) == 1
 

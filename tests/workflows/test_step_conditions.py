@@ -100,7 +100,7 @@ def test_all_rules_must_hold_the_first_that_does_not_is_named(connection, delive
     step_run = Run.objects.get().step_runs.get()
     assert step_run.status == RunStatus.SKIPPED
     assert step_run.skip_reason == (
-        "Run only if: trigger.data.object.email contains '@vip.': was 'ann@example.com'."
+        'Run only if: trigger.data.object.email contains "@vip.": was "ann@example.com".'
     )
     assert not stripe.calls
 
@@ -156,7 +156,7 @@ def test_a_condition_reads_an_earlier_steps_output(connection, deliver, stripe):
     assert find.status == RunStatus.SUCCEEDED
     assert tag_run.status == RunStatus.SKIPPED
     assert tag_run.skip_reason == (
-        "Run only if: steps.find.email contains '@vip.': was 'someone@example.com'."
+        'Run only if: steps.find.email contains "@vip.": was "someone@example.com".'
     )
 
 
