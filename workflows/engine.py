@@ -64,6 +64,7 @@ from workflows.mapping import (
     refuse_empty_write,
     render_input,
     skipped_output,
+    skipped_step,
 )
 from workflows.models import FOR_EACH_CEILING, Run, RunStatus, Step, StepRun, Workflow
 from workflows.retry import IDEMPOTENCY_WINDOW, WINDOW_MARGIN, RetryPolicy
@@ -577,11 +578,22 @@ def item_key(idempotency_key: str, index: int) -> str:
     return f"{idempotency_key}-item-{index}"
 
 
-def resolve_items(for_each: str, context: dict[str, Any]) -> list:
+def resolve_items(
+    for_each: str, context: dict[str, Any], outputs: dict[str, Any] | None = None
+) -> list:
     """The list a for-each step repeats for: ``for_each`` looked up in ``context``
     ({"trigger", "steps"}, ``data_context``). MappingError on field ``for_each`` when it
-    is missing or not a list."""
+    is missing or not a list; a path into a step skipped by its condition (``outputs``,
+    as ``outputs_before`` gives them) says that step was skipped and why."""
     items = lookup(context, for_each)
+    skipped = skipped_step(for_each, {"steps": outputs or {}})
+    if items is _ABSENT and skipped is not None:
+        raise MappingError(
+            f"for_each: {for_each}: step {skipped.step_name} was skipped "
+            f"({skipped.reason.rstrip('.')}), so there is no list to repeat the step for "
+            f"(give this step the condition {for_each} exists to skip it too).",
+            field="for_each",
+        )
     if items is _ABSENT:
         raise MappingError(
             f"for_each: {for_each} does not exist in the data, so there is no list to repeat "
@@ -659,7 +671,7 @@ def call_for_each(
     Returns (the items' outputs, the last answer's Request-Id).
     """
     context = data_context(run, outputs)
-    items = resolve_items(step_run.for_each, context)
+    items = resolve_items(step_run.for_each, context, outputs)
     fix_item_count(step_run, len(items))
     check_item_count(len(items), step_run.max_items)
     done = list(step_run.output) if isinstance(step_run.output, list) else []

@@ -18,6 +18,9 @@ A for-each step's mapping also sees ``{{ item }}`` (the list's current item) and
 ``{{ item_index }}`` (its position from 0); no other step may use them. A step skipped
 by its condition has no output: ``{{ steps.<skipped>.x }}`` is an error naming the
 step and why it was skipped, ``{{ steps.<skipped>.x | default("y") }}`` gives "y".
+Any other use of a skipped step's output is an error naming the step too: printing
+``{{ steps }}``, writing ``{{ steps | tojson }}`` (no null stands in for it: a skipped
+step has no output, which is not the same as an output of null).
 
 ``render_mapping`` is what a run uses; ``check_mapping`` is what saving uses
 (errors block saving, warnings are doubtful references).
@@ -28,7 +31,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any
 
 from jinja2 import ChainableUndefined, StrictUndefined, TemplateSyntaxError, UndefinedError, nodes
@@ -102,6 +105,17 @@ ENV = _DataEnvironment(
 )
 
 
+def _json_default(value: Any) -> Any:
+    """``tojson`` of what JSON does not know: a skipped step's output fails naming the
+    step (``SkippedStepError``); anything else as JSON itself refuses it."""
+    if is_skipped(value):
+        value._fail_with_undefined_error()
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+ENV.policies["json.dumps_kwargs"] = {"sort_keys": True, "default": _json_default}
+
+
 # Compiling is most of the cost of rendering; a workflow's mappings repeat.
 @lru_cache(maxsize=4096)
 def _expression(expr: str):
@@ -145,17 +159,30 @@ class SkippedOutput(ChainableUndefined, StrictUndefined):
     """What ``{{ steps.<name> }}`` is when that step was skipped (its condition did not hold).
 
     Chainable: ``steps.<name>.a.b | default("x")`` gives the default; strict: any other
-    use (printing, comparing, iterating) is an error, reported by ``_missing`` with
-    the step's name and skip reason (``step_name``, ``reason``).
+    use (printing, also inside a printed object, comparing, iterating, ``tojson``) raises
+    SkippedStepError, reported by ``_missing`` / ``_skipped_used`` with the step's name
+    and skip reason (``step_name``, ``reason``).
     """
 
     __slots__ = ("reason", "step_name")
+
+    def __repr__(self) -> str:  # str() of an object holding it: {{ steps }} in text
+        self._fail_with_undefined_error()
+
+
+class SkippedStepError(UndefinedError):
+    """A skipped step's output was used as a value; ``marker`` is its ``SkippedOutput``."""
+
+    def __init__(self, message: str | None = None, *, marker: SkippedOutput) -> None:
+        super().__init__(message)
+        self.marker = marker
 
 
 def skipped_output(step_name: str, reason: str) -> SkippedOutput:
     """The stand-in for the output of ``step_name``, skipped for ``reason``."""
     marker = SkippedOutput(hint=f"step {step_name} was skipped ({reason.rstrip('.')})")
     marker.step_name, marker.reason = step_name, reason
+    marker._undefined_exception = partial(SkippedStepError, marker=marker)
     return marker
 
 
@@ -346,12 +373,19 @@ def _render_string(text: str, context: Mapping[str, Any], path: str) -> Any:
             if isinstance(value, Undefined):
                 raise _missing(expr, path, context)
             # The same bound as each output of a text template (the sandbox's finalize).
-            return check_value(value, "the value")
+            check_value(value, "the value")
+            _refuse_skipped_inside(value)
+            return value
         rendered = _template(text).render(**context)
         check_size(len(rendered), "the rendered text")
         return rendered
     except TemplateSyntaxError as exc:
         raise MappingError(f"{path or 'value'}: syntax error: {exc.message}", field=path) from None
+    except SkippedStepError as exc:
+        reference = first_missing_reference(text, context) or ""
+        if skipped_step(reference, context) is exc.marker:
+            raise _missing(reference, path, context) from None
+        raise _skipped_used(exc.marker, path, f"{{{{ {expr} }}}}" if expr else text) from None
     except UndefinedError:
         reference = first_missing_reference(text, context) or (expr or text)
         raise _missing(reference, path, context) from None
@@ -363,7 +397,7 @@ def _render_string(text: str, context: Mapping[str, Any], path: str) -> Any:
 
 def _missing(reference: str, path: str, context: Mapping[str, Any] | None = None) -> MappingError:
     """The error for a reference that does not resolve; one to a skipped step says so."""
-    skipped = _skipped_step(reference, context or {})
+    skipped = skipped_step(reference, context or {})
     if skipped is not None:
         message = (
             f"{path or 'value'}: {{{{ {reference} }}}}: step {skipped.step_name} was skipped "
@@ -375,11 +409,39 @@ def _missing(reference: str, path: str, context: Mapping[str, Any] | None = None
     return MappingError(message, field=path, reference=reference)
 
 
+def _skipped_used(marker: SkippedOutput, path: str, text: str) -> MappingError:
+    """The error for a skipped step's output used inside a larger value (``{{ steps }}``,
+    ``{{ steps | tojson }}``): the step, why it was skipped, what to write instead."""
+    shown = text if len(text) <= 100 else text[:99] + "…"
+    message = (
+        f"{path or 'value'}: {shown} uses the output of step "
+        f"{marker.step_name}, which was skipped ({marker.reason.rstrip('.')}): it has no "
+        f"output to write; refer to the steps that ran, or give a default: "
+        f'{{{{ steps.{marker.step_name} | default("...") }}}}'
+    )
+    return MappingError(message, field=path, reference=f"steps.{marker.step_name}")
+
+
+def _refuse_skipped_inside(value: Any) -> None:
+    """SkippedStepError when a list or object (a single expression's value, such as
+    ``{{ steps }}``) holds a skipped step's output at any depth."""
+    stack = [value]
+    while stack:
+        current = stack.pop()
+        if is_skipped(current):
+            current._fail_with_undefined_error()
+        if isinstance(current, Mapping):
+            stack.extend(current.values())
+        elif isinstance(current, (list, tuple)):
+            stack.extend(current)
+
+
 _STEP_REFERENCE = re.compile(r"""^steps(?:\.(\w+)|\[['"](\w+)['"]\])""")
 
 
-def _skipped_step(reference: str, context: Mapping[str, Any]) -> SkippedOutput | None:
-    """The skipped step ``reference`` starts at (``steps.<name>...``), or None."""
+def skipped_step(reference: str, context: Mapping[str, Any]) -> SkippedOutput | None:
+    """The skipped step ``reference`` starts at (``steps.<name>...``, ``steps['name']``)
+    in ``context`` ({"steps": outputs with ``skipped_output`` stand-ins}), or None."""
     match = _STEP_REFERENCE.match(reference.strip())
     steps = context.get("steps")
     if match is None or not isinstance(steps, Mapping):

@@ -438,8 +438,11 @@ def test_for_each_over_a_skipped_steps_output_fails_clearly(connection, deliver,
     search, charge = Run.objects.get().step_runs.order_by("order")
     assert search.status == RunStatus.SKIPPED
     assert charge.status == RunStatus.FAILED
-    assert charge.error["message"].startswith(
-        "for_each: steps.search.data does not exist in the data"
+    assert charge.error["message"] == (
+        "for_each: steps.search.data: step search was skipped (Run only if: "
+        "trigger.data.object.amount_due gt 1000000000: was 1000), so there is no list to "
+        "repeat the step for (give this step the condition steps.search.data exists to skip "
+        "it too)."
     )
     assert not stripe.calls
 

@@ -216,6 +216,43 @@ def test_a_reference_to_a_skipped_step_inside_text_fails_the_same_way(connection
     assert item_run.error["reference"] == "steps.find.email"
 
 
+@pytest.mark.parametrize(
+    ("description", "shown"),
+    [
+        ("{{ steps | tojson }}", "{{ steps | tojson }}"),
+        ("{{ steps }}", "{{ steps }}"),
+        ("All: {{ steps }}", "All: {{ steps }}"),
+        ("{{ steps | dictsort | list }}", "{{ steps | dictsort | list }}"),
+    ],
+)
+def test_writing_all_the_steps_outputs_names_the_skipped_step(
+    connection, deliver, stripe, description, shown
+):
+    item = (
+        "item",
+        "update_customer",
+        {"id": "{{ trigger.data.object.id }}", "description": description},
+    )
+    with_conditions(
+        connection,
+        [FIND, item],
+        {"find": ([{"path": "trigger.data.object.balance", "op": "gt", "value": 0}], "all")},
+    )
+
+    deliver(connection, sample_event("customer.created", id="cus_J", balance=0))
+
+    item_run = Run.objects.get().step_runs.get(step_name="item")
+    assert item_run.status == RunStatus.FAILED
+    assert (item_run.error["type"], item_run.error["param"]) == ("mapping_error", "description")
+    assert item_run.error["message"] == (
+        f"description: {shown} uses the output of step find, which was skipped (Run only "
+        "if: trigger.data.object.balance gt 0: was 0): it has no output to write; refer to "
+        'the steps that ran, or give a default: {{ steps.find | default("...") }}'
+    )
+    assert item_run.error["reference"] == "steps.find"
+    assert not stripe.calls
+
+
 def test_a_default_stands_in_for_a_skipped_steps_output(connection, deliver, stripe):
     item = (
         "item",
