@@ -17,7 +17,10 @@ may call these functions at once:
   whose key (``<step key>-item-<i>``) Stripe has seen if it was sent;
 - a task sends a for-each step's items for at most ``task_budget()`` (half of
   ``Q_TIMEOUT``), then hands the rest to a new task (``hand_off``) without
-  using up an attempt, so django-q2 never has to kill a long list.
+  using up an attempt, so django-q2 never has to kill a long list;
+- a for-each step's retries count per item: when an item is done the step's
+  attempts start again (``record_items_done``), so the attempt ceiling, the
+  backoff and the 24 h window of a key apply to each item's own key.
 """
 
 from __future__ import annotations
@@ -731,10 +734,22 @@ def record_inputs(step_run: StepRun, left_out: list[str]) -> None:
 
 
 def record_items_done(step_run: StepRun, done: list) -> None:
-    """Write the outputs of the items done, in order, while the claim is ours."""
-    if not _ours(step_run).update(output=done):
+    """Write the outputs of the items done, in order, while the claim is ours.
+
+    Retries count per item: with an item still to send, the step's attempts start
+    again at this one (1) and its key's window at now, so the attempt ceiling, the
+    backoff and the 24 h idempotency window (``check_window``, ``retry_later``) apply
+    to the next item, whose key (``item_key``) is first sent after this. One-off
+    errors on different items never add up to the step's ceiling.
+    """
+    fields: dict[str, Any] = {"output": done}
+    if len(done) < (step_run.item_count or 0):
+        fields.update(attempts=1, created_at=clock.now())
+    if not _ours(step_run).update(**fields):
         raise ClaimLost()
     step_run.output = done
+    step_run.attempts = fields.get("attempts", step_run.attempts)
+    step_run.created_at = fields.get("created_at", step_run.created_at)
 
 
 def client_for(action: Any, workflow: Workflow) -> Any:
@@ -779,7 +794,11 @@ def check_owner(workflow: Workflow) -> None:
 
 
 def check_window(step_run: StepRun) -> None:
-    """Refuse a retry past Stripe's idempotency window: the key may be forgotten."""
+    """Refuse a retry past Stripe's idempotency window: the key may be forgotten.
+
+    ``created_at`` is when the key about to be sent was fixed: the step's, or for a
+    for-each step the current item's (``record_items_done`` moves it when an item
+    is done), and ``attempts`` > 1 means that key was sent before."""
     deadline = step_run.created_at + IDEMPOTENCY_WINDOW - WINDOW_MARGIN
     if step_run.attempts > 1 and clock.now() > deadline:
         raise StripeError(

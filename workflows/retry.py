@@ -9,8 +9,9 @@ outage never uses up a step's attempts (full jitter could, in about 6% of
 steps). Stripe's ``Retry-After`` is a floor.
 
 A step is never retried after Stripe's idempotency window (24 h from the
-StepRun's creation, when its key was fixed): past it Stripe may have forgotten
-the key and a retry could create the object twice.
+StepRun's ``created_at``, when its key was fixed; for a for-each step, when the
+current item began, as each item has its own key): past it Stripe may have
+forgotten the key and a retry could create the object twice.
 """
 
 from __future__ import annotations

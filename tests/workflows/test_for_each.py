@@ -323,7 +323,8 @@ def test_a_retryable_error_retries_from_that_item_with_the_same_key(
     tasks.sweep()
 
     step_run.refresh_from_db()
-    assert (step_run.status, step_run.attempts) == (RunStatus.SUCCEEDED, 2)
+    # Attempts count per item: item 2, the last, went through at its first attempt.
+    assert (step_run.status, step_run.attempts) == (RunStatus.SUCCEEDED, 1)
     key = step_run.idempotency_key
     assert keys(stripe) == [f"{key}-item-0", f"{key}-item-1", f"{key}-item-1", f"{key}-item-2"]
     assert [out["id"] for out in step_run.output] == ["ii_0", "ii_il_1", "ii_il_2"]
@@ -331,6 +332,88 @@ def test_a_retryable_error_retries_from_that_item_with_the_same_key(
 
 class WorkerDied(BaseException):
     """The worker's process ends: nothing after this runs, nothing catches it."""
+
+
+def item_keys(step_run: StepRun, indexes) -> list[str]:
+    return [f"{step_run.idempotency_key}-item-{index}" for index in indexes]
+
+
+def fail_each_item_once(stripe, clock=None, advance: dict | None = None) -> list[str]:
+    """Stripe answers each line's first call with a 503 and its second with the item; with
+    ``advance``, the clock moves on that much during item 0's call. Returns the lines sent."""
+    sent: list[str] = []
+
+    def answer(request):
+        line = parse_qs(request.body)["metadata[line]"][0]
+        if advance and line == "il_0":
+            clock.advance(**advance)
+        first = line not in sent
+        sent.append(line)
+        if first and not (advance and line == "il_0"):
+            return (503, {}, json.dumps({"error": {"type": "api_error", "message": "Blip"}}))
+        return (200, {}, json.dumps({"id": f"ii_{line}", "object": "invoiceitem"}))
+
+    stripe.add_callback(responses.POST, URL, callback=answer)
+    return sent
+
+
+def sweep_until_settled(step_run, clock) -> list[float]:
+    """Wake the step's retries until it is no longer retrying; the backoffs, in seconds."""
+    backoffs = []
+    for _ in range(100):
+        step_run.refresh_from_db()
+        if step_run.status != RunStatus.RETRYING:
+            break
+        backoffs.append((step_run.next_attempt_at - clock.now).total_seconds())
+        clock.now = step_run.next_attempt_at
+        tasks.sweep()
+    return backoffs
+
+
+def test_one_off_errors_on_different_items_do_not_add_up_retries_count_per_item(
+    connection, deliver, stripe, clock
+):
+    each_workflow(connection)
+    sent = fail_each_item_once(stripe)
+
+    deliver(connection, invoice_event(12))
+
+    step_run = Run.objects.get().step_runs.get()
+    backoffs = sweep_until_settled(step_run, clock)
+    assert step_run.status == RunStatus.SUCCEEDED, step_run.error
+    assert (step_run.attempts, step_run.error) == (2, None)  # the last item's attempts
+    assert [out["id"] for out in step_run.output] == [f"ii_il_{n}" for n in range(12)]
+    assert sent == [f"il_{n}" for n in range(12) for _ in (1, 2)]
+    assert keys(stripe) == item_keys(step_run, [n for n in range(12) for _ in (1, 2)])
+    # Each item's retry waits the first backoff (base 2 s, with jitter), not a longer one.
+    assert len(backoffs) == 12
+    assert all(1 <= seconds <= settings.WORKFLOW_RETRY_BASE_SECONDS for seconds in backoffs)
+    assert Run.objects.get().status == RunStatus.SUCCEEDED
+
+
+def test_the_idempotency_window_starts_when_an_item_starts(connection, deliver, stripe, clock):
+    each_workflow(connection)
+    # Item 0 takes a day (a long list's late item): item 1's key is new when first sent.
+    fail_each_item_once(stripe, clock, advance={"hours": 24})
+
+    deliver(connection, invoice_event(3))
+
+    step_run = Run.objects.get().step_runs.get()
+    assert step_run.status == RunStatus.RETRYING, step_run.error
+    assert step_run.error["message"] == "Item 2 of 3: Blip"
+    clock.now = step_run.next_attempt_at
+    tasks.sweep()  # item 1 again, within its key's window; then item 2 fails once
+
+    step_run.refresh_from_db()
+    assert step_run.status == RunStatus.RETRYING, step_run.error
+    assert step_run.error["message"] == "Item 3 of 3: Blip"
+    clock.advance(hours=24)  # the worker was down a day: item 2's key may be forgotten
+    tasks.sweep()
+
+    step_run.refresh_from_db()
+    assert step_run.status == RunStatus.FAILED
+    assert step_run.error["type"] == "idempotency_window_passed"
+    assert keys(stripe) == item_keys(step_run, [0, 1, 1, 2])
 
 
 def test_a_worker_dying_after_an_items_call_sends_that_item_again_with_the_same_key_only(
