@@ -24,7 +24,7 @@ from konnectify.platform.api import examples
 from konnectify.platform.api.base import StrictFields
 from konnectify.platform.api.schema import FieldErrorSerializer
 from stripe_connector.catalog import ACTIONS, TRIGGERS
-from workflows import services
+from workflows import hints, services
 from workflows.models import (
     DEFAULT_MAX_ITEMS,
     FOR_EACH_CEILING,
@@ -259,7 +259,9 @@ class WorkflowSerializer(StrictFields, serializers.ModelSerializer):
 
     @staticmethod
     def _check_steps(candidate: Workflow, steps: list[dict]) -> list[dict]:
-        """Names unique, every mapping checked by ``services.check_steps``; returns warnings."""
+        """Names unique, every mapping checked by ``services.check_steps``; returns warnings
+        (theirs, and ``hints.step_warnings``: a credential that does not exist, a secret
+        typed into an HTTP request step)."""
         problems: list[dict[str, list[str]]] = [{} for _ in steps]
         seen: set[str] = set()
         for index, step in enumerate(steps):
@@ -274,6 +276,11 @@ class WorkflowSerializer(StrictFields, serializers.ModelSerializer):
             warnings += [
                 {"field": f"steps[{index}].{step_path(w)}", "message": w["message"]}
                 for w in report.warnings
+            ]
+        for index, found in enumerate(hints.step_warnings(steps)):
+            warnings += [
+                {"field": f"steps[{index}].input.{w['field']}", "message": w["message"]}
+                for w in found
             ]
         if any(problems):
             raise exceptions.ValidationError({"steps": problems})

@@ -17,7 +17,7 @@ from django.contrib import admin
 from django.core.exceptions import PermissionDenied, ValidationError
 
 from stripe_connector.catalog import action_choices as catalog_actions
-from workflows import services
+from workflows import hints, services
 from workflows.admin.editor import (
     ConditionField,
     EditorJSONField,
@@ -125,25 +125,30 @@ class StepFormSet(forms.BaseInlineFormSet):
     def clean(self) -> None:
         super().clean()
         self.warnings = []
-        forms_in_order = sorted(
-            (f for f in self.forms if f.cleaned_data and not f.cleaned_data.get("DELETE")),
-            key=lambda f: f.cleaned_data.get("order") or 0,
-        )
+        kept = [f for f in self.forms if f.cleaned_data and not f.cleaned_data.get("DELETE")]
+        forms_in_order = sorted(kept, key=lambda f: f.cleaned_data.get("order") or 0)
         steps = [f.cleaned_data for f in forms_in_order]
         try:
             services.authorize_save(self.user, self.instance, has_steps=bool(steps))
         except PermissionDenied as exc:
             raise ValidationError(str(exc)) from None
+        if refuse_equal_orders(kept):
+            return  # which step runs first is not known: checking them would mislead
         if any(field not in step for step in steps for field in CHECKED_FIELDS):
             return  # field errors already shown (an unknown action, JSON that is not JSON)
-        for form, report in zip(
-            forms_in_order, services.check_steps(self.instance, steps), strict=True
+        for form, report, hints_found in zip(
+            forms_in_order,
+            services.check_steps(self.instance, steps),
+            hints.step_warnings(steps),
+            strict=True,
         ):
             for error in report.errors:
                 field, message = error_place(error)
                 form.add_error(field, message)
             name = form.cleaned_data.get("name")
-            self.warnings += [f"Step {name}, {w['field']}: {w['message']}" for w in report.warnings]
+            self.warnings += [
+                f"Step {name}, {w['field']}: {w['message']}" for w in report.warnings + hints_found
+            ]
 
     def validate_unique(self) -> None:
         """Step names are unique in a workflow: an error on the name of each later twin."""
@@ -159,6 +164,29 @@ class StepFormSet(forms.BaseInlineFormSet):
                     "step names must be unique, references use them.",
                 )
             named.add(name)
+
+
+def refuse_equal_orders(forms_kept: list[forms.Form]) -> bool:
+    """An error on the order of each step (in the page's order) whose order an earlier
+    one has: steps run by order, so two with the same order would run in an order the
+    page does not show. True when there was one."""
+    seen: dict[int, str] = {}
+    refused = False
+    for form in forms_kept:
+        order = form.cleaned_data.get("order")
+        if order is None:
+            continue
+        if order in seen:
+            form.add_error(
+                "order",
+                f"{seen[order]} has order {order} too: give each step its own order "
+                "(steps run from the lowest).",
+            )
+            refused = True
+        else:
+            name = form.cleaned_data.get("name")
+            seen[order] = f"Step {name!r}" if name else "Another step"
+    return refused
 
 
 def error_place(error: dict) -> tuple[str, str]:
