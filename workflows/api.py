@@ -272,6 +272,13 @@ class ImportSerializer(StrictFields, serializers.Serializer):
         help_text="A workflow document as exported (GET /api/v1/workflows/{id}/export/). "
         "Errors name its fields as document.workflow.steps[1].action_key."
     )
+    keep_alert_emails = serializers.BooleanField(
+        default=False,
+        help_text="true: keep the document's alert_emails (who gets failed runs' alerts, "
+        "with customer data). Left false, they are not imported and a warning "
+        "(field alert_emails) lists them: a document from elsewhere names its author's "
+        "addresses.",
+    )
 
 
 class PromoteSerializer(StrictFields, serializers.Serializer):
@@ -289,7 +296,8 @@ class PromoteSerializer(StrictFields, serializers.Serializer):
         help_text="The live-mode id for each test-mode id the preview lists under stripe_ids "
         '({"price_1Test...": "price_1Live..."}); every one is needed to copy. The id itself '
         "is accepted (objects copied to live mode in Stripe's dashboard keep their ids). "
-        "Only whole literal strings are replaced.",
+        "Each id is replaced where it is written literally: a whole value, a word inside "
+        "text (/v1/customers/cus_...), a quoted default inside a reference.",
     )
     preview = serializers.BooleanField(
         default=False,
@@ -479,7 +487,9 @@ class WorkflowViewSet(KnownQueryParameters, IntegerIds, JsonOnly, viewsets.Model
         description="The workflow and its steps as a file to import elsewhere "
         "(POST /api/v1/workflows/import/): no key, secret, connection, owner, sample, id, "
         "nor whether it is active. The same workflow gives the same bytes (keys sorted, "
-        "indented). An HTTP request step names its credential by name only.",
+        "indented, whole numbers as integers). An HTTP request step names its credential "
+        "by name only; anything typed into a step (a header, a URL's query) is exported as "
+        "written. Needs to view the workflow, as reading it (with its steps) does.",
         parameters=[
             OpenApiParameter(
                 "Content-Disposition",
@@ -499,7 +509,8 @@ class WorkflowViewSet(KnownQueryParameters, IntegerIds, JsonOnly, viewsets.Model
     )
     @action(detail=True, methods=["get"])
     def export(self, request, pk=None) -> HttpResponse:
-        """Needs to view the workflow, as reading it does."""
+        """Needs to view the workflow, as reading it does: the API's workflow holds its
+        steps (admin, which shows steps apart, also asks to view steps)."""
         workflow = self.get_object()
         response = HttpResponse(portable.export_text(workflow), content_type="application/json")
         response["Content-Disposition"] = (
@@ -510,9 +521,12 @@ class WorkflowViewSet(KnownQueryParameters, IntegerIds, JsonOnly, viewsets.Model
     @extend_schema(
         summary="Import a workflow document onto a connection",
         description="Creates an inactive workflow from an exported document, checked as "
-        "creating one through this API is; the caller owns it. Needs to add workflows and to "
-        "use the connection (and the credentials its HTTP steps name). 400 names each "
-        "problem by its path: document.version, document.workflow.steps[1].action_key, "
+        "creating one through this API is; the caller owns it. An HTTP request step must "
+        "name a credential that exists here. The document's alert_emails are kept only with "
+        "keep_alert_emails (otherwise a warning lists them). Needs to add workflows and to "
+        "use the connection (and the credentials its HTTP steps name: 403 otherwise). 400 "
+        "names each problem by its path: document.version, "
+        "document.workflow.steps[1].action_key, document.workflow.steps[2].input.credential, "
         "connection.",
         request=ImportSerializer,
         responses={201: WorkflowSerializer},
@@ -540,7 +554,12 @@ class WorkflowViewSet(KnownQueryParameters, IntegerIds, JsonOnly, viewsets.Model
         require_use(request.user, connection)
         document = body.validated_data["document"]
         try:
-            workflow = portable.import_workflow(document, connection, request.user)
+            workflow = portable.import_workflow(
+                document,
+                connection,
+                request.user,
+                keep_alert_emails=body.validated_data["keep_alert_emails"],
+            )
         except portable.PortableError as exc:
             raise exceptions.ValidationError(in_body(exc.errors)) from None
         return Response(WorkflowSerializer(workflow).data, status.HTTP_201_CREATED)

@@ -18,7 +18,15 @@ Import: a document onto a chosen connection, checked as a save through the API i
 (``WorkflowSerializer``), created inactive. Copy to a live connection (promote): the
 test workflow's document, with each literal Stripe id of a test-mode object replaced
 by the live one, saved as the workflow's live copy (``Workflow.copied_from``),
-created or updated inactive.
+created or updated inactive. Ids are found wherever text holds them literally: a whole
+value, a word inside text (``/v1/customers/cus_...``), a quoted default inside a
+reference (``{{ x | default('cus_...') }}``); never in a reference's names.
+
+Only a credential's secret is kept out of a document: whatever is typed into a step (a
+header, a URL's query) is exported as written (``workflows.hints`` warns of
+secret-looking ones at save). Importing leaves out the document's alert addresses
+unless asked to keep them, and refuses an HTTP request step naming a credential that
+does not exist.
 
 Problems are ``PortableError``: ``errors`` maps a path to messages. Paths are the
 document's (``workflow.steps[1].action_key``; ``""``: the document itself), or
@@ -32,16 +40,21 @@ import copy
 import json
 import re
 from collections.abc import Iterator, Mapping
+from decimal import Decimal
 from typing import Any
 
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils.text import slugify
+from jinja2 import TemplateSyntaxError
 
+from connections.credentials import Credential
 from connections.models import Connection
-from connections.permissions import require_use
+from connections.permissions import can_use_credential, credential_refusal, require_use
 from konnectify.platform.api.errors import flatten
 from stripe_connector.jsonbounds import JSONProblem, check
-from workflows.mapping import is_template
+from workflows import hints
+from workflows.mapping import ENV, is_template
 from workflows.models import Workflow
 from workflows.serializers import WorkflowSerializer
 
@@ -77,7 +90,10 @@ STEP_KEYS = (
 # not coupons (their ids are chosen text), not keys (sk_, pk_, rk_: secrets, not objects).
 TEST_MODE_PREFIXES = (
     "ba",  # bank account
+    "bpc",  # billing portal configuration
+    "bps",  # billing portal session
     "card",
+    "cbtxn",  # customer balance transaction
     "ch",  # charge
     "cn",  # credit note
     "cs",  # Checkout session (cs_test_...)
@@ -87,9 +103,14 @@ TEST_MODE_PREFIXES = (
     "evt",
     "fee",  # application fee
     "file",
+    "iauth",  # Issuing authorization
+    "ic",  # Issuing card
+    "ich",  # Issuing cardholder
     "ii",  # invoice item
     "il",  # invoice line item
     "in",  # invoice
+    "ipi",  # Issuing transaction
+    "mtr",  # billing meter (mtr_test_...)
     "pi",  # PaymentIntent
     "plink",  # payment link
     "pm",  # PaymentMethod
@@ -102,6 +123,7 @@ TEST_MODE_PREFIXES = (
     "qt",  # quote
     "re",  # refund
     "seti",  # SetupIntent
+    "shr",  # shipping rate
     "si",  # subscription item
     "src",  # source
     "sub",
@@ -109,13 +131,20 @@ TEST_MODE_PREFIXES = (
     "tax",  # tax calculation/transaction
     "tok",  # token
     "tr",  # transfer
+    "trr",  # transfer reversal
     "txi",  # tax id
     "txn",  # balance transaction
     "txr",  # tax rate
     "we",  # webhook endpoint
 )
 _PREFIXES = "|".join(sorted(TEST_MODE_PREFIXES, key=len, reverse=True))
-STRIPE_ID = re.compile(rf"^(?P<prefix>{_PREFIXES})_(?:(?:test|live)_)?[A-Za-z0-9]{{8,}}$")
+# An id's random part: 8 or more letters and digits, with a capital or a digit among
+# them as Stripe's generated ids have ("in_progress" and "re_subscribe" are words).
+_ID = rf"(?P<prefix>{_PREFIXES})_(?:(?:test|live)_)?(?=[a-z]*[A-Z0-9])[A-Za-z0-9]{{8,}}"
+STRIPE_ID = re.compile(rf"^{_ID}$")
+# An id inside text (a URL's path, a sentence, a template's default): the same, standing
+# alone as a word (no letter, digit or underscore touching it on either side).
+STRIPE_ID_IN_TEXT = re.compile(rf"(?<![A-Za-z0-9_]){_ID}(?![A-Za-z0-9_])")
 # Stripe's test tokens and PaymentMethods (tok_visa, pm_card_visa): test mode only.
 TEST_TOKEN = re.compile(r"^(?:tok|pm_card)_[a-z0-9_]+$")
 
@@ -133,22 +162,40 @@ class PortableError(ValueError):
 
 
 def export_document(workflow: Workflow) -> dict[str, Any]:
-    """The workflow's document (shape in the module's docstring), a new dict each call."""
-    part = {name: copy.deepcopy(getattr(workflow, name)) for name in WORKFLOW_KEYS[:-1]}
+    """The workflow's document (shape in the module's docstring), a new dict each call.
+
+    Steps are listed in the order the engine runs them (``order``, then ``id``); numbers
+    are in their canonical form (``canonical_numbers``)."""
+    part = {name: canonical_numbers(getattr(workflow, name)) for name in WORKFLOW_KEYS[:-1]}
     part["steps"] = [
         {
             "name": step.name,
             "action_key": step.action_key,
-            "input": copy.deepcopy(step.input_mapping),
+            "input": canonical_numbers(step.input_mapping),
             "on_failure": step.on_failure,
-            "condition": copy.deepcopy(step.condition),
+            "condition": canonical_numbers(step.condition),
             "condition_match": step.condition_match,
             "for_each": step.for_each,
             "max_items": step.max_items,
         }
-        for step in workflow.steps.all()
+        for step in sorted(workflow.steps.all(), key=lambda step: (step.order, step.pk))
     ]
     return {"format": FORMAT, "version": VERSION, "workflow": part}
+
+
+def canonical_numbers(value: Any) -> Any:
+    """A copy of the JSON ``value`` with each whole float written as an integer
+    (``1e20`` -> ``100000000000000000000``, ``2.0`` -> ``2``, ``-0.0`` -> ``0``), by the
+    decimal the float is written as: PostgreSQL's jsonb keeps numbers as decimals and
+    answers whole ones as integers, so this is the one form both databases give back.
+    """
+    if isinstance(value, dict):
+        return {key: canonical_numbers(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [canonical_numbers(item) for item in value]
+    if isinstance(value, float) and value.is_integer():
+        return int(Decimal(repr(value)))
+    return value
 
 
 def export_text(workflow: Workflow) -> str:
@@ -157,8 +204,11 @@ def export_text(workflow: Workflow) -> str:
 
 
 def as_text(document: dict[str, Any]) -> str:
-    """A document as exported: keys sorted, indent 2, non-ASCII kept, a final newline."""
-    return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    """A document as exported: numbers canonical (``canonical_numbers``), keys sorted,
+    indent 2, non-ASCII kept, a final newline."""
+    return (
+        json.dumps(canonical_numbers(document), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    )
 
 
 def export_filename(workflow: Workflow) -> str:
@@ -169,25 +219,93 @@ def export_filename(workflow: Workflow) -> str:
 # -- import -----------------------------------------------------------------------------
 
 
-def import_workflow(document: Any, connection: Connection, user) -> Workflow:
+def import_workflow(
+    document: Any, connection: Connection, user, *, keep_alert_emails: bool = False
+) -> Workflow:
     """Create an inactive workflow on ``connection`` from ``document`` (a parsed export).
 
     The document's shape is checked first (an object with exactly ``format``,
     ``version`` and ``workflow``; known keys only), then the workflow is validated
     and saved as the API saves one (``WorkflowSerializer``: trigger, filters, each
-    step's mapping, condition and for-each), owned by ``user``. Returns the saved
-    workflow; ``workflow.api_warnings`` lists doubtful references
-    (``[{"field": "workflow.steps[0].input.email", "message"}]``).
+    step's mapping, condition and for-each), owned by ``user``; an HTTP request step
+    must name a credential that exists here. The document's ``alert_emails`` (who gets
+    failed runs' alerts, with their customer data) are imported only with
+    ``keep_alert_emails``; left out, a warning lists them.
 
-    Raises PortableError (every problem at once, by path) or PermissionDenied when
-    ``user`` may not use ``connection`` or a credential the steps name.
+    Returns the saved workflow; ``workflow.api_warnings`` lists doubtful references and
+    the addresses left out (``[{"field": "steps[0].input.email", "message"}]``, paths
+    from the workflow as the API's warnings).
+
+    Raises PortableError (every problem at once, by path), CredentialRefused (a
+    PermissionDenied: ``user`` may not use a credential the steps name; its ``errors``
+    by path) or PermissionDenied (``user`` may not use ``connection``).
     """
     problems = document_problems(document)
     if problems:
         raise PortableError(problems)
     require_use(user, connection)
+    part = dict(document["workflow"])
+    left_out = alert_emails_left_out(part, keep_alert_emails)
+    refuse_credentials(part, user)
     with transaction.atomic():
-        return save_document(document["workflow"], connection, user)
+        workflow = save_document(part, connection, user, missing_credentials_are_errors=True)
+    if left_out:
+        workflow.api_warnings.append({"field": "alert_emails", "message": left_out})
+    return workflow
+
+
+def alert_emails_left_out(part: dict, keep: bool) -> str:
+    """Empty the part's ``alert_emails`` unless ``keep``; returns the warning naming the
+    addresses left out ("" when none were)."""
+    emails = part.get("alert_emails")
+    if keep or not isinstance(emails, list) or not emails:
+        return ""
+    part["alert_emails"] = []
+    shown = ", ".join(str(email) for email in emails)
+    return (
+        f"Not imported: the document sends failed runs' alerts (with customer data) to "
+        f"{shown}. Add the addresses that are yours on the workflow, or import with "
+        "keep_alert_emails."
+    )
+
+
+class CredentialRefused(PermissionDenied):
+    """A PermissionDenied (403) for credentials the user may not use, with ``errors``
+    by document path (``workflow.steps[2].input.credential``) for pages that list them."""
+
+    def __init__(self, errors: dict[str, list[str]]) -> None:
+        self.errors = errors
+        super().__init__(next(iter(errors.values()))[0])
+
+
+def refuse_credentials(part: dict, user) -> None:
+    """CredentialRefused unless ``user`` may use every existing credential the part's
+    HTTP request steps name (as saving checks, ``services.require_credentials``)."""
+    steps = document_steps(part)
+    named = dict(hints.step_credentials(steps))
+    credentials = {
+        credential.name: credential
+        for credential in Credential.objects.filter(name__in=set(named.values()))
+    }
+    found: dict[str, list[str]] = {}
+    for index, name in named.items():
+        if name in credentials and not can_use_credential(user, credential := credentials[name]):
+            found[f"workflow.steps[{index}].input.credential"] = [
+                credential_refusal(user, credential.name)
+            ]
+    if found:
+        raise CredentialRefused(found)
+
+
+def document_steps(part: dict) -> list[dict]:
+    """The part's steps as saves check them: ``action_key`` and ``input_mapping``."""
+    steps = part.get("steps")
+    return [
+        {"action_key": step.get("action_key"), "input_mapping": step.get("input")}
+        if isinstance(step, dict)
+        else {}
+        for step in (steps if isinstance(steps, list) else [])
+    ]
 
 
 def document_problems(document: Any) -> dict[str, list[str]]:
@@ -248,18 +366,31 @@ def kind(value: Any) -> str:
 
 
 def save_document(
-    part: dict, connection: Connection, user, instance: Workflow | None = None, **extra: Any
+    part: dict,
+    connection: Connection,
+    user,
+    instance: Workflow | None = None,
+    *,
+    missing_credentials_are_errors: bool = False,
+    **extra: Any,
 ) -> Workflow:
     """Save a document's ``workflow`` part on ``connection``, inactive, through the API's
     serializer (``instance``: update it, its steps replaced; ``extra``: more fields).
+    With ``missing_credentials_are_errors``, a step naming a credential that does not
+    exist is refused (at ``workflow.steps[i].input.credential``), not only warned of.
 
     Raises PortableError with the serializer's errors as document paths.
     """
     data = {key: copy.deepcopy(value) for key, value in part.items()}
     data.update(connection=str(connection.pk), active=False)
     serializer = WorkflowSerializer(instance, data=data, context={"user": user})
-    if not serializer.is_valid():
-        raise PortableError(document_errors(serializer.errors))
+    found = {} if serializer.is_valid() else document_errors(serializer.errors)
+    if missing_credentials_are_errors:
+        for index, name in hints.missing_credentials(document_steps(part)).items():
+            path = f"workflow.steps[{index}].input.credential"
+            found.setdefault(path, []).append(hints.missing_credential_message(name))
+    if found:
+        raise PortableError(found)
     return serializer.save(**extra)
 
 
@@ -311,8 +442,9 @@ def promotion_preview(
     }
     live_side = export_document(existing)["workflow"] if existing else None
     live_leaves = dict(leaves(live_side)) if live_side else {}
+    test_leaves = dict(leaves(test_side))
     for item in found:
-        item["suggestion"] = suggestion(item, live_leaves)
+        item["suggestion"] = suggestion(item, test_leaves, live_leaves)
     applied = {item["id"]: item["suggestion"] for item in found if item["suggestion"]}
     applied.update(given)
     return {
@@ -336,7 +468,8 @@ def promote(
     """Copy a test-mode workflow to the live connection ``target``, inactive.
 
     Its document, each literal test-mode Stripe id replaced by ``replacements[id]``
-    (exact whole strings, in the steps' inputs, conditions and the filters), is saved
+    (that id only, wherever ``id_spans`` finds it in a string of the steps' inputs,
+    conditions and the filters), is saved
     as ``Workflow(connection=target, copied_from=workflow)`` through the API's
     serializer (its checks, ``authorize_save``: ``user`` becomes the owner): created,
     or the existing copy updated (its steps replaced) and made inactive. One
@@ -344,9 +477,10 @@ def promote(
 
     Raises PortableError (source not in test mode, target not live, an id without a
     replacement, a replacement that is not a live id of the same kind, the copy's
-    validation) or PermissionDenied (``user`` may not use ``target`` or a credential
-    the steps name). The returned workflow says ``copy_created`` (bool) and
-    ``copy_deactivated`` (it was active) and has ``api_warnings``.
+    validation), CredentialRefused (``user`` may not use a credential the steps name;
+    ``errors`` by path) or PermissionDenied (``user`` may not use ``target``). The
+    returned workflow says ``copy_created`` (bool) and ``copy_deactivated`` (it was
+    active) and has ``api_warnings``.
     """
     check_promotion(workflow, target)
     require_use(user, target)
@@ -355,6 +489,7 @@ def promote(
         part = export_document(source)["workflow"]
         ids = [item["id"] for item in stripe_ids(part)]
         cleaned = checked_replacements(ids, replacements)
+        refuse_credentials(part, user)
         existing = live_copy(source, target)
         was_active = bool(existing and existing.active)
         saved = save_document(
@@ -471,19 +606,66 @@ def id_places(part: dict) -> Iterator[tuple[str, Any]]:
 
 
 def stripe_ids(part: dict) -> list[dict[str, Any]]:
-    """``[{"id", "paths"}]``: each literal test-mode id (``is_stripe_id``) in the places
-    ``id_places`` lists, in the order first met, with every path holding it."""
+    """``[{"id", "paths"}]``: each literal test-mode id in the places ``id_places`` lists,
+    in the order first met, with every path holding it.
+
+    An id is found anywhere in a string (``id_spans``): a whole value
+    (``"cus_NffrFeUfNV2Hib"``), a word inside text (``"/v1/customers/cus_Nffr..."``),
+    or a quoted literal inside a template (``{{ x | default('cus_Nffr...') }}``)."""
     found: dict[str, list[str]] = {}
     for base, value in id_places(part):
         for path, leaf in leaves(value, base):
-            if is_stripe_id(leaf):
-                found.setdefault(leaf, []).append(path)
+            if not isinstance(leaf, str):
+                continue
+            for start, end in id_spans(leaf):
+                paths = found.setdefault(leaf[start:end], [])
+                if path not in paths:
+                    paths.append(path)
     return [{"id": test_id, "paths": paths} for test_id, paths in found.items()]
 
 
+def id_spans(text: str) -> list[tuple[int, int]]:
+    """``[(start, end)]`` of the test-mode ids written literally in ``text``, in order.
+
+    The whole text when it is one id or test token (``is_stripe_id``); otherwise each
+    id standing alone as a word (``STRIPE_ID_IN_TEXT``) in the text's literal parts
+    (``literal_spans``): never in a template's names and paths."""
+    if is_stripe_id(text):
+        return [(0, len(text))]
+    return [
+        match.span()
+        for start, end in literal_spans(text)
+        for match in STRIPE_ID_IN_TEXT.finditer(text, start, end)
+    ]
+
+
+def literal_spans(text: str) -> list[tuple[int, int]]:
+    """``[(start, end)]`` of what ``text`` holds literally: all of it when it is no
+    template; in a template, its text between the tags and the quoted strings inside
+    them (not names, operators, comments). A template the lexer cannot place exactly
+    (broken markup) is taken whole."""
+    if not is_template(text):
+        return [(0, len(text))]
+    spans: list[tuple[int, int]] = []
+    cursor = 0
+    try:
+        for _line, kind, value in ENV.lex(text):
+            # The lexer may drop whitespace around "-" tags: find each token after the last.
+            start = text.index(value, cursor)
+            cursor = start + len(value)
+            if kind == "data":
+                spans.append((start, cursor))
+            elif kind == "string":
+                spans.append((start + 1, cursor - 1))  # inside the quotes
+    except (TemplateSyntaxError, ValueError):
+        return [(0, len(text))]
+    return spans
+
+
 def apply_replacements(part: dict, replacements: Mapping[str, str]) -> dict:
-    """A copy of the ``workflow`` part with each string equal to a key of
-    ``replacements`` replaced, in the places ``id_places`` lists."""
+    """A copy of the ``workflow`` part with each id ``id_spans`` finds that is a key of
+    ``replacements`` replaced (that id only: the text around it stays), in the places
+    ``id_places`` lists."""
     part = copy.deepcopy(part)
     if not replacements:
         return part
@@ -493,8 +675,8 @@ def apply_replacements(part: dict, replacements: Mapping[str, str]) -> dict:
             return {key: swap(item) for key, item in value.items()}
         if isinstance(value, list):
             return [swap(item) for item in value]
-        if isinstance(value, str) and not is_template(value):
-            return replacements.get(value, value)
+        if isinstance(value, str):
+            return replace_ids(value, replacements)
         return value
 
     for rule in part.get("filters") or []:
@@ -506,6 +688,15 @@ def apply_replacements(part: dict, replacements: Mapping[str, str]) -> dict:
             if isinstance(rule, dict) and "value" in rule:
                 rule["value"] = swap(rule["value"])
     return part
+
+
+def replace_ids(text: str, replacements: Mapping[str, str]) -> str:
+    """``text`` with each id of ``id_spans`` that ``replacements`` maps replaced."""
+    for start, end in reversed(id_spans(text)):
+        found = text[start:end]
+        if found in replacements:
+            text = text[:start] + replacements[found] + text[end:]
+    return text
 
 
 def leaves(value: Any, path: str = "") -> Iterator[tuple[str, Any]]:
@@ -588,13 +779,41 @@ def shown(value: Any) -> Any:
     return None if value is _ABSENT else value
 
 
-def suggestion(item: dict[str, Any], live_leaves: dict[str, Any]) -> str | None:
-    """The live copy's value where the test workflow has ``item["id"]``, when every such
-    place holds the same id of the same kind (or the id itself); else None."""
-    values = {live_leaves.get(path) for path in item["paths"]}
-    if len(values) != 1:
+def suggestion(
+    item: dict[str, Any], test_leaves: dict[str, Any], live_leaves: dict[str, Any]
+) -> str | None:
+    """The live copy's id where the test workflow has ``item["id"]``, when every such
+    place agrees on one id of the same kind (or the id itself); else None.
+
+    At each path the test value and the live copy's must be the same text apart from
+    their ids (``"/v1/customers/cus_Test..."`` and ``"/v1/customers/cus_Live..."``):
+    the live id is the one in the test id's position. Any other value (a list, an
+    object, other text) suggests nothing."""
+    wanted = id_prefix(item["id"])
+    found: set[str] = set()
+    for path in item["paths"]:
+        test_value, live_value = test_leaves.get(path), live_leaves.get(path)
+        if not (isinstance(test_value, str) and isinstance(live_value, str)):
+            return None
+        test_spans, live_spans = id_spans(test_value), id_spans(live_value)
+        if len(test_spans) != len(live_spans) or id_skeleton(test_value, test_spans) != id_skeleton(
+            live_value, live_spans
+        ):
+            return None
+        for (start, end), (live_start, live_end) in zip(test_spans, live_spans, strict=True):
+            if test_value[start:end] == item["id"]:
+                found.add(live_value[live_start:live_end])
+    if len(found) != 1:
         return None
-    value = values.pop()
-    if isinstance(value, str) and id_prefix(value) == id_prefix(item["id"]):
-        return value
-    return None
+    value = found.pop()
+    return value if id_prefix(value) == wanted else None
+
+
+def id_skeleton(text: str, spans: list[tuple[int, int]]) -> list[str]:
+    """``text`` cut at its ids: the parts around them, to compare two texts' shapes."""
+    parts, cursor = [], 0
+    for start, end in spans:
+        parts.append(text[cursor:start])
+        cursor = end
+    parts.append(text[cursor:])
+    return parts

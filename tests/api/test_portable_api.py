@@ -416,3 +416,121 @@ def test_odd_documents_are_400s_naming_their_fields(superuser_api, connection, p
     assert response.status_code == 400, response.content
     assert all(field.startswith("document.workflow") for field in field_errors(response))
     assert not Workflow.objects.exists()
+
+
+# -- credentials, alert addresses, secrets typed in, ids inside text, a list in the live copy --
+
+
+def http_step(credential: str | None, **mapping) -> dict:
+    named = {"credential": credential} if credential else {}
+    return {
+        "name": "tell",
+        "action_key": "http_request",
+        "input": {"method": "POST", "url": "https://crm.example.com/x", **named, **mapping},
+    }
+
+
+def test_a_credential_that_does_not_exist_is_refused_on_import_and_warned_of_on_save(
+    superuser_api, workflow, connection
+):
+    document = portable.export_document(workflow)
+    document["workflow"]["steps"].append(
+        {**portable.export_document(workflow)["workflow"]["steps"][0], **http_step("nope")}
+    )
+    body = {"connection": str(connection.pk), "document": document}
+    response = superuser_api.post(IMPORT, body, format="json")
+    assert response.status_code == 400
+    assert list(field_errors(response)) == ["document.workflow.steps[1].input.credential"]
+    assert Workflow.objects.count() == 1
+
+    created = superuser_api.post(
+        LIST,
+        {
+            "name": "Tell",
+            "connection": str(connection.pk),
+            "trigger_key": "invoice.created",
+            "steps": [http_step("nope")],
+        },
+        format="json",
+    )
+    assert created.status_code == 201
+    assert [w["field"] for w in created.json()["warnings"]] == ["steps[0].input.credential"]
+
+
+def test_import_keeps_the_alert_addresses_only_when_asked(superuser_api, workflow, connection):
+    document = portable.export_document(workflow)
+    document["workflow"]["alert_emails"] = ["author@example.org"]
+    body = {"connection": str(connection.pk), "document": document}
+    response = superuser_api.post(IMPORT, body, format="json")
+    assert response.status_code == 201
+    assert response.json()["alert_emails"] == []
+    warning = response.json()["warnings"][-1]
+    assert warning["field"] == "alert_emails" and "author@example.org" in warning["message"]
+    response = superuser_api.post(IMPORT, {**body, "keep_alert_emails": True}, format="json")
+    assert response.json()["alert_emails"] == ["author@example.org"]
+
+
+def test_a_secret_typed_into_a_header_is_warned_of(superuser_api, connection):
+    response = superuser_api.post(
+        LIST,
+        {
+            "name": "Tell",
+            "connection": str(connection.pk),
+            "trigger_key": "invoice.created",
+            "steps": [http_step(None, headers={"X-Api-Key": "abc123"})],
+        },
+        format="json",
+    )
+    assert response.status_code == 201, response.content
+    assert [w["field"] for w in response.json()["warnings"]] == ["steps[0].input.headers.X-Api-Key"]
+
+
+def test_the_preview_lists_ids_inside_a_path_and_survives_a_list_in_the_live_copy(
+    superuser_api, connection, live
+):
+    workflow = services.save_workflow(
+        Workflow(
+            name="Raw",
+            connection=connection,
+            trigger_key="invoice.created",
+            filters=[
+                {"path": "data.object.customer", "op": "equals", "value": "cus_TestAbc12345678"}
+            ],
+        )
+    )
+    Step.objects.create(
+        workflow=workflow,
+        order=1,
+        name="raw",
+        action_key="stripe_api_request",
+        input_mapping={"method": "POST", "path": "/v1/customers/cus_TestAbc12345678", "params": {}},
+    )
+    preview = {"connection": str(live.pk), "preview": True}
+    answer = superuser_api.post(promote_url(workflow), preview, format="json").json()
+    assert answer["stripe_ids"] == [
+        {
+            "id": "cus_TestAbc12345678",
+            "paths": ["filters[0].value", "steps[raw].input.path"],
+            "suggestion": None,
+        }
+    ]
+    copied = superuser_api.post(
+        promote_url(workflow),
+        {
+            "connection": str(live.pk),
+            "confirm_live": True,
+            "replacements": {"cus_TestAbc12345678": "cus_LiveAbc12345678"},
+        },
+        format="json",
+    )
+    assert copied.status_code == 201
+    assert copied.json()["steps"][0]["input"]["path"] == "/v1/customers/cus_LiveAbc12345678"
+    changed = superuser_api.patch(
+        f"{LIST}{copied.json()['id']}/",
+        {"filters": [{"path": "data.object.customer", "op": "in", "value": []}]},
+        format="json",
+    )
+    assert changed.status_code == 200
+    response = superuser_api.post(promote_url(workflow), preview, format="json")
+    assert response.status_code == 200
+    assert response.json()["stripe_ids"][0]["suggestion"] is None

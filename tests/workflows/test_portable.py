@@ -23,6 +23,7 @@ CRM_SECRET = "crm-token-never-exported-0123456789"
 TEST_PRICE = "price_1TestPrice000001"
 TEST_CUSTOMER = "cus_TestCustomer0001"
 FILTERED_CUSTOMER = "cus_TestFiltered0001"
+TEMPLATE_CUSTOMER = "cus_InTemplate0001"
 
 
 @pytest.fixture
@@ -103,7 +104,7 @@ def workflow(connection, crm, user) -> Workflow:
             "customer": "{{ steps.find.id }}",
             "invoice": "{{ trigger.data.object.id }}",
             "pricing": {"price": TEST_PRICE},
-            "description": "{{ item.description | default('cus_InTemplate0001') }}",
+            "description": "{{ item.description | default('" + TEMPLATE_CUSTOMER + "') }}",
             "metadata": {"line": "{{ item_index }}", "account": "acct_1Workflows"},
         },
         condition=[
@@ -185,7 +186,7 @@ def test_the_export_is_the_same_bytes_each_time_sorted_and_readable(workflow):
 
 def test_export_import_export_is_byte_equal(workflow, other, user):
     text = portable.export_text(workflow)
-    imported = portable.import_workflow(json.loads(text), other, user)
+    imported = portable.import_workflow(json.loads(text), other, user, keep_alert_emails=True)
     assert imported.pk != workflow.pk
     assert portable.export_text(Workflow.objects.get(pk=imported.pk)) == text
 
@@ -298,6 +299,7 @@ def test_the_preview_lists_literal_test_ids_with_their_paths(workflow, live):
             "paths": ["steps[item].input.pricing.price", "steps[tag].input.metadata.price"],
             "suggestion": None,
         },
+        {"id": TEMPLATE_CUSTOMER, "paths": ["steps[item].input.description"], "suggestion": None},
         {
             "id": TEST_CUSTOMER,
             "paths": ["steps[item].condition[1].value", "steps[tag].input.id"],
@@ -305,8 +307,8 @@ def test_the_preview_lists_literal_test_ids_with_their_paths(workflow, live):
         },
     ]
     shown = json.dumps(preview["stripe_ids"])
-    for not_an_id in ("cus_InTemplate0001", "acct_1Workflows", "acct_1X", "SUMMER"):
-        assert not_an_id not in shown  # templated, an account (same in both modes), a coupon
+    for not_an_id in ("acct_1Workflows", "acct_1X", "SUMMER"):
+        assert not_an_id not in shown  # an account (same in both modes), a coupon
     assert preview["live_copy"] is None and preview["differences"] == []
     assert preview["target"] == {"id": str(live.pk), "name": "Live account", "mode": "live"}
     assert preview["will_deactivate"] is False
@@ -337,6 +339,7 @@ REPLACEMENTS = {
     FILTERED_CUSTOMER: "cus_LiveFiltered0001",
     TEST_PRICE: "price_1LivePrice000001",
     TEST_CUSTOMER: "cus_LiveCustomer0001",
+    TEMPLATE_CUSTOMER: "cus_LiveTemplate0001",
 }
 
 
@@ -358,8 +361,10 @@ def test_copying_creates_an_inactive_live_copy_with_the_ids_replaced(workflow, l
     assert item["condition"][1]["value"] == "cus_LiveCustomer0001"
     assert tag["input"]["id"] == "cus_LiveCustomer0001"
     assert part["filters"][0]["value"] == "cus_LiveFiltered0001"
-    # Templates and what is no id are copied as they are.
-    assert item["input"]["description"] == "{{ item.description | default('cus_InTemplate0001') }}"
+    # A template's literal default is replaced; its references and what is no id stay.
+    assert (
+        item["input"]["description"] == "{{ item.description | default('cus_LiveTemplate0001') }}"
+    )
     assert tag["input"]["metadata"]["coupon"] == "SUMMER"
     # Apart from the ids, the copy is the test workflow.
     test_part = portable.apply_replacements(
@@ -497,3 +502,245 @@ def refusal_keeping_copy(workflow, live, user) -> dict[str, list[str]]:
     with pytest.raises(portable.PortableError) as caught:
         portable.promote(workflow, live, user, REPLACEMENTS)
     return caught.value.errors
+
+
+# -- ids inside text, the preview's suggestions ------------------------------------------------
+
+RAW_CUSTOMER = "cus_TestAbc12345678"
+TEST_METER = "mtr_test_61ABCDEFGHijklmnop"
+DEFAULT_CUSTOMER = "cus_TestDefault12345"
+
+
+@pytest.fixture
+def ids_in_text(connection) -> Workflow:
+    """Test ids inside a URL path, as a billing meter, as a template's literal default; a
+    trigger path that looks like an id (a name, not a literal); words that look like ids."""
+    workflow = services.save_workflow(
+        Workflow(name="Ids in text", connection=connection, trigger_key="invoice.created")
+    )
+    add_step(
+        workflow,
+        1,
+        "raw",
+        "stripe_api_request",
+        {
+            "method": "POST",
+            "path": f"/v1/customers/{RAW_CUSTOMER}",
+            "params": {"description": "in_progress", "metadata": {"state": "re_subscribe"}},
+        },
+    )
+    add_step(
+        workflow,
+        2,
+        "price",
+        "create_price",
+        {
+            "currency": "usd",
+            "unit_amount": 1,
+            "product": "{{ trigger.data.object.metadata.cus_Legacy12345 }}",
+            "recurring": {"interval": "month", "usage_type": "metered", "meter": TEST_METER},
+        },
+    )
+    add_step(
+        workflow,
+        3,
+        "note",
+        "update_customer",
+        {
+            "id": f"{{{{ trigger.data.object.customer | default('{DEFAULT_CUSTOMER}') }}}}",
+            "description": f"Was {RAW_CUSTOMER}, see {{{{ steps.raw.id }}}}",
+        },
+    )
+    return workflow
+
+
+def test_ids_inside_text_and_template_literals_are_listed(ids_in_text, live):
+    listed = {
+        item["id"]: item["paths"]
+        for item in portable.stripe_ids(portable.export_document(ids_in_text)["workflow"])
+    }
+    assert listed == {
+        RAW_CUSTOMER: ["steps[raw].input.path", "steps[note].input.description"],
+        TEST_METER: ["steps[price].input.recurring.meter"],
+        DEFAULT_CUSTOMER: ["steps[note].input.id"],
+    }  # not the trigger path's name, nor the words in_progress and re_subscribe
+    preview = portable.promotion_preview(ids_in_text, live)
+    assert [item["id"] for item in preview["stripe_ids"]] == list(listed)
+
+
+LIVE_IDS = {
+    RAW_CUSTOMER: "cus_LiveAbc12345678",
+    TEST_METER: "mtr_61LiveMeter0123456",
+    DEFAULT_CUSTOMER: "cus_LiveDefault12345",
+}
+
+
+def test_copying_replaces_the_ids_inside_text_and_only_them(ids_in_text, live, user):
+    with pytest.raises(portable.PortableError) as caught:
+        portable.promote(ids_in_text, live, user, {})
+    assert all(test_id in caught.value.errors["replacements"][0] for test_id in LIVE_IDS)
+
+    copy = portable.promote(ids_in_text, live, user, LIVE_IDS)
+    raw, price, note = (step.input_mapping for step in copy.steps.order_by("order"))
+    assert raw["path"] == "/v1/customers/cus_LiveAbc12345678"
+    assert raw["params"] == {"description": "in_progress", "metadata": {"state": "re_subscribe"}}
+    assert price["recurring"]["meter"] == "mtr_61LiveMeter0123456"
+    assert price["product"] == "{{ trigger.data.object.metadata.cus_Legacy12345 }}"
+    assert note == {
+        "id": "{{ trigger.data.object.customer | default('cus_LiveDefault12345') }}",
+        "description": "Was cus_LiveAbc12345678, see {{ steps.raw.id }}",
+    }
+
+
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [
+        ("/v1/customers/cus_TestAbc12345678/balance", ["cus_TestAbc12345678"]),
+        ("xcus_TestAbc12345678", []),  # not a word of its own
+        ("cus_TestAbc12345678_old", []),
+        (
+            '{{ x | default("price_1TestPrice000001") }} and ii_1TestItem00000001',
+            [
+                "price_1TestPrice000001",
+                "ii_1TestItem00000001",
+            ],
+        ),
+        ("{{ steps.sub_Customers12345.id }}", []),  # a step's name in a path
+        ("{# cus_TestAbc12345678 #}{{ x }}", []),  # a comment sends nothing
+        ("a  {{- x -}}  cus_TestAbc12345678", ["cus_TestAbc12345678"]),
+        (
+            "bpc_1TestPortal0001 cbtxn_1TestBalance001 ipi_1TestIssuing001",
+            [
+                "bpc_1TestPortal0001",
+                "cbtxn_1TestBalance001",
+                "ipi_1TestIssuing001",
+            ],
+        ),
+        ("in_progress", []),
+    ],
+)
+def test_where_ids_are_found_in_a_string(text, found):
+    assert [text[start:end] for start, end in portable.id_spans(text)] == found
+
+
+def test_the_preview_suggests_the_live_id_inside_text(ids_in_text, live, user):
+    portable.promote(ids_in_text, live, user, LIVE_IDS)
+    preview = portable.promotion_preview(ids_in_text, live)
+    assert {item["id"]: item["suggestion"] for item in preview["stripe_ids"]} == LIVE_IDS
+    assert preview["differences"] == []
+
+
+def test_the_preview_suggests_nothing_where_the_live_copy_holds_a_list(workflow, live, user):
+    copy = portable.promote(workflow, live, user, REPLACEMENTS)
+    Workflow.objects.filter(pk=copy.pk).update(
+        filters=[{"path": "data.object.customer", "op": "in", "value": []}]
+    )
+    copy.steps.filter(name="tag").update(input_mapping={"id": {}, "metadata": {}})
+    preview = portable.promotion_preview(workflow, live)
+    suggestions = {item["id"]: item["suggestion"] for item in preview["stripe_ids"]}
+    assert suggestions[FILTERED_CUSTOMER] is None
+    assert suggestions[TEST_CUSTOMER] is None  # its paths disagree now
+    assert suggestions[TEST_PRICE] is None
+    assert {"path": "filters[0].value", "live": [], "test": FILTERED_CUSTOMER} in (
+        preview["differences"]
+    )
+
+
+# -- step order, numbers -------------------------------------------------------------------------
+
+
+def test_steps_of_equal_order_are_exported_in_the_order_they_run(connection, user):
+    """Guard: the engine runs steps by (order, id); the export lists them so."""
+    workflow = services.save_workflow(
+        Workflow(name="Equal orders", connection=connection, trigger_key="customer.created")
+    )
+    add_step(workflow, 1, "b", "find_customer", {"id": "{{ trigger.data.object.id }}"})
+    add_step(workflow, 1, "a", "find_customer", {"id": "{{ steps.b.id }}"})
+    add_step(workflow, 0, "c", "find_customer", {"id": "{{ trigger.data.object.id }}"})
+    names = [step["name"] for step in portable.export_document(workflow)["workflow"]["steps"]]
+    assert names == ["c", "b", "a"]
+    imported = portable.import_workflow(portable.export_document(workflow), connection, user)
+    assert list(imported.steps.values_list("name", "order")) == [("c", 1), ("b", 2), ("a", 3)]
+
+
+def test_whole_numbers_are_exported_as_integers_the_same_on_every_database(connection, user):
+    """PostgreSQL's jsonb gives 1e20 back as 100000000000000000000: the export writes whole
+    numbers as integers, so both databases export the same bytes."""
+    workflow = services.save_workflow(
+        Workflow(
+            name="Numbers",
+            connection=connection,
+            trigger_key="invoice.created",
+            filters=[
+                {"path": "data.object.total", "op": "lt", "value": 1e20},
+                {"path": "data.object.x", "op": "in", "value": [1.0, -0.0, 10**30, 2.5]},
+            ],
+        )
+    )
+    add_step(
+        workflow,
+        1,
+        "item",
+        "create_invoice_item",
+        {"customer": "{{ trigger.data.object.customer }}", "amount": 100.0, "currency": "usd"},
+        condition=[{"path": "trigger.data.object.amount_due", "op": "gte", "value": 1.2345e25}],
+    )
+    stored = Workflow.objects.get(pk=workflow.pk)
+    text = portable.export_text(stored)
+    part = json.loads(text)["workflow"]
+    assert part["filters"][0]["value"] == 10**20 and "e+" not in text
+    assert part["filters"][1]["value"] == [1, 0, 10**30, 2.5]
+    assert part["steps"][0]["input"]["amount"] == 100
+    assert part["steps"][0]["condition"][0]["value"] == 12345 * 10**21
+    imported = portable.import_workflow(json.loads(text), connection, user)
+    assert portable.export_text(Workflow.objects.get(pk=imported.pk)) == text
+
+
+# -- what import keeps out ---------------------------------------------------------------------
+
+
+def test_import_leaves_out_the_alert_emails_unless_asked_to_keep_them(workflow, other, user):
+    document = portable.export_document(workflow)
+    imported = portable.import_workflow(document, other, user)
+    imported.refresh_from_db()
+    assert imported.alert_emails == []
+    assert imported.api_warnings[-1]["field"] == "alert_emails"
+    assert "ops@example.com" in imported.api_warnings[-1]["message"]
+    kept = portable.import_workflow(document, other, user, keep_alert_emails=True)
+    kept.refresh_from_db()
+    assert kept.alert_emails == ["ops@example.com"]
+    assert not any(w["field"] == "alert_emails" for w in kept.api_warnings)
+
+
+def test_import_refuses_a_credential_that_does_not_exist_by_its_path(workflow, other, user):
+    document = portable.export_document(workflow)
+    document["workflow"]["steps"][2]["input"]["credential"] = "nowhere"
+    document["workflow"]["steps"][3]["action_key"] = "launch_rocket"
+    errors = errors_of(document, other, user)
+    assert set(errors) == {"workflow.steps[2].input.credential", "workflow.steps[3].action_key"}
+    assert "'nowhere'" in errors["workflow.steps[2].input.credential"][0]
+
+
+def test_a_credential_the_importer_may_not_use_is_refused_by_its_path(
+    workflow, other, django_user_model
+):
+    importer = django_user_model.objects.create_user("importer", password="x-123456!")
+    importer.user_permissions.add(Permission.objects.get(codename="use_connection"))
+    importer = django_user_model.objects.get(pk=importer.pk)
+    with pytest.raises(portable.CredentialRefused) as caught:
+        portable.import_workflow(portable.export_document(workflow), other, importer)
+    assert isinstance(caught.value, PermissionDenied)
+    assert list(caught.value.errors) == ["workflow.steps[2].input.credential"]
+    assert "'crm'" in caught.value.errors["workflow.steps[2].input.credential"][0]
+
+
+def test_copying_names_the_step_whose_credential_the_user_may_not_use(
+    workflow, live, django_user_model
+):
+    copier = django_user_model.objects.create_user("copier", password="x-123456!")
+    copier.user_permissions.add(Permission.objects.get(codename="use_connection"))
+    copier = django_user_model.objects.get(pk=copier.pk)
+    with pytest.raises(portable.CredentialRefused) as caught:
+        portable.promote(workflow, live, copier, REPLACEMENTS)
+    assert list(caught.value.errors) == ["workflow.steps[2].input.credential"]
+    assert not Workflow.objects.filter(copied_from=workflow).exists()

@@ -8,6 +8,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
+from connections.credentials import Credential
 from connections.models import Connection
 from tests.support.factories import make_connection
 from workflows import portable, services
@@ -209,3 +210,127 @@ def test_a_test_mode_target_is_refused(staff_as, workflow, connection):
     response = client.get(copy_url(workflow), {"connection": str(connection.pk)})
     assert [path for path, _ in response.context["problems"]] == ["connection"]
     assert "preview" not in response.context
+
+
+# -- export needs the steps' view; import's credentials, BOM, alert addresses ------------------
+
+
+def test_export_needs_to_view_the_steps_as_the_change_page_does(staff_as, workflow):
+    client = staff_as("view_workflow")
+    page = change_page(client, workflow)
+    assert "Seeing them needs the permission to view steps" in page
+    assert export_url(workflow) not in page
+    assert client.get(export_url(workflow)).status_code == 403
+    client = staff_as("change_step")  # change implies view, as for the page's steps
+    assert export_url(workflow) in change_page(client, workflow)
+    assert client.get(export_url(workflow)).status_code == 200
+
+
+def http_document(credential: str = "crm") -> dict:
+    return {
+        "format": "konnectify.workflow",
+        "version": 1,
+        "workflow": {
+            "name": "Tell the CRM",
+            "description": "",
+            "trigger_key": "customer.created",
+            "custom_event_type": "",
+            "schedule_cron": "",
+            "schedule_minutes": None,
+            "filters": [],
+            "alert_emails": ["them@example.org"],
+            "alert_chat": True,
+            "steps": [
+                {
+                    "name": "tell",
+                    "action_key": "http_request",
+                    "input": {
+                        "method": "POST",
+                        "url": "https://crm.example.com/hooks",
+                        "credential": credential,
+                        "json_body": {"customer": "{{ trigger.data.object.id }}"},
+                    },
+                    "on_failure": "stop",
+                    "condition": [],
+                    "condition_match": "all",
+                    "for_each": "",
+                    "max_items": 100,
+                }
+            ],
+        },
+    }
+
+
+def test_a_credential_the_importer_may_not_use_is_listed_by_path_with_the_text_kept(
+    staff_as, connection
+):
+    Credential.objects.create(
+        name="crm", secret="tok-abcdefghijklmnop", allowed_hosts="crm.example.com"
+    )
+    client = staff_as(*EDIT, "use_connection")
+    text = json.dumps(http_document())
+    response = client.post(IMPORT, {"connection": str(connection.pk), "text": text})
+    assert response.status_code == 200
+    assert [path for path, _ in response.context["problems"]] == [
+        "workflow.steps[0].input.credential"
+    ]
+    assert "'crm'" in response.context["problems"][0][1]
+    assert response.context["form"]["text"].value() == text  # the pasted document is still there
+    assert not Workflow.objects.exists()
+
+
+def test_a_credential_that_does_not_exist_is_listed_by_path(staff_as, connection):
+    client = staff_as(*EDIT, "use_connection", "use_credential")
+    response = client.post(
+        IMPORT, {"connection": str(connection.pk), "text": json.dumps(http_document("nope"))}
+    )
+    assert [path for path, _ in response.context["problems"]] == [
+        "workflow.steps[0].input.credential"
+    ]
+    assert not Workflow.objects.exists()
+
+
+def test_a_file_or_text_starting_with_a_byte_order_mark_is_imported(staff_as, workflow, connection):
+    client = staff_as(*EDIT, "use_connection")
+    text = portable.export_text(workflow)
+    upload = SimpleUploadedFile(
+        "w.workflow.json", b"\xef\xbb\xbf" + text.encode(), "application/json"
+    )
+    response = client.post(IMPORT, {"connection": str(connection.pk), "file": upload})
+    assert response.status_code == 302
+    response = client.post(IMPORT, {"connection": str(connection.pk), "text": "\ufeff" + text})
+    assert response.status_code == 302
+    assert Workflow.objects.count() == 3
+
+
+def test_the_alert_addresses_are_imported_only_when_ticked(staff_as, connection):
+    Credential.objects.create(
+        name="crm", secret="tok-abcdefghijklmnop", allowed_hosts="crm.example.com"
+    )
+    client = staff_as(*EDIT, "use_connection", "use_credential")
+    text = json.dumps(http_document())
+    response = client.post(IMPORT, {"connection": str(connection.pk), "text": text}, follow=True)
+    assert Workflow.objects.get().alert_emails == []
+    assert "them@example.org" in response.content.decode()  # the warning names them
+    client.post(IMPORT, {"connection": str(connection.pk), "text": text, "keep_alert_emails": "on"})
+    assert Workflow.objects.order_by("pk").last().alert_emails == ["them@example.org"]
+
+
+def test_the_copy_page_shows_when_the_live_copy_holds_a_list_where_the_test_has_an_id(
+    staff_as, workflow, live, django_user_model
+):
+    client = staff_as(*EDIT, "use_connection")
+    workflow.filters = [
+        {"path": "data.object.customer", "op": "equals", "value": "cus_TestBuyer00001"}
+    ]
+    services.save_workflow(workflow)
+    replacements = {TEST_PRICE: LIVE_PRICE, "cus_TestBuyer00001": "cus_LiveBuyer00001"}
+    root = django_user_model.objects.create_superuser("root", "root@example.com", "pw-123456!")
+    copy = portable.promote(workflow, live, root, replacements)
+    Workflow.objects.filter(pk=copy.pk).update(
+        filters=[{"path": "data.object.customer", "op": "in", "value": []}]
+    )
+    page = client.get(copy_url(workflow), {"connection": str(live.pk)})
+    assert page.status_code == 200
+    ids = {item["id"]: item["value"] for item in page.context["ids"]}
+    assert ids == {TEST_PRICE: LIVE_PRICE, "cus_TestBuyer00001": ""}

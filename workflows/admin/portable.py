@@ -2,9 +2,11 @@
 
 Thin views over ``workflows.portable``; the workflow admin wires them in with
 ``urls`` and shows their buttons with ``change_context`` and ``list_context``.
-Rights, as elsewhere in admin: exporting needs to view the workflow; importing, to
-add workflows and use the chosen connection; copying, to add and change workflows and
-use the live connection (``connections.use_connection``).
+Rights, as elsewhere in admin: exporting needs to view the workflow and its steps (the
+document is mostly steps, which the change page shows only to who may view steps);
+importing, to add workflows and use the chosen connection (and the credentials its
+steps name: a refusal is listed by path like any problem); copying, to add and change
+workflows and use the live connection (``connections.use_connection``).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import json
 from typing import Any
 
 from django import forms
+from django.contrib.auth import get_permission_codename
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
@@ -25,7 +28,7 @@ from connections.permissions import can_use, require_use
 from stripe_connector.jsonbounds import JSONProblem, loads
 from workflows import portable
 from workflows.admin.common import object_or_404
-from workflows.models import Workflow
+from workflows.models import Step, Workflow
 
 # An exported workflow is a few kilobytes; a file far larger is not one.
 MAX_DOCUMENT_BYTES = 1024 * 1024
@@ -56,7 +59,7 @@ def urls(model_admin) -> list:
 def change_context(model_admin, request: HttpRequest, workflow: Workflow) -> dict[str, bool]:
     """The change page's buttons: ``can_export``, ``can_copy_to_live``."""
     return {
-        "can_export": model_admin.has_view_or_change_permission(request, workflow),
+        "can_export": may_export(model_admin, request, workflow),
         "can_copy_to_live": workflow.connection.mode == Connection.Mode.TEST
         and may_copy(model_admin, request, workflow),
     }
@@ -65,6 +68,22 @@ def change_context(model_admin, request: HttpRequest, workflow: Workflow) -> dic
 def list_context(model_admin, request: HttpRequest) -> dict[str, bool]:
     """The list's button: ``can_import``."""
     return {"can_import": may_import(model_admin, request)}
+
+
+def may_export(model_admin, request: HttpRequest, workflow: Workflow) -> bool:
+    """To view the workflow and its steps (``view_step`` or ``change_step``, as the
+    change page's steps need)."""
+    return model_admin.has_view_or_change_permission(request, workflow) and may_view_steps(
+        request.user
+    )
+
+
+def may_view_steps(user) -> bool:
+    options = Step._meta
+    return any(
+        user.has_perm(f"{options.app_label}.{get_permission_codename(action, options)}")
+        for action in ("view", "change")
+    )
 
 
 def may_import(model_admin, request: HttpRequest) -> bool:
@@ -101,8 +120,8 @@ def export_view(model_admin, request: HttpRequest, pk: int) -> HttpResponse:
     """The workflow's document as a download (``portable.export_text``); 403 without the
     right to view it."""
     workflow = get_object_or_404(Workflow, pk=pk)
-    if not model_admin.has_view_or_change_permission(request, workflow):
-        raise PermissionDenied("Exporting needs to view the workflow.")
+    if not may_export(model_admin, request, workflow):
+        raise PermissionDenied("Exporting needs to view the workflow and its steps.")
     response = HttpResponse(portable.export_text(workflow), content_type="application/json")
     response["Content-Disposition"] = f'attachment; filename="{portable.export_filename(workflow)}"'
     return response
@@ -132,6 +151,14 @@ class ImportForm(forms.Form):
         ),
     )
 
+    keep_alert_emails = forms.BooleanField(
+        required=False,
+        label="Keep its alert addresses",
+        help_text="The file's alert emails get failed runs' alerts, with customer data. "
+        "Tick only if they are yours; left unticked, they are not imported and the "
+        "workflow's page lists them.",
+    )
+
     def __init__(self, *args: Any, user=None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         allowed = [connection.pk for connection in usable(user)]
@@ -152,9 +179,10 @@ class ImportForm(forms.Form):
                     {"file": f"An exported workflow is far smaller than {upload.size} bytes."}
                 )
             try:
-                text = upload.read().decode("utf-8")
+                text = upload.read().decode("utf-8-sig")  # a byte order mark is left out
             except UnicodeDecodeError:
                 raise forms.ValidationError({"file": "Not UTF-8 text: not an export."}) from None
+        text = text.removeprefix("\ufeff")
         try:
             data["document"] = loads(text)
         except JSONProblem as exc:
@@ -177,9 +205,12 @@ def import_view(model_admin, request: HttpRequest) -> HttpResponse:
         require_use(request.user, connection)
         try:
             workflow = portable.import_workflow(
-                form.cleaned_data["document"], connection, request.user
+                form.cleaned_data["document"],
+                connection,
+                request.user,
+                keep_alert_emails=form.cleaned_data["keep_alert_emails"],
             )
-        except portable.PortableError as exc:
+        except (portable.PortableError, portable.CredentialRefused) as exc:
             problems = problem_rows(exc.errors)
         else:
             model_admin.message_user(
@@ -261,7 +292,7 @@ def _preview_or_copy(
         else:
             try:
                 live = portable.promote(workflow, target, request.user, given)
-            except portable.PortableError as exc:
+            except (portable.PortableError, portable.CredentialRefused) as exc:
                 context["problems"] = problem_rows(exc.errors)
             else:
                 return _copied(model_admin, request, workflow, live, target)
