@@ -1,13 +1,17 @@
-"""JSON every part of the product can hold: nesting within one bound, finite numbers.
+"""JSON every part of the product can hold: nesting within one bound, finite numbers, text.
 
 Python's json module reads what nothing after it can take: nesting up to about
 1,000 levels, deeper than recursive code walks (the JSON encoder, the catalog's
 conversions, the mapping checks), and the number ``1e400`` as infinity (so are the
 literals ``NaN`` and ``Infinity``, which are not JSON at all: RFC 8259), which
 neither SQLite's ``JSON_VALID`` nor PostgreSQL's ``jsonb`` stores and no Stripe
-parameter takes. Every entry point that reads JSON from outside (the webhook
-receiver, API bodies, admin's JSON fields, ``manage.py stripe_action``) reads it
-with ``loads`` or checks it with ``check``, so one bound holds everywhere.
+parameter takes; and a lone UTF-16 surrogate written as an escape (``"\\ud800"``),
+which Python keeps in a str although it is no character: UTF-8 cannot encode it, so
+every answer showing it (an API list, an admin page, an export) would fail, and
+PostgreSQL's ``jsonb`` refuses it. Every entry point that reads JSON from outside
+(the webhook receiver, API bodies, admin's JSON fields, imported workflow documents,
+``manage.py stripe_action``) reads it with ``loads`` or checks it with ``check``, so
+one bound holds everywhere.
 
 Pure standard library (no Django), so that every layer can use it.
 """
@@ -32,6 +36,10 @@ _NAMED_PARTS = 4
 # enough to find where a body too deep for json.loads nests too deep, without recursion.
 _TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"(\s*:)?|[\[\]{},]', re.DOTALL)
 
+# Half of a UTF-16 pair on its own (a pair written as two escapes is read as one
+# character: "\ud83d\ude00" is U+1F600).
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
 
 class JSONProblem(ValueError):
     """JSON refused: ``field`` names where (``""`` for the whole text), ``reason`` says why."""
@@ -51,8 +59,8 @@ def loads(text: str | bytes) -> Any:
 
     Refused: what is not JSON (also ``NaN``, ``Infinity``), nesting deeper than
     MAX_JSON_DEPTH (objects and lists inside each other; the outermost is level 1),
-    numbers that are not finite once read (``1e400``) and integers too long for
-    Python to read.
+    numbers that are not finite once read (``1e400``), integers too long for
+    Python to read and text (keys too) holding a lone surrogate (``"\\ud800"``).
     """
     try:
         value = json.loads(
@@ -70,9 +78,12 @@ def loads(text: str | bytes) -> Any:
 
 def check(value: Any) -> None:
     """JSONProblem naming the first field of ``value`` that nests deeper than
-    MAX_JSON_DEPTH or holds a number that is not finite (or too long); else None.
+    MAX_JSON_DEPTH, holds a number that is not finite (or too long) or text with a
+    lone surrogate; else None. A key with a surrogate names the object holding it
+    (the key itself cannot be shown).
 
-    Iterative, so that no depth can exhaust the stack here.
+    Iterative, so that no depth can exhaust the stack here. A key is checked before
+    anything under it, so a field named never holds a surrogate.
     """
     # (item, its depth, the node of its path); a node is (parent node, key), so
     # that a path is built only for the error.
@@ -82,8 +93,13 @@ def check(value: Any) -> None:
         if isinstance(item, dict | list):
             if depth > MAX_JSON_DEPTH:
                 raise JSONProblem(_parts(node), _too_deep())
+            if isinstance(item, dict):
+                _check_keys(item, node)
             pairs = item.items() if isinstance(item, dict) else enumerate(item)
             stack.extend((child, depth + 1, (node, key)) for key, child in pairs)
+        elif isinstance(item, str):
+            if not item.isascii() and (found := _SURROGATE.search(item)):
+                raise JSONProblem(_parts(node), _surrogate(found.group()))
         elif isinstance(item, float) and not math.isfinite(item):
             raise JSONProblem(_parts(node), "must be a finite number (JSON has no infinity)")
         elif isinstance(item, _TooLongInteger):
@@ -92,14 +108,41 @@ def check(value: Any) -> None:
 
 def field_name(parts: list[str | int]) -> str:
     """``["steps", 0, "input", "metadata", "a"]`` -> ``steps[0].input.metadata`` (at
-    most _NAMED_PARTS parts; the same spelling as the catalog's field paths)."""
+    most _NAMED_PARTS parts; the same spelling as the catalog's field paths). A
+    surrogate in a key is written as its escape (``\\ud800``), so the name is text."""
     text = ""
     for part in parts[:_NAMED_PARTS]:
         if isinstance(part, int):
             text = f"{text}[{part}]"
         else:
             text = f"{text}.{part}" if text else str(part)
-    return text
+    return escape_surrogates(text)
+
+
+def escape_surrogates(text: str) -> str:
+    """``text`` with each lone surrogate written as its JSON escape (``\\ud800``).
+
+    For JSON text written with ``ensure_ascii=False`` (a surrogate can only be in
+    a string there): the result reads back as the same value and, unlike the
+    input, can be encoded as UTF-8. Text without a surrogate is returned as is.
+    """
+    if text.isascii() or not _SURROGATE.search(text):
+        return text
+    return _SURROGATE.sub(lambda found: f"\\u{ord(found.group()):04x}", text)
+
+
+def _check_keys(item: dict, node: tuple | None) -> None:
+    for key in item:
+        if isinstance(key, str) and not key.isascii() and (found := _SURROGATE.search(key)):
+            raise JSONProblem(_parts(node), f"has a key that {_surrogate(found.group())}")
+
+
+def _surrogate(char: str) -> str:
+    """The reason for a lone surrogate, in the words of Django's and DRF's text fields."""
+    return (
+        f"holds U+{ord(char):04X}, half of a UTF-16 pair alone: "
+        "surrogate characters are not allowed"
+    )
 
 
 def _too_deep() -> str:

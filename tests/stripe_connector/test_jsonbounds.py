@@ -1,5 +1,7 @@
 """The product's one bound on JSON: depth, finite numbers, named fields, no recursion."""
 
+import json
+
 import pytest
 
 from stripe_connector.jsonbounds import MAX_JSON_DEPTH, JSONProblem, check, loads
@@ -74,3 +76,62 @@ def test_it_says_what_is_not_json():
         loads("{")
     assert caught.value.field == ""
     assert caught.value.reason.startswith("is not JSON")
+
+
+# A lone UTF-16 surrogate, written as JSON writes it: json.loads keeps it in a str that
+# UTF-8 cannot encode (every answer showing it fails) and PostgreSQL's jsonb refuses.
+LONE = "\\ud800"
+
+
+@pytest.mark.parametrize("escape", ["\\ud800", "\\udfff", "\\udc00"])
+def test_it_refuses_a_lone_surrogate_in_a_value_naming_the_field(escape):
+    with pytest.raises(JSONProblem) as caught:
+        loads('{"steps": [{"condition": {"value": "a' + escape + 'b"}}]}')
+    assert caught.value.field == "steps[0].condition.value"
+    assert "surrogate characters are not allowed" in caught.value.reason
+    assert f"U+{escape[2:].upper()}" in caught.value.reason
+
+
+def test_it_refuses_a_lone_surrogate_in_a_key_naming_the_object_holding_it():
+    with pytest.raises(JSONProblem) as caught:
+        loads('{"input": {"metadata": {"k' + LONE + '": "v"}}}')
+    assert caught.value.field == "input.metadata"
+    assert "key" in caught.value.reason
+    assert "surrogate characters are not allowed" in caught.value.reason
+    str(caught.value).encode()  # the message is text: it holds no surrogate
+
+
+def test_it_refuses_a_lone_surrogate_at_the_top_and_in_a_bare_list():
+    with pytest.raises(JSONProblem) as caught:
+        check({"a\ud800": 1})
+    assert caught.value.field == ""
+    with pytest.raises(JSONProblem) as caught:
+        loads('["' + LONE + '"]')
+    assert caught.value.field == "[0]"
+
+
+def test_a_field_named_under_a_key_holding_a_surrogate_is_text():
+    # Too deep for json.loads: the path is found in the text, key and all.
+    with pytest.raises(JSONProblem) as caught:
+        loads('{"k' + LONE + '": ' + "[" * 100_000 + "]" * 100_000 + "}")
+    assert caught.value.field == "k\\ud800[0][0][0]"
+    str(caught.value).encode()
+
+
+def test_it_refuses_a_lone_surrogate_in_python_values_but_not_a_pair_read_as_one_character():
+    with pytest.raises(JSONProblem) as caught:
+        check({"filters": [{"path": "data.object.id", "value": "\udbff"}]})
+    assert caught.value.field == "filters[0].value"
+    assert loads('{"name": "Zo\\u00eb \\ud83d\\ude00"}') == {"name": "Zoë 😀"}
+    check({"name": "Zoë 😀", "emoji": ["😀"]})
+
+
+def test_escape_surrogates_writes_json_that_reads_back_the_same_value():
+    from stripe_connector.jsonbounds import escape_surrogates
+
+    value = {"k": "a\ud800b", "pair": "😀", "back": "\\\udc00"}
+    text = json.dumps(value, ensure_ascii=False)
+    escaped = escape_surrogates(text)
+    escaped.encode()
+    assert json.loads(escaped) == value
+    assert escape_surrogates("Zoë 😀") == "Zoë 😀"
