@@ -290,7 +290,8 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["konnectify.platform.api.filters.ListFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "konnectify.platform.api.schema.AutoSchema",
     "EXCEPTION_HANDLER": "konnectify.platform.api.errors.api_exception_handler",
-    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    # DRF's JSON; a lone surrogate already stored is written as its escape, not a 500.
+    "DEFAULT_RENDERER_CLASSES": ["konnectify.platform.api.renderers.JSONRenderer"],
     # JSON whatever Accept says (no 406); no ?format= (DRF's override of Accept): one
     # representation, and an unknown query parameter is a 400 naming it.
     "DEFAULT_CONTENT_NEGOTIATION_CLASS": (

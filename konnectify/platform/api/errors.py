@@ -4,18 +4,36 @@
 "message": "..."}]}``: the same ``field`` paths the catalog uses for action inputs, so a client
 can point at the bad field whatever produced the error. ``errors`` is always there: empty
 when no field is to blame (401, 403, 404, 409...), one entry with field ``""`` when the body
-as a whole is (a parse error, a media type other than JSON).
+as a whole is (a parse error, a media type other than JSON, a body over the size limit).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
 from django.http import Http404
 from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
+
+
+class BodyTooLarge(exceptions.APIException):
+    """413: the body is over ``DATA_UPLOAD_MAX_MEMORY_SIZE`` bytes (2.5 MB by default).
+
+    Django raises RequestDataTooBig (a SuspiciousOperation) when a parser reads such a
+    body; outside the API it answers its own HTML 400.
+    """
+
+    status_code = 413
+    default_code = "too_large"
+
+    def __init__(self) -> None:
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        super().__init__(f"The body is over {limit} bytes, the most the API reads.")
+
 
 TYPES = {
     exceptions.ValidationError: "validation_error",
@@ -28,6 +46,7 @@ TYPES = {
     exceptions.Throttled: "throttled",
     exceptions.UnsupportedMediaType: "unsupported_media_type",
     exceptions.NotAcceptable: "not_acceptable",
+    BodyTooLarge: "too_large",
 }
 
 
@@ -61,7 +80,7 @@ AUTHENTICATE = (
 )
 
 # Errors about the body as a whole: their one entry names no field.
-WHOLE_BODY = (exceptions.ParseError, exceptions.UnsupportedMediaType)
+WHOLE_BODY = (exceptions.ParseError, exceptions.UnsupportedMediaType, BodyTooLarge)
 
 
 def error_body(kind: str, message: str, errors: list[dict] | None = None) -> dict:
@@ -77,6 +96,8 @@ def api_exception_handler(exc, context) -> Response | None:
         exc = exceptions.NotFound(*exc.args)
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied(*exc.args)
+    elif isinstance(exc, RequestDataTooBig):  # raised by Django when the parser reads the body
+        exc = BodyTooLarge()
     response = exception_handler(exc, context)
     if response is None:
         return None

@@ -3,7 +3,7 @@
 ``AutoSchema`` (``REST_FRAMEWORK["DEFAULT_SCHEMA_CLASS"]``) documents the answers
 every endpoint can give besides its success: 401, 403 and 400 always (every
 operation refuses an unknown query parameter; lists a bad or past-the-end ``page``),
-404 where an object is looked up. Operations
+404 where an object is looked up, 413 and 415 where a body is read. Operations
 that answer more (409, 502, ...) say so with ``extend_schema(responses=...)``;
 ``errors(...)`` builds those entries.
 """
@@ -21,6 +21,7 @@ DESCRIPTIONS = {
     403: "The user lacks the model permission, or a read-only token tried to write.",
     404: "No such object.",
     409: "The object's state does not allow this now.",
+    413: "The body is over the size limit (DATA_UPLOAD_MAX_MEMORY_SIZE, 2.5 MB by default).",
     415: "The body is not JSON (the only media type accepted).",
     429: "Too many failed API tokens from this address: retry after Retry-After seconds.",
 }
@@ -118,7 +119,7 @@ class AutoSchema(openapi.AutoSchema):
         # not take. No 406: the API answers JSON whatever Accept says.
         codes = [400, 401, 403, 429]
         if self.method in ("POST", "PUT", "PATCH"):
-            codes.append(415)
+            codes.extend([413, 415])
         if "{" in self.path:
             codes.append(404)  # an object
         return sorted(codes)
