@@ -34,6 +34,8 @@ from django.utils.html import escape
 from konnectify.platform.forms import BoundedJSONField
 from stripe_connector.catalog import ACTIONS, get_trigger
 from stripe_connector.catalog.schema import CLEARABLE
+from stripe_connector.jsonbounds import JSONProblem, escape_surrogates
+from stripe_connector.jsonbounds import loads as bounded_loads
 from workflows import filters
 from workflows.models import SCHEDULE_TRIGGER, Run, RunStatus, Step, StepRun, Workflow
 
@@ -242,10 +244,14 @@ class EditorJSONField(BoundedJSONField):
             raise
 
     def prepare_value(self, value: Any) -> Any:
-        """The JSON as the Advanced: JSON view shows it: indented by 2, as the form writes it."""
+        """The JSON as the Advanced: JSON view shows it: indented by 2, as the form writes it.
+
+        A lone surrogate stored before the bound refused them is shown as its escape
+        (the page could not be encoded otherwise); saving it is refused, naming the field.
+        """
         if isinstance(value, InvalidJSONInput):
             return value
-        return json.dumps(value, ensure_ascii=False, indent=2, cls=self.encoder)
+        return escape_surrogates(json.dumps(value, ensure_ascii=False, indent=2, cls=self.encoder))
 
 
 class EditorWidget(forms.Textarea):
@@ -360,9 +366,9 @@ def paths_view(model_admin, request: HttpRequest) -> JsonResponse:
     elif not model_admin.has_add_permission(request):
         raise PermissionDenied("The data picker needs to add workflows.")
     try:
-        steps = json.loads(request.GET.get("steps") or "[]")
-    except json.JSONDecodeError:
-        return JsonResponse({"error": "steps must be a JSON list"}, status=400)
+        steps = bounded_loads(request.GET.get("steps") or "[]")
+    except JSONProblem as exc:
+        return JsonResponse({"error": f"steps must be a JSON list: {exc}"}, status=400)
     if not isinstance(steps, list) or len(steps) > MAX_STEPS:
         return JsonResponse({"error": f"steps must be a list of at most {MAX_STEPS}"}, status=400)
     sample = _sample(
