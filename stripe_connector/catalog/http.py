@@ -29,6 +29,8 @@ from stripe_connector.errors import (
     StripeError,
     error_class_for,
 )
+from stripe_connector.jsonbounds import JSONProblem
+from stripe_connector.jsonbounds import loads as bounded_loads
 from stripe_connector.outbound import OutboundResponse, retry_after_seconds
 
 GROUP = "HTTP"
@@ -287,14 +289,17 @@ def output_of(response: OutboundResponse) -> dict[str, Any]:
 
     Masked after decoding (``response.mask``): a secret the answer echoes JSON-escaped
     (``\\/``, ``\\u0073``) or in another charset is hidden in its decoded form too.
+    JSON outside the product's bound (``jsonbounds.loads``: nesting past 64 levels,
+    ``1e400``, a lone surrogate ``"\\ud800"``, which no page could show nor
+    PostgreSQL store) is kept as the text it is.
     """
     body: Any = None
     text = response.mask(_text(response))
     truncated = response.truncated
     if _is_json(response) and not truncated and response.body.strip():
         try:
-            body = json.loads(response.body)
-        except (ValueError, UnicodeDecodeError):
+            body = bounded_loads(response.body)
+        except (JSONProblem, UnicodeDecodeError):
             body = None
     if body is None:
         truncated = truncated or len(text) > TEXT_LIMIT
@@ -350,8 +355,10 @@ ACTIONS = [
             "retried with the step's Idempotency-Key; other 4xx fail with the answer. "
             "Output: status; headers (only content-type, location, retry-after, request-id, "
             "x-request-id, x-correlation-id, idempotency-key); body, parsed when the answer "
-            f"is JSON, else text cut at {TEXT_LIMIT:,} characters; body_truncated (the body "
-            "was cut, or passed the 1 MB read cap); url (after redirects)."
+            "is JSON within the product's bound (nested at most 64 levels, finite numbers, "
+            f"text without lone surrogates), else text cut at {TEXT_LIMIT:,} characters; "
+            "body_truncated (the body was cut, or passed the 1 MB read cap); url (after "
+            "redirects)."
         ),
         method="ANY",
         path="{url}",
