@@ -52,7 +52,7 @@ from connections.credentials import Credential
 from connections.models import Connection
 from connections.permissions import can_use_credential, credential_refusal, require_use
 from konnectify.platform.api.errors import flatten
-from stripe_connector.jsonbounds import JSONProblem, check
+from stripe_connector.jsonbounds import JSONProblem, check, escape_surrogates
 from workflows import hints
 from workflows.mapping import ENV, is_template
 from workflows.models import Workflow
@@ -205,10 +205,10 @@ def export_text(workflow: Workflow) -> str:
 
 def as_text(document: dict[str, Any]) -> str:
     """A document as exported: numbers canonical (``canonical_numbers``), keys sorted,
-    indent 2, non-ASCII kept, a final newline."""
-    return (
-        json.dumps(canonical_numbers(document), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
-    )
+    indent 2, non-ASCII kept, a final newline. A lone surrogate (stored on SQLite before
+    input refused them) is written as its ``\\uXXXX`` escape, so the text can be sent."""
+    text = json.dumps(canonical_numbers(document), indent=2, sort_keys=True, ensure_ascii=False)
+    return escape_surrogates(text) + "\n"
 
 
 def export_filename(workflow: Workflow) -> str:

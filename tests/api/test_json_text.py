@@ -192,3 +192,29 @@ def test_the_schema_lists_the_413_of_every_operation_with_a_body(superuser_api):
                 assert "413" in item[method]["responses"], (method, path)
         if "get" in item:
             assert "413" not in item["get"]["responses"], path
+
+
+@pytest.mark.skipif(
+    db.vendor == "postgresql", reason="jsonb refuses a lone surrogate: none can be stored there"
+)
+def test_a_lone_surrogate_stored_before_the_check_is_exported_as_its_escape(
+    superuser_api, connection
+):
+    workflow = Workflow.objects.create(
+        name="Stored before", connection=connection, trigger_key="invoice.created"
+    )
+    Step.objects.create(
+        workflow=workflow,
+        order=1,
+        name="bill",
+        action_key="create_customer",
+        input_mapping={"name": "cus"},
+        condition=[{"path": "trigger.id", "op": "equals", "value": "a\ud800"}],
+    )
+
+    response = superuser_api.get(f"{LIST}{workflow.pk}/export/")
+
+    assert response.status_code == 200
+    text = response.content.decode("utf-8")
+    assert '"value": "a\\ud800"' in text
+    assert json.loads(text)["workflow"]["steps"][0]["condition"][0]["value"] == "a\ud800"
