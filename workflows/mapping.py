@@ -43,6 +43,8 @@ from stripe_connector.catalog.base import (
     literal_errors,
     value_type_problem,
 )
+from stripe_connector.jsonbounds import JSONProblem
+from stripe_connector.jsonbounds import check as check_json
 from workflows.filters import lookup
 from workflows.sandbox import (
     BoundedEnvironment,
@@ -254,8 +256,9 @@ def check_rendered_input(values: Any) -> None:
     """Raise MappingError naming the field when ``values`` cannot be kept or sent as JSON.
 
     Too large in all (``check_input_size``) names no field; an integer past the
-    sandbox's bound, a value JSON cannot write, or text holding U+0000 names the
-    first field holding it.
+    sandbox's bound, a value JSON cannot write, text holding U+0000 or a lone UTF-16
+    surrogate, a number that is not finite, or nesting past the product's JSON bound
+    (``stripe_connector.jsonbounds.check``) names the first field holding it.
     """
     try:
         check_input_size(values)
@@ -268,6 +271,10 @@ def check_rendered_input(values: Any) -> None:
             f"{path or 'input'}: the rendered text holds U+0000, which cannot be stored or sent.",
             field=path,
         )
+    try:  # the bound every JSON the product reads keeps: a rendered "\ud800" too
+        check_json(values)
+    except JSONProblem as exc:
+        raise MappingError(f"{exc.field or 'input'}: {exc.reason}", field=exc.field) from None
 
 
 def _first_failing_field(values: Any, path: str = "") -> str:

@@ -2,7 +2,7 @@
 
 import pytest
 
-from workflows.mapping import MappingError, build_context, render_mapping
+from workflows.mapping import MappingError, build_context, render_input, render_mapping
 
 EVENT = {
     "id": "evt_1",
@@ -104,3 +104,17 @@ def test_the_sandbox_bounds_repetition_and_powers():
         "x": "abab",
         "y": 8,
     }
+
+
+@pytest.mark.parametrize(
+    ("mapping", "field"),
+    [
+        ({"name": '{{ "a\\ud800" }}'}, "name"),  # a Jinja string literal makes one
+        ({"metadata": {"note": 'x {{ "\\udfff" }}'}}, "metadata.note"),
+        ({"amount": "{{ 1e308 * 10 }}"}, "amount"),  # infinity
+    ],
+)
+def test_rendered_values_json_cannot_carry_are_mapping_errors_naming_the_field(mapping, field):
+    with pytest.raises(MappingError) as caught:
+        render_input(mapping, build_context({}, {}))
+    assert caught.value.field == field
