@@ -4,6 +4,9 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
+# Test processes (pytest-xdist workers), each with its own database, DATA_DIR and running
+# product; 0 runs the suite in this one process (serially), e.g. `make test PYTEST_WORKERS=0`.
+PYTEST_WORKERS ?= 3
 
 .PHONY: install run test lint format demo chromium
 
@@ -42,7 +45,7 @@ test: install chromium
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports
-	$(VENV)/bin/pytest $(PYTEST_ARGS)
+	$(VENV)/bin/pytest -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 format: install
 	$(VENV)/bin/ruff check --fix .

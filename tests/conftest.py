@@ -1,11 +1,94 @@
-"""Fixtures shared by the whole suite."""
+"""Fixtures shared by the whole suite, and how it is split between pytest-xdist workers."""
 
+import os
+import sys
 from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import Permission
 
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+BASE_DIR = Path(__file__).resolve().parent.parent
+ARTIFACTS = BASE_DIR / "test-artifacts"
+SCREENSHOTS = ARTIFACTS / "screenshots"
+WORKERS_SCREENSHOTS: list[int] = []  # on the xdist controller: each finished worker's count
+# Tests that share one running product (a package-scoped stack) or one scratch folder run
+# on one pytest-xdist worker, one after the other; every other test goes wherever a worker
+# is free. Path prefix (of the test's id, relative to the project) -> (group, parts): with
+# more than one part, the folder's modules are dealt out in turn (sorted by name) to that
+# many groups, each on a worker with a stack of its own.
+XDIST_GROUPS = {
+    "tests/e2e/": ("e2e", 1),  # the end-to-end stack: started once for the folder
+    "tests/browser/": ("browser", 2),  # the same stack, for Chromium: the longest folder
+    # The scripts share /tmp/konnectify-bench-data and their log files in test-artifacts/.
+    "tests/bench/test_scripts_run.py": ("bench-scripts", 1),
+}
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_setupnodes(config, specs):
+    """Give each xdist worker a DATA_DIR and metrics folder of its own (``<DATA_DIR>/<gw>``).
+
+    The settings are read when a worker starts, before any conftest runs there, so these
+    are set in its environment (execnet's ``env:`` of its spec). The SQLite test database
+    lives in DATA_DIR (pytest-django also suffixes its name with the worker's id, and a
+    PostgreSQL test database's too); Prometheus' multiprocess folder is emptied by
+    ``manage.py serve`` and summed by /metrics, so one shared by two workers mixes their
+    counts. Every child process a test starts inherits both.
+    """
+    base = Path(os.environ.get("DATA_DIR") or BASE_DIR / "data")
+    for spec in specs:
+        data_dir = base / f"xdist-{spec.id}"
+        spec.env["DATA_DIR"] = str(data_dir)
+        spec.env["PROMETHEUS_MULTIPROC_DIR"] = str(data_dir / "metrics")
+
+
+@pytest.hookimpl(tryfirst=True, optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """``-n N`` (``--dist load`` or ``loadgroup``): the tests of each group of XDIST_GROUPS
+    are one unit of work, run on one worker; the others are sent one by one as in ``load``.
+
+    A scheduler rather than ``xdist_group`` marks: xdist tells a test's group through its
+    node id, which pytest 9.2 no longer lets a plugin change (pytest-xdist issue 1386).
+    """
+    if config.getvalue("dist") not in ("load", "loadgroup"):
+        return None
+    from xdist.scheduler import LoadGroupScheduling
+
+    class FolderGroups(LoadGroupScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            for prefix, (group, parts) in XDIST_GROUPS.items():
+                if nodeid.startswith(prefix):
+                    return group if parts == 1 else f"{group}-{self._part(prefix, nodeid, parts)}"
+            return super()._split_scope(nodeid)
+
+        def _part(self, prefix: str, nodeid: str, parts: int) -> int:
+            modules = sorted({n.split("::")[0] for n in self.collection if n.startswith(prefix)})
+            return modules.index(nodeid.split("::")[0]) % parts
+
+    return FolderGroups(config, log)
+
+
+def screenshots_taken() -> int:
+    """How many screenshots the browser tests of this process took (tests.browser.admin_pages)."""
+    pages = sys.modules.get("tests.browser.admin_pages")
+    return len(pages.TAKEN) if pages is not None else 0
+
+
+def pytest_sessionfinish(session) -> None:
+    if hasattr(session.config, "workeroutput"):  # an xdist worker: tell the controller
+        session.config.workeroutput["screenshots"] = screenshots_taken()
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error) -> None:
+    WORKERS_SCREENSHOTS.append(getattr(node, "workeroutput", {}).get("screenshots", 0))
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """Where the browser tests' screenshots are, and how many this run took."""
+    taken = screenshots_taken() + sum(WORKERS_SCREENSHOTS)
+    if taken:
+        terminalreporter.write_line(f"Screenshots: {SCREENSHOTS} ({taken} this run)")
 
 
 @pytest.fixture(autouse=True)

@@ -13,7 +13,7 @@ import pytest
 from django.db import connections
 from playwright.sync_api import Page, sync_playwright
 
-from tests.browser.admin_pages import ADMIN, SCREENSHOTS, TAKEN, Camera
+from tests.browser.admin_pages import ADMIN, SCREENSHOTS, Camera
 from tests.e2e.stack import product_stack, report_child_logs, stack, stripe_connection
 
 __all__ = ["product_stack", "stack", "stripe_connection"]
@@ -71,8 +71,3 @@ def admin_user(django_user_model, stack):
 def pytest_runtest_makereport(item, call):
     outcome = yield
     report_child_logs(item, outcome.get_result())
-
-
-def pytest_terminal_summary(terminalreporter) -> None:
-    if TAKEN:
-        terminalreporter.write_line(f"Screenshots: {SCREENSHOTS} ({len(TAKEN)} this run)")

@@ -2,11 +2,11 @@
 
 Three processes on free ports, all on the pytest-django test database:
 localstripe (the Stripe stand-in), the web app under gunicorn, and the
-django-q2 cluster. They are started once per test folder and always stopped
-(also when a test fails: each runs in its own process group, and the group is
-killed). Every test gets its own connection and webhook URL, so tests never
-depend on each other. Their logs go to ``test-artifacts/e2e/`` and are
-attached to the report of a failed test.
+django-q2 cluster. They are started once per test folder (and pytest-xdist
+worker) and always stopped (also when a test fails: each runs in its own process
+group, and the group is killed). Every test gets its own connection and webhook
+URL, so tests never depend on each other. Their logs go to ``test-artifacts/e2e/``
+and are attached to the report of a failed test.
 
 The fixtures at the bottom are imported by the conftest of tests/e2e and of
 tests/browser; each folder starts the stack once and stops it when its last
@@ -16,6 +16,7 @@ test is done.
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -39,6 +40,8 @@ from tests.support import factories
 from tests.support.processes import BASE_DIR, child_env
 
 LOGS = BASE_DIR / "test-artifacts" / "e2e"
+# Each pytest-xdist worker runs stacks of its own: their logs carry its id (gw0, gw1...).
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
 SECRET_KEY = "sk_test_e2eLocalstripe0000000000000000000000000000000000000e2e1"
 LOG_TAIL_LINES = 80
 # Short task timeout (the sweeper's lease is Q_TIMEOUT + 30 s) and fast backoff,
@@ -87,7 +90,7 @@ class Service:
 
     @property
     def log_path(self) -> Path:
-        return LOGS / f"{self.name}.log"
+        return LOGS / (f"{self.name}-{WORKER}.log" if WORKER else f"{self.name}.log")
 
     @property
     def running(self) -> bool:
