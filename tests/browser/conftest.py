@@ -37,7 +37,6 @@ def page(stack, monkeypatch) -> Iterator[Page]:
     # Playwright's sync API runs an event loop in this thread; the ORM calls of
     # the test are still plain synchronous code.
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    stack.reload_web_if_content_types_changed()  # admin writes LogEntry rows
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS

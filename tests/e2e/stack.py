@@ -1,12 +1,13 @@
 """The real product on 127.0.0.1 for end-to-end and browser tests.
 
 Three processes on free ports, all on the pytest-django test database:
-localstripe (the Stripe stand-in), the web app under gunicorn, and the
-django-q2 cluster. They are started once per test folder (and pytest-xdist
-worker) and always stopped (also when a test fails: each runs in its own process
-group, and the group is killed). Every test gets its own connection and webhook
-URL, so tests never depend on each other. Their logs go to ``test-artifacts/e2e/``
-and are attached to the report of a failed test.
+localstripe (the Stripe stand-in), the web app under gunicorn (tests.support.web:
+konnectify.wsgi, forgetting content type ids at each request), and the django-q2
+cluster. They are started once per test folder (and pytest-xdist worker) and always
+stopped (also when a test fails: each runs in its own process group, and the group is
+killed). Every test gets its own connection and webhook URL, so tests never
+depend on each other. Their logs go to ``test-artifacts/e2e/`` and are
+attached to the report of a failed test.
 
 The fixtures at the bottom are imported by the conftest of tests/e2e and of
 tests/browser; each folder starts the stack once and stops it when its last
@@ -203,20 +204,6 @@ class Stack:
     worker: Service
     web_url: str
     state_file: Path
-    content_types: tuple = ()
-
-    def reload_web_if_content_types_changed(self) -> None:
-        """Restart gunicorn when a test's flush recreated the content types.
-
-        Each process caches ContentType ids; after transactional_db's flush they
-        are recreated with new ids, and admin's change log (LogEntry) written by
-        a web process holding the old ids fails its foreign key.
-        """
-        current = content_type_ids()
-        if current != self.content_types:
-            self.web.stop()
-            self.web.start()
-            self.content_types = current
 
     @property
     def services(self) -> list[Service]:
@@ -236,12 +223,6 @@ class Stack:
         return [(f"log of {s.name} ({s.log_path})", s.log_tail()) for s in self.services]
 
 
-def content_type_ids() -> tuple:
-    from django.contrib.contenttypes.models import ContentType
-
-    return tuple(ContentType.objects.order_by("pk").values_list("pk", flat=True))
-
-
 def start_stack() -> Stack:
     """Start localstripe, gunicorn and the task worker on free ports, on the test database."""
     ls_port, web_port = free_port(), free_port()
@@ -258,7 +239,7 @@ def start_stack() -> Stack:
     )  # fmt: skip
     web = Service(
         "gunicorn",
-        [python, "-m", "gunicorn", "konnectify.wsgi", "--bind", f"127.0.0.1:{web_port}",
+        [python, "-m", "gunicorn", "tests.support.web", "--bind", f"127.0.0.1:{web_port}",
          "--workers", "2", "--access-logfile", "-"],
         ready_url=f"{web_url}/healthz",
         env=env,
@@ -319,8 +300,6 @@ def product_stack(django_db_setup, django_db_blocker) -> Iterator[Stack]:
     """
     stack = start_stack()
     try:
-        with django_db_blocker.unblock():
-            stack.content_types = content_type_ids()
         yield stack
     finally:
         stack.stop()
