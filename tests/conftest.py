@@ -118,12 +118,18 @@ def fresh_throttles(request, django_db_blocker):
             cache.clear()
 
 
-@pytest.fixture
-def fast_password_hashing(settings):
-    """A fast hasher for tests that make users or log in many times (hashing is not under test).
+@pytest.fixture(autouse=True)
+def fast_password_hashing(request):
+    """A fast hasher (MD5) for every test but those of the running product's stack.
 
-    Not autouse: the browser and end-to-end tests' servers check passwords with the real hashers.
+    Hashing is not under test, and Django's default hasher is slow on purpose: about
+    0.4 s of CPU for each user a fixture makes, in hundreds of tests. The browser and
+    end-to-end tests keep the real hashers: their servers (tests/e2e/stack.py) check the
+    passwords of users made here with the settings they run on.
     """
+    if "product_stack" in request.fixturenames:
+        return
+    settings = request.getfixturevalue("settings")
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
