@@ -6,6 +6,8 @@ STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 # Test processes (pytest-xdist workers), each with its own database, DATA_DIR and running
 # product; 0 runs the suite in this one process (serially), e.g. `make test PYTEST_WORKERS=0`.
+# The tests write bytecode caches (git ignores __pycache__/) even where the environment says
+# not to, so the workers and the servers the tests start compile the code once.
 PYTEST_WORKERS ?= 3
 
 .PHONY: install run test lint format demo chromium
@@ -45,7 +47,7 @@ test: install chromium
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports
-	$(VENV)/bin/pytest -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
+	PYTHONDONTWRITEBYTECODE= $(VENV)/bin/pytest -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 format: install
 	$(VENV)/bin/ruff check --fix .
