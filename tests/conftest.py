@@ -3,6 +3,7 @@
 import os
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from django.contrib.auth.models import Permission
@@ -26,20 +27,36 @@ XDIST_GROUPS = {
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_setupnodes(config, specs):
-    """Give each xdist worker a DATA_DIR and metrics folder of its own (``<DATA_DIR>/<gw>``).
+    """Give each xdist worker a DATA_DIR and metrics folder of its own (``<DATA_DIR>/<gw>``),
+    and a Redis database of its own when REDIS_URL is set.
 
     The settings are read when a worker starts, before any conftest runs there, so these
     are set in its environment (execnet's ``env:`` of its spec). The SQLite test database
     lives in DATA_DIR (pytest-django also suffixes its name with the worker's id, and a
     PostgreSQL test database's too); Prometheus' multiprocess folder is emptied by
     ``manage.py serve`` and summed by /metrics, so one shared by two workers mixes their
-    counts. Every child process a test starts inherits both.
+    counts. Every child process a test starts inherits them.
     """
     base = Path(os.environ.get("DATA_DIR") or BASE_DIR / "data")
-    for spec in specs:
+    redis_url = os.environ.get("REDIS_URL", "")
+    for number, spec in enumerate(specs, start=1):
         data_dir = base / f"xdist-{spec.id}"
         spec.env["DATA_DIR"] = str(data_dir)
         spec.env["PROMETHEUS_MULTIPROC_DIR"] = str(data_dir / "metrics")
+        if redis_url:
+            spec.env["REDIS_URL"] = redis_database(redis_url, number)
+
+
+def redis_database(url: str, number: int) -> str:
+    """``url`` (redis://host:port[/db]) moved ``number`` databases up, for one worker.
+
+    Only when REDIS_URL is set (the tests and CI use the ORM broker otherwise): django-q2
+    keeps one queue per cluster name in a Redis database, so workers sharing one would
+    take each other's tasks, whose ids belong to another worker's test database.
+    """
+    parts = urlsplit(url)
+    current = int(parts.path.strip("/") or 0)
+    return urlunsplit(parts._replace(path=f"/{current + number}"))
 
 
 @pytest.hookimpl(tryfirst=True, optionalhook=True)
