@@ -132,17 +132,7 @@ def test_a_lone_surrogate_in_an_action_input_is_a_400_before_stripe(
     db.vendor == "postgresql", reason="jsonb refuses a lone surrogate: none can be stored there"
 )
 def test_a_lone_surrogate_stored_before_the_check_takes_no_answer_down(superuser_api, connection):
-    workflow = Workflow.objects.create(
-        name="Stored before", connection=connection, trigger_key="invoice.created"
-    )
-    Step.objects.create(
-        workflow=workflow,
-        order=1,
-        name="bill",
-        action_key="create_customer",
-        input_mapping={"name": "cus"},
-        condition=[{"path": "trigger.id", "op": "equals", "value": "a\ud800"}],
-    )
+    workflow = stored_with_a_surrogate(connection)
     for url in (LIST, f"{LIST}{workflow.pk}/"):
         response = superuser_api.get(url)
         assert response.status_code == 200, url
@@ -200,6 +190,18 @@ def test_the_schema_lists_the_413_of_every_operation_with_a_body(superuser_api):
 def test_a_lone_surrogate_stored_before_the_check_is_exported_as_its_escape(
     superuser_api, connection
 ):
+    workflow = stored_with_a_surrogate(connection)
+
+    response = superuser_api.get(f"{LIST}{workflow.pk}/export/")
+
+    assert response.status_code == 200
+    text = response.content.decode("utf-8")
+    assert '"value": "a\\ud800"' in text
+    assert json.loads(text)["workflow"]["steps"][0]["condition"][0]["value"] == "a\ud800"
+
+
+def stored_with_a_surrogate(connection) -> Workflow:
+    """A workflow whose step's condition holds a lone surrogate, written past the checks."""
     workflow = Workflow.objects.create(
         name="Stored before", connection=connection, trigger_key="invoice.created"
     )
@@ -211,10 +213,4 @@ def test_a_lone_surrogate_stored_before_the_check_is_exported_as_its_escape(
         input_mapping={"name": "cus"},
         condition=[{"path": "trigger.id", "op": "equals", "value": "a\ud800"}],
     )
-
-    response = superuser_api.get(f"{LIST}{workflow.pk}/export/")
-
-    assert response.status_code == 200
-    text = response.content.decode("utf-8")
-    assert '"value": "a\\ud800"' in text
-    assert json.loads(text)["workflow"]["steps"][0]["condition"][0]["value"] == "a\ud800"
+    return workflow
