@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import logging
 import re
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from typing import Any
+from uuid import uuid4
 
 from django.conf import settings
 from django.db import (
@@ -23,11 +26,13 @@ from django.db import (
     connections,
     transaction,
 )
+from django.db.backends.utils import CursorDebugWrapper, CursorWrapper
 from django.db.models import Q
 from django.utils import timezone
-from django_q.brokers.orm import ORM
 from django_q.conf import Conf
 from django_q.models import OrmQ
+from django_q.signals import pre_enqueue
+from django_q.signing import SignedPackage
 from django_q.tasks import async_task
 
 from connections.models import Connection, InboxEvent
@@ -197,31 +202,13 @@ def one_statement_ingest() -> bool:
 def _ingest_in_one_statement(connection: Connection, event: InboxEvent) -> tuple[InboxEvent, bool]:
     """``ingest``'s INSERT and wake-up call as one statement (``one_statement_ingest``)."""
     database = connections[DEFAULT_DB_ALIAS]
-    fields = [field for field in InboxEvent._meta.concrete_fields if not field.primary_key]
-    values = [field.get_db_prep_save(field.pre_save(event, True), database) for field in fields]
-    package = dispatch_package(event) if event.status == InboxEvent.Status.RECEIVED else None
-    # Names come from the models' metadata, quoted; every value is a parameter.
-    quote = database.ops.quote_name
-    sql = (
-        f"WITH new_event AS (INSERT INTO {quote(InboxEvent._meta.db_table)} "  # noqa: S608
-        f"({', '.join(quote(field.column) for field in fields)}) "
-        f"VALUES ({', '.join(['%s'] * len(fields))}) "
-        f"ON CONFLICT ({quote('connection_id')}, {quote('stripe_event_id')}) DO NOTHING "
-        f"RETURNING {quote('id')})"
-    )
-    if package is not None:
-        queue = OrmQ._meta
-        columns = ", ".join(
-            quote(queue.get_field(name).column) for name in ("key", "payload", "lock")
-        )
-        sql += (
-            f", wake_up AS (INSERT INTO {quote(queue.db_table)} ({columns}) "  # noqa: S608
-            "SELECT %s, %s, %s FROM new_event)"
-        )
+    fields = _inbox_fields()
+    values = [field.get_db_prep_save(getattr(event, field.attname), database) for field in fields]
+    if event.status == InboxEvent.Status.RECEIVED:
+        package = dispatch_package(event)
         values += [package.key, package.payload, package.lock]
-    sql += f" SELECT {quote('id')} FROM new_event"  # noqa: S608
     try:
-        row = _execute_on_a_live_connection(sql, values)
+        row = _execute_on_a_live_connection(_one_statement(len(values) > len(fields)), values)
     except IntegrityError as exc:  # the foreign key: ON CONFLICT covers only the unique pair
         return _duplicate_or_gone(connection, event.stripe_event_id, exc), False
     if row is None:
@@ -230,6 +217,38 @@ def _ingest_in_one_statement(connection: Connection, event: InboxEvent) -> tuple
     event._state.adding, event._state.db = False, DEFAULT_DB_ALIAS
     touch_last_event(connection, event.received_at)
     return event, True
+
+
+@cache
+def _inbox_fields() -> list:
+    """The inbox columns the statement writes: every concrete field but the id."""
+    return [field for field in InboxEvent._meta.concrete_fields if not field.primary_key]
+
+
+@cache
+def _one_statement(with_wake_up: bool) -> str:
+    """The statement's SQL: the inbox INSERT (parameters in ``_inbox_fields`` order),
+    then, ``with_wake_up``, the task row (key, payload, lock) written with it."""
+    quote = connections[DEFAULT_DB_ALIAS].ops.quote_name
+    fields = _inbox_fields()
+    # Names come from the models' metadata, quoted; every value is a parameter.
+    sql = (
+        f"WITH new_event AS (INSERT INTO {quote(InboxEvent._meta.db_table)} "  # noqa: S608
+        f"({', '.join(quote(field.column) for field in fields)}) "
+        f"VALUES ({', '.join(['%s'] * len(fields))}) "
+        f"ON CONFLICT ({quote('connection_id')}, {quote('stripe_event_id')}) DO NOTHING "
+        f"RETURNING {quote('id')})"
+    )
+    if with_wake_up:
+        queue = OrmQ._meta
+        columns = ", ".join(
+            quote(queue.get_field(name).column) for name in ("key", "payload", "lock")
+        )
+        sql += (
+            f", wake_up AS (INSERT INTO {quote(queue.db_table)} ({columns}) "  # noqa: S608
+            "SELECT %s, %s, %s FROM new_event)"
+        )
+    return sql + f" SELECT {quote('id')} FROM new_event"  # noqa: S608
 
 
 def _execute_on_a_live_connection(sql: str, values: list) -> tuple | None:
@@ -256,9 +275,48 @@ def _execute_on_a_live_connection(sql: str, values: list) -> tuple | None:
 
 
 def _fetch_one(database: Any, sql: str, values: list) -> tuple | None:
-    with database.cursor() as cursor:
-        cursor.execute(sql, values)
+    """The statement's one row (or None), as a prepared statement when
+    WEBHOOK_PREPARED_STATEMENT is on: PostgreSQL then parses and plans it once per
+    database connection instead of once per event, and the values travel apart from
+    the SQL (server-side binding) instead of being quoted into it."""
+    if not settings.WEBHOOK_PREPARED_STATEMENT:
+        with database.cursor() as cursor:
+            cursor.execute(sql, values)
+            return cursor.fetchone()
+    with database.wrap_database_errors:
+        database.ensure_connection()
+        raw = _prepared_cursor_class()(database.connection)
+    # Django's wrapper: its error translation and execute_wrappers.
+    with CursorWrapper(raw, database) as cursor:
+        if not database.queries_logged:
+            cursor.execute(sql, values)
+            return cursor.fetchone()
+        # DEBUG, or a test capturing queries: Django's query log, with the SQL as written
+        # (Django's own wrapper would log None: it expects client-side binding).
+        with CursorDebugWrapper(raw, database).debug_sql(sql, values):
+            cursor.execute(sql, values)
         return cursor.fetchone()
+
+
+@cache
+def _prepared_cursor_class() -> type:
+    """Django's server-side binding cursor for psycopg 3, preparing what it runs.
+
+    Django turns psycopg's prepared statements off (``prepare_threshold`` None, for
+    connection poolers) unless OPTIONS sets a threshold; psycopg then ignores
+    ``prepare=True``. This cursor sets the threshold out of reach instead, so that
+    only what it runs is prepared (Django's own cursors bind on the client side and
+    never prepare).
+    """
+    from django.db.backends.postgresql.base import ServerBindingCursor
+
+    class PreparedCursor(ServerBindingCursor):
+        def execute(self, query, params=None, *, prepare=None, binary=None):
+            if self.connection.prepare_threshold is None:
+                self.connection.prepare_threshold = sys.maxsize
+            return super().execute(query, params, prepare=True, binary=binary)
+
+    return PreparedCursor
 
 
 @dataclass
@@ -270,26 +328,32 @@ class _Package:
     lock: datetime
 
 
-class _CapturingBroker(ORM):
-    """django-q2's ORM broker, keeping the signed package instead of writing it: so the
-    package is built, pickled and signed by django-q2's own ``async_task``."""
+def dispatch_package(event: InboxEvent) -> _Package:
+    """The dispatch task of ``event`` (``enqueue_dispatch``'s) as an ``OrmQ`` row's
+    values, not yet written.
 
-    def __init__(self) -> None:
-        # Not Broker.__init__: it opens a queryset and a cache handle a package needs not.
-        self.list_key = Conf.CLUSTER_NAME
-        self.connection = self.cache = self._info = None
-        self.package: _Package | None = None
-
-    def enqueue(self, task: str) -> None:
-        self.package = _Package(self.list_key or Conf.CLUSTER_NAME, task, timezone.now())
-
-
-def dispatch_package(event: InboxEvent) -> _Package | None:
-    """The dispatch task of ``event`` as an ``OrmQ`` row's values, not yet written
-    (None when ``async_task`` queued nothing, e.g. replaced in a test)."""
-    broker = _CapturingBroker()
-    enqueue_dispatch(event, broker=broker)
-    return broker.package
+    The task is the dict django-q2's ``async_task`` builds (django_q/tasks.py: id,
+    name, func, args, kwargs, started, and the cluster's ``cached`` and
+    ``ack_failures`` options), announced by its ``pre_enqueue`` signal and pickled
+    and signed by its own ``SignedPackage``, as the ORM broker stores it. Built here
+    rather than by ``async_task``: its name hashing, option parsing and INFO line per
+    task cost a tenth of a delivery. ``tests/connections/test_one_statement_ingest.py``
+    checks that the worker reads the same task from both.
+    """
+    task: dict[str, Any] = {
+        "id": uuid4().hex,
+        "name": f"dispatch-{event.stripe_event_id}",
+        "func": settings.EVENT_DISPATCH_TASK,
+        "args": (str(event.connection_id), event.stripe_event_id),
+    }
+    if Conf.CACHED:
+        task["cached"] = Conf.CACHED
+    if Conf.ACK_FAILURES:
+        task["ack_failure"] = Conf.ACK_FAILURES
+    task["kwargs"] = {}
+    task["started"] = timezone.now()
+    pre_enqueue.send(sender="django_q", task=task)
+    return _Package(Conf.CLUSTER_NAME, SignedPackage.dumps(task), task["started"])
 
 
 def _new_event(connection: Connection, payload: dict, source: str) -> InboxEvent:

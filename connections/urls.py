@@ -2,14 +2,17 @@
 
 from django.urls import path
 
-from connections.views import StripeWebhookView
+from connections.views import stripe_webhook
 
 app_name = "connections"
 
+# Also matched, before any other middleware, by connections.middleware.
+WEBHOOK_ROUTE = "webhooks/stripe/<uuid:connection_id>/"
+
 urlpatterns = [
     path(
-        "webhooks/stripe/<uuid:connection_id>/",
-        StripeWebhookView.as_view(),
+        WEBHOOK_ROUTE,
+        stripe_webhook,
         name="stripe-webhook",
     ),
 ]

@@ -70,6 +70,10 @@ STRIPE_RATE_LIMIT_SEARCH = env.int("STRIPE_RATE_LIMIT_SEARCH", 19, minimum=1)
 WEBHOOK_TOLERANCE_SECONDS = env.int("WEBHOOK_TOLERANCE_SECONDS", 300, minimum=1)
 # How long each web process remembers a connection's signing secrets and status.
 WEBHOOK_CONNECTION_CACHE_SECONDS = env.int("WEBHOOK_CONNECTION_CACHE_SECONDS", 5, minimum=0)
+# PostgreSQL: the receiver's one statement is prepared once per database connection.
+# Off behind a transaction-mode pooler that cannot keep prepared statements (PgBouncer
+# before 1.21, or without max_prepared_statements).
+WEBHOOK_PREPARED_STATEMENT = env.bool("WEBHOOK_PREPARED_STATEMENT", True)
 WEBHOOK_SECRET_GRACE_HOURS = env.int("WEBHOOK_SECRET_GRACE_HOURS", 24, minimum=0)
 RETENTION_DAYS = env.int("RETENTION_DAYS", 30, minimum=1)
 # A dotted path, so that connections never imports workflows (imports flow one way).
@@ -127,6 +131,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: Stripe's deliveries need none of the rest (see its docstring).
+    "connections.middleware.WebhookFirstMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

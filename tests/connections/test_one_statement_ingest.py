@@ -126,3 +126,66 @@ def test_a_connection_cut_since_the_last_request_is_replaced_and_the_event_store
     assert [task["args"] for task in dispatch_tasks()][-1] == (str(connection.pk), event["id"])
     assert stored.payload == event
     assert db.connection.info.backend_pid != kept
+
+
+def prepared_statements() -> list[str]:
+    """The statements prepared on the test's database connection (PostgreSQL's view)."""
+    with db.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        return [row[0] for row in cursor.fetchall()]
+
+
+def test_the_statement_is_prepared_once_per_database_connection(client, connection):
+    for _ in range(3):
+        assert deliver(client, connection, make_event()).status_code == 200
+
+    prepared = [sql for sql in prepared_statements() if "WITH new_event AS" in sql]
+
+    assert len(prepared) == 1
+    assert InboxEvent.objects.count() == 3 and len(dispatch_tasks()) == 3
+
+
+def test_without_prepared_statements_the_same_rows_are_stored(client, connection, settings):
+    settings.WEBHOOK_PREPARED_STATEMENT = False
+    event = make_event()
+
+    assert deliver(client, connection, event).status_code == 200
+
+    assert not [sql for sql in prepared_statements() if "WITH new_event AS" in sql]
+    assert InboxEvent.objects.get().payload == event
+    assert [task["args"] for task in dispatch_tasks()] == [(str(connection.pk), event["id"])]
+
+
+def test_a_prepared_statement_lost_with_its_connection_is_prepared_again(client, connection):
+    assert deliver(client, connection, make_event()).status_code == 200
+    db.close()  # as CONN_MAX_AGE does: the next request opens a new connection
+
+    assert deliver(client, connection, make_event()).status_code == 200
+
+    assert len([sql for sql in prepared_statements() if "WITH new_event AS" in sql]) == 1
+    assert InboxEvent.objects.count() == 2
+
+
+def test_the_task_row_is_the_one_django_q2_async_task_writes(connection, settings):
+    """The package built for the one statement reads back, in the worker, as the task
+    ``async_task`` would have queued: same function, arguments, name and options."""
+    from django_q.signing import SignedPackage
+    from django_q.tasks import async_task
+
+    event, _ = ingest(connection, make_event())
+    [row] = OrmQ.objects.all()
+    async_task(
+        settings.EVENT_DISPATCH_TASK,
+        str(connection.pk),
+        event.stripe_event_id,
+        task_name=f"dispatch-{event.stripe_event_id}",
+    )
+    [reference] = OrmQ.objects.exclude(pk=row.pk)
+
+    ours, theirs = SignedPackage.loads(row.payload), SignedPackage.loads(reference.payload)
+    assert ours.keys() == theirs.keys()
+    assert {k: v for k, v in ours.items() if k not in ("id", "started")} == {
+        k: v for k, v in theirs.items() if k not in ("id", "started")
+    }
+    assert len(ours["id"]) == 32 and ours["id"] != theirs["id"]
+    assert row.key == reference.key and row.lock is not None
