@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import re
 import sys
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -278,24 +279,45 @@ def _fetch_one(database: Any, sql: str, values: list) -> tuple | None:
     """The statement's one row (or None), as a prepared statement when
     WEBHOOK_PREPARED_STATEMENT is on: PostgreSQL then parses and plans it once per
     database connection instead of once per event, and the values travel apart from
-    the SQL (server-side binding) instead of being quoted into it."""
+    the SQL (server-side binding) instead of being quoted into it.
+
+    The prepared statement's cursor is kept with its database connection (one per
+    thread), and run inside Django's error translation but outside its cursor wrapper
+    (creating both per event cost more than the statement's own Python). With a query
+    log (DEBUG, a test capturing queries) or execute_wrappers installed, Django's
+    wrapper runs it, so that both see it.
+    """
     if not settings.WEBHOOK_PREPARED_STATEMENT:
         with database.cursor() as cursor:
             cursor.execute(sql, values)
             return cursor.fetchone()
     with database.wrap_database_errors:
         database.ensure_connection()
-        raw = _prepared_cursor_class()(database.connection)
-    # Django's wrapper: its error translation and execute_wrappers.
-    with CursorWrapper(raw, database) as cursor:
-        if not database.queries_logged:
-            cursor.execute(sql, values)
-            return cursor.fetchone()
-        # DEBUG, or a test capturing queries: Django's query log, with the SQL as written
-        # (Django's own wrapper would log None: it expects client-side binding).
-        with CursorDebugWrapper(raw, database).debug_sql(sql, values):
-            cursor.execute(sql, values)
+        raw = _kept_cursor(database)
+        if not (database.queries_logged or database.execute_wrappers):
+            raw.execute(sql, values)
+            return raw.fetchone()
+    cursor = CursorWrapper(raw, database)  # its error translation and execute_wrappers
+    if not database.queries_logged:
+        cursor.execute(sql, values)
         return cursor.fetchone()
+    # Django's query log, with the SQL as written (Django's own debug wrapper would log
+    # None: it expects client-side binding).
+    with CursorDebugWrapper(raw, database).debug_sql(sql, values):
+        cursor.execute(sql, values)
+    return cursor.fetchone()
+
+
+_kept = threading.local()
+
+
+def _kept_cursor(database: Any) -> Any:
+    """This thread's prepared-statement cursor on ``database``'s current connection
+    (a new one after Django replaced the connection)."""
+    cursor = getattr(_kept, "cursor", None)
+    if cursor is None or cursor.closed or cursor.connection is not database.connection:
+        cursor = _kept.cursor = _prepared_cursor_class()(database.connection)
+    return cursor
 
 
 @cache
