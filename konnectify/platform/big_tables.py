@@ -53,6 +53,9 @@ class EstimatedCountPaginator(Paginator):
     the last pages may come out shorter or empty.
     """
 
+    # From this many rows in, a page reads its ids first (see ``page``).
+    ids_first_from = 1_000
+
     @cached_property
     def count(self) -> int:
         if isinstance(self.object_list, QuerySet):
@@ -60,6 +63,22 @@ class EstimatedCountPaginator(Paginator):
             if estimate is not None and estimate >= EXACT_COUNT_BELOW:
                 return estimate
         return super().count
+
+    def page(self, number):
+        """Django's page; a deep one (``ids_first_from`` rows in or more) as two queries.
+
+        ``OFFSET n`` makes the database build, then drop, the first n rows, each with
+        the rows ``select_related`` joins to it: page 50 of a million runs took 0.2-0.5 s.
+        Here the page's ids come first, from a query without those joins (an index
+        scan), then its rows by id: still a queryset, in the same order (the admin's
+        ordering is total: it ends with the primary key).
+        """
+        page = super().page(number)
+        rows = page.object_list
+        if not isinstance(rows, QuerySet) or (number - 1) * self.per_page < self.ids_first_from:
+            return page
+        page.object_list = self.object_list.filter(pk__in=list(rows.values_list("pk", flat=True)))
+        return page
 
 
 class BigTableAdmin:

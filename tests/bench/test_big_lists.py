@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.core.paginator import Paginator
 from django.db import connection as db
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -213,3 +214,43 @@ def test_the_inbox_search_box_says_what_it_matches(staff_client, inbox):
     response = staff_client.get(reverse("admin:connections_inboxevent_changelist"))
 
     assert "or the start of an event type" in response.content.decode()
+
+
+def test_a_deep_page_reads_its_ids_first_and_shows_the_same_rows(inbox, monkeypatch):
+    """Past ``ids_first_from`` rows a page is its ids (no join), then its rows by id: the
+    same rows in the same order as Django's own OFFSET query."""
+    monkeypatch.setattr(EstimatedCountPaginator, "ids_first_from", 4)
+    runs = Run.objects.select_related("workflow__connection", "event")
+    runs = runs.order_by("-created_at", "-pk")
+    expected = [run.pk for run in Paginator(runs, 4).page(2).object_list]
+
+    with CaptureQueriesContext(db) as queries:
+        page = EstimatedCountPaginator(runs, 4).page(2)
+        shown = [run.pk for run in page.object_list]
+
+    assert shown == expected and len(shown) == 4
+    selects = [q["sql"] for q in queries if q["sql"].startswith("SELECT")]
+    ids_query, rows_query = [sql for sql in selects if "workflows_run" in sql][-2:]
+    assert "JOIN" not in ids_query.upper() and "OFFSET" in ids_query.upper()
+    assert "OFFSET" not in rows_query.upper() and "JOIN" in rows_query.upper()
+
+
+def test_a_first_page_stays_one_query(inbox):
+    runs = Run.objects.select_related("event").order_by("-created_at", "-pk")
+
+    with CaptureQueriesContext(db) as queries:
+        list(EstimatedCountPaginator(runs, 4).page(1).object_list)
+
+    selects = [q["sql"] for q in queries if q["sql"].startswith("SELECT")]
+    assert len([sql for sql in selects if "workflows_run" in sql and "JOIN" in sql]) == 1
+
+
+def test_the_runs_list_shows_a_deep_page_as_django_would(admin_client, inbox, monkeypatch):
+    monkeypatch.setattr(EstimatedCountPaginator, "ids_first_from", 4)
+    monkeypatch.setattr("workflows.admin.runs.RunAdmin.list_per_page", 4)
+    expected = list(Run.objects.order_by("-created_at", "-pk").values_list("pk", flat=True)[4:8])
+
+    response = admin_client.get(reverse("admin:workflows_run_changelist") + "?p=2")
+
+    assert response.status_code == 200
+    assert [run.pk for run in response.context["cl"].result_list] == expected
