@@ -143,3 +143,44 @@ def test_the_runs_pages_fit_1280_and_a_retrying_run_is_canceled_from_its_page(
     seen = stack.localstripe.control("GET", "requests").json()
     assert [r for r in seen if r["idempotency_key"] == key] == []
     assert Run.objects.get(pk=waiting.pk).status == RunStatus.CANCELED
+
+
+def test_a_deep_page_of_the_runs_list_fits_and_shows_its_rows_in_order(
+    page, check, stack, stripe_connection, admin_user
+):
+    """Page 12 of 1,150 runs is read ids first (``EstimatedCountPaginator``, from 1,000
+    rows in): the same 50 rows, in the list's order, as any other page."""
+    from connections.models import InboxEvent
+    from tests.support.factories import make_workflow
+
+    workflow = make_workflow(stripe_connection, "customer.updated", [], active=False)
+    now = timezone.now()
+    events = InboxEvent.objects.bulk_create(
+        InboxEvent(
+            connection=stripe_connection,
+            stripe_event_id=f"evt_deep{n:05d}",
+            type="customer.updated",
+            object_id=f"cus_deep{n:05d}",
+            created=now,
+            livemode=False,
+            payload={},
+            received_at=now,
+        )
+        for n in range(1150)
+    )
+    Run.objects.bulk_create(
+        Run(workflow=workflow, event=event, status=RunStatus.SUCCEEDED) for event in events
+    )
+    expected = list(Run.objects.order_by("-created_at", "-id").values_list("pk", flat=True))
+    sign_in(page, stack.web_url, *ADMIN)
+
+    open_page(page, f"{stack.web_url}/admin/workflows/run/?p=12")
+
+    links = page.locator("#result_list tbody tr th a")
+    expect(links).to_have_count(50)
+    shown = [
+        int(href.rstrip("/").split("/")[-3])
+        for href in links.evaluate_all("links => links.map(link => link.getAttribute('href'))")
+    ]
+    assert shown == expected[1100:1150]
+    fits(page, check, "runs-list-page-12")
