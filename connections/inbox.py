@@ -329,14 +329,32 @@ def _prepared_cursor_class() -> type:
     ``prepare=True``. This cursor sets the threshold out of reach instead, so that
     only what it runs is prepared (Django's own cursors bind on the client side and
     never prepare).
+
+    After a failed run, the statement's next run is not prepared. psycopg remembers
+    a prepared statement only once a run of it succeeded, while PostgreSQL keeps it
+    from the moment it was prepared: preparing it anew after each failure (a
+    read-only or full database, a deleted connection's events) would leave one more
+    statement in the database connection's memory per failed delivery, for as long
+    as the connection lives.
     """
     from django.db.backends.postgresql.base import ServerBindingCursor
 
     class PreparedCursor(ServerBindingCursor):
+        def __init__(self, *args, **kwargs) -> None:
+            super().__init__(*args, **kwargs)
+            self.failed: set[str] = set()  # the statements whose last run failed
+
         def execute(self, query, params=None, *, prepare=None, binary=None):
             if self.connection.prepare_threshold is None:
                 self.connection.prepare_threshold = sys.maxsize
-            return super().execute(query, params, prepare=True, binary=binary)
+            prepare = query not in self.failed
+            try:
+                result = super().execute(query, params, prepare=prepare, binary=binary)
+            except BaseException:
+                self.failed.add(query)
+                raise
+            self.failed.discard(query)
+            return result
 
     return PreparedCursor
 

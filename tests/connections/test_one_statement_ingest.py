@@ -189,3 +189,27 @@ def test_the_task_row_is_the_one_django_q2_async_task_writes(connection, setting
     }
     assert len(ours["id"]) == 32 and ours["id"] != theirs["id"]
     assert row.key == reference.key and row.lock is not None
+
+
+def test_failed_deliveries_leave_at_most_one_prepared_statement_behind(client, connection):
+    """psycopg forgets a statement whose first prepared run failed, but PostgreSQL keeps
+    it: preparing it again on every failed delivery would add one statement to the
+    database connection's memory per failure (a read-only or full database, for as
+    long as the connection lives)."""
+    db.ensure_connection()
+    with db.cursor() as cursor:
+        cursor.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
+    try:
+        answers = [deliver(client, connection, make_event()).status_code for _ in range(5)]
+        leaked = [sql for sql in prepared_statements() if "WITH new_event AS" in sql]
+    finally:
+        with db.cursor() as cursor:
+            cursor.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ WRITE")
+
+    assert answers == [503] * 5
+    assert len(leaked) <= 1
+    # Once the database takes writes again, deliveries are stored and prepared again.
+    for _ in range(3):
+        assert deliver(client, connection, make_event()).status_code == 200
+    assert InboxEvent.objects.count() == 3 and len(dispatch_tasks()) == 3
+    assert len([sql for sql in prepared_statements() if "WITH new_event AS" in sql]) <= 2
