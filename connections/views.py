@@ -44,13 +44,18 @@ _RECEIVER_FIELDS = (
 
 
 class Rejected(Exception):
-    """A delivery refused with ``status``; ``reason`` is logged and returned; ``outcome``
-    is how it is counted (konnectify_webhook_events_total)."""
+    """A delivery refused with ``status``; ``reason`` is logged, and returned unless an
+    ``answer`` is given (a reason naming the connection is for the log only: the caller
+    has not proved it is Stripe yet); ``outcome`` is how it is counted
+    (konnectify_webhook_events_total)."""
 
-    def __init__(self, status: int, reason: str, outcome: str = "invalid") -> None:
+    def __init__(
+        self, status: int, reason: str, outcome: str = "invalid", answer: str = ""
+    ) -> None:
         self.status = status
         self.reason = reason
         self.outcome = outcome
+        self.answer = answer
         super().__init__(reason)
 
 
@@ -72,7 +77,9 @@ def stripe_webhook(request, connection_id: UUID) -> HttpResponse:
     try:
         return receive(request, connection_id)
     except Rejected as rejected:
-        return refuse(connection_id, rejected.status, rejected.reason, rejected.outcome)
+        return refuse(
+            connection_id, rejected.status, rejected.reason, rejected.outcome, rejected.answer
+        )
     except DataError as exc:
         # The database refuses this payload's content: retrying cannot help.
         reason = f"unstorable event ({type(exc).__name__})"
@@ -154,7 +161,12 @@ def find_connection(connection_id: UUID) -> Connection:
     except Connection.DoesNotExist:
         raise Rejected(404, "Unknown connection.", "unknown_connection") from None
     if not connection.accepts_events:
-        raise Rejected(404, f"Connection {connection.name!r} is disabled.", "unknown_connection")
+        raise Rejected(
+            404,
+            f"Connection {connection.name!r} is disabled.",
+            "unknown_connection",
+            answer="Unknown connection.",  # the same answer as for an unknown one
+        )
     return connection
 
 
@@ -173,7 +185,7 @@ def verify(connection: Connection, body: bytes, header: str) -> None:
         )
     except SignatureError as exc:
         raise Rejected(
-            400, f"Connection {connection.name!r}: {exc.reason}", "bad_signature"
+            400, f"Connection {connection.name!r}: {exc.reason}", "bad_signature", exc.reason
         ) from None
 
 

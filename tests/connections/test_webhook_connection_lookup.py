@@ -37,3 +37,22 @@ def test_it_still_accepts_events_for_a_connection_whose_key_became_invalid(
     connection.status = Connection.Status.INVALID
     connection.save()
     assert deliver(connection, make_event()).status_code == 200
+
+
+def test_a_disabled_connection_answers_as_an_unknown_one_without_its_name(connection, deliver):
+    connection.status = Connection.Status.DISABLED
+    connection.save()
+    stranger = Connection(id=uuid.uuid4(), name="not saved", api_version="x")
+
+    disabled, unknown = deliver(connection, make_event()), deliver(stranger, make_event())
+
+    assert disabled.json() == unknown.json() == {"error": "Unknown connection."}
+    assert connection.name not in disabled.content.decode()
+
+
+def test_a_bad_signature_answers_the_reason_without_the_connections_name(connection, deliver):
+    response = deliver(connection, make_event(), secret="whsec_wrong_wrong_wrong")
+
+    assert response.status_code == 400
+    assert response.json()["error"].startswith("No signature matches")
+    assert connection.name not in response.content.decode()
