@@ -140,15 +140,25 @@ def refuse(
 
 
 def read_body(request) -> bytes:
-    """The raw body, refusing anything over MAX_BODY_BYTES before reading it all."""
+    """The raw body, refusing anything over MAX_BODY_BYTES before reading it all.
+
+    A body sent without Content-Length (``Transfer-Encoding: chunked``, which a proxy
+    may forward as it is) is read from the server's stream when the server says the
+    stream ends with the body (``wsgi.input_terminated``, as gunicorn does): Django
+    reads such a body as empty, and the delivery would be refused as unsigned.
+    """
+    length = request.META.get("CONTENT_LENGTH")
     try:
-        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+        declared = int(length or 0)
     except ValueError:
         raise Rejected(400, "Invalid Content-Length.") from None
     if declared > MAX_BODY_BYTES:
         raise Rejected(413, f"Body over {MAX_BODY_BYTES} bytes.", "too_large")
     # Read one byte past the limit so a body without a usable length is bounded too.
-    body = request.read(MAX_BODY_BYTES + 1)
+    if not length and request.META.get("wsgi.input_terminated"):
+        body = request.META["wsgi.input"].read(MAX_BODY_BYTES + 1)
+    else:
+        body = request.read(MAX_BODY_BYTES + 1)
     if len(body) > MAX_BODY_BYTES:
         raise Rejected(413, f"Body over {MAX_BODY_BYTES} bytes.", "too_large")
     return body

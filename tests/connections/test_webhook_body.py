@@ -1,12 +1,14 @@
 """Oversize, non-JSON and non-event bodies are refused with the documented statuses."""
 
+import json
+
 import pytest
 
 from connections.inbox import MAX_EVENT_DEPTH, NotAnEvent, ingest
 from connections.models import InboxEvent
 from connections.views import MAX_BODY_BYTES
 
-from .conftest import make_event
+from .conftest import make_event, signed_headers
 
 pytestmark = pytest.mark.django_db
 
@@ -160,3 +162,72 @@ def test_the_receiver_checks_the_envelope_once(connection, deliver, monkeypatch)
     response = deliver(connection, make_event())
     assert response.status_code == 200
     assert len(calls) == 1
+
+
+def chunked_environ(path: str, body: bytes, **headers) -> dict:
+    """A WSGI environ as gunicorn builds it for a chunked request: no CONTENT_LENGTH, the
+    decoded body on wsgi.input, and ``wsgi.input_terminated`` set."""
+    import io
+    import sys
+
+    return {
+        "REQUEST_METHOD": "POST",
+        "PATH_INFO": path,
+        "SCRIPT_NAME": "",
+        "QUERY_STRING": "",
+        "SERVER_NAME": "127.0.0.1",
+        "SERVER_PORT": "80",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "HTTP_HOST": "127.0.0.1",
+        "HTTP_TRANSFER_ENCODING": "chunked",
+        "CONTENT_TYPE": "application/json",
+        "wsgi.url_scheme": "http",
+        "wsgi.input": io.BytesIO(body),
+        "wsgi.input_terminated": True,
+        "wsgi.errors": sys.stderr,
+        "wsgi.version": (1, 0),
+        "wsgi.multithread": False,
+        "wsgi.multiprocess": True,
+        "wsgi.run_once": False,
+        **headers,
+    }
+
+
+def call_wsgi(environ: dict) -> tuple[str, bytes]:
+    from django.core.handlers.wsgi import WSGIHandler
+
+    statuses = []
+    answer = WSGIHandler()(environ, lambda status, headers: statuses.append(status))
+    try:
+        return statuses[0], b"".join(answer)
+    finally:
+        answer.close()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_chunked_delivery_without_content_length_is_read_and_stored(connection, enqueued):
+    event = make_event()
+    body = json.dumps(event).encode()
+    environ = chunked_environ(
+        connection.webhook_path,
+        body,
+        HTTP_STRIPE_SIGNATURE=signed_headers(body)["HTTP_STRIPE_SIGNATURE"],
+    )
+
+    status, answer = call_wsgi(environ)
+
+    assert status.startswith("200"), answer
+    assert json.loads(answer) == {"received": event["id"], "duplicate": False}
+    assert InboxEvent.objects.get().payload == event
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_chunked_body_over_the_limit_is_refused_with_413(connection):
+    environ = chunked_environ(
+        connection.webhook_path, b"x" * (MAX_BODY_BYTES + 10), HTTP_STRIPE_SIGNATURE="t=1,v1=00"
+    )
+
+    status, _ = call_wsgi(environ)
+
+    assert status.startswith("413")
+    assert not InboxEvent.objects.exists()
