@@ -25,6 +25,10 @@ ITEM = (
     {"customer": "{{ trigger.data.object.id }}", "amount": 500, "currency": "usd"},
 )
 
+# A positive balance is what the customer owes (Stripe's customer.balance).
+BALANCE_ABOVE_ZERO = {"path": "trigger.data.object.balance", "op": "gt", "value": 0}
+FIND_IF_IN_DEBT = {"find": ([BALANCE_ABOVE_ZERO], "all")}
+
 
 def form(call) -> dict:
     return {k: v[0] for k, v in parse_qs(call.request.body).items()}
@@ -48,7 +52,7 @@ def test_a_step_whose_condition_holds_runs(connection, deliver, stripe):
     with_conditions(
         connection,
         [FIND],
-        {"find": ([{"path": "trigger.data.object.balance", "op": "gt", "value": 0}], "all")},
+        FIND_IF_IN_DEBT,
     )
     stripe.get(f"{API}/v1/customers/cus_Rich", json=customer("cus_Rich"))
 
@@ -68,7 +72,7 @@ def test_a_step_whose_condition_fails_is_skipped_with_its_reason_and_the_run_goe
     with_conditions(
         connection,
         [FIND, ITEM],
-        {"find": ([{"path": "trigger.data.object.balance", "op": "gt", "value": 0}], "all")},
+        FIND_IF_IN_DEBT,
     )
     stripe.post(f"{API}/v1/invoiceitems", json={"id": "ii_1", "object": "invoiceitem"})
 
@@ -87,7 +91,7 @@ def test_a_step_whose_condition_fails_is_skipped_with_its_reason_and_the_run_goe
 
 def test_all_rules_must_hold_the_first_that_does_not_is_named(connection, deliver, stripe):
     rules = [
-        {"path": "trigger.data.object.balance", "op": "gt", "value": 0},
+        BALANCE_ABOVE_ZERO,
         {"path": "trigger.data.object.email", "op": "contains", "value": "@vip."},
     ]
     with_conditions(connection, [FIND], {"find": (rules, "all")})
@@ -107,7 +111,7 @@ def test_all_rules_must_hold_the_first_that_does_not_is_named(connection, delive
 
 def test_any_rule_holding_is_enough(connection, deliver, stripe):
     rules = [
-        {"path": "trigger.data.object.balance", "op": "gt", "value": 0},
+        BALANCE_ABOVE_ZERO,
         {"path": "trigger.data.object.email", "op": "contains", "value": "@vip."},
     ]
     with_conditions(connection, [FIND], {"find": (rules, "any")})
@@ -125,7 +129,7 @@ def test_any_rule_holding_is_enough(connection, deliver, stripe):
 
 def test_with_any_and_no_rule_holding_the_reason_names_every_rule(connection, deliver, stripe):
     rules = [
-        {"path": "trigger.data.object.balance", "op": "gt", "value": 0},
+        BALANCE_ABOVE_ZERO,
         {"path": "trigger.data.object.metadata.plan", "op": "exists"},
     ]
     with_conditions(connection, [FIND], {"find": (rules, "any")})
@@ -171,7 +175,7 @@ def test_a_later_reference_to_a_skipped_step_fails_naming_it_and_its_reason(
     with_conditions(
         connection,
         [FIND, item],
-        {"find": ([{"path": "trigger.data.object.balance", "op": "gt", "value": 0}], "all")},
+        FIND_IF_IN_DEBT,
     )
 
     deliver(connection, sample_event("customer.created", id="cus_S", balance=0))
@@ -205,7 +209,7 @@ def test_a_reference_to_a_skipped_step_inside_text_fails_the_same_way(connection
     with_conditions(
         connection,
         [FIND, item],
-        {"find": ([{"path": "trigger.data.object.balance", "op": "gt", "value": 0}], "all")},
+        FIND_IF_IN_DEBT,
     )
 
     deliver(connection, sample_event("customer.created", id="cus_T", balance=0))
@@ -236,7 +240,7 @@ def test_writing_all_the_steps_outputs_names_the_skipped_step(
     with_conditions(
         connection,
         [FIND, item],
-        {"find": ([{"path": "trigger.data.object.balance", "op": "gt", "value": 0}], "all")},
+        FIND_IF_IN_DEBT,
     )
 
     deliver(connection, sample_event("customer.created", id="cus_J", balance=0))
@@ -267,7 +271,7 @@ def test_a_default_stands_in_for_a_skipped_steps_output(connection, deliver, str
     with_conditions(
         connection,
         [FIND, item],
-        {"find": ([{"path": "trigger.data.object.balance", "op": "gt", "value": 0}], "all")},
+        FIND_IF_IN_DEBT,
     )
     stripe.post(f"{API}/v1/invoiceitems", json={"id": "ii_D", "object": "invoiceitem"})
 
@@ -285,7 +289,7 @@ def test_a_default_stands_in_for_a_skipped_steps_output(connection, deliver, str
 
 def test_in_a_condition_a_skipped_steps_output_is_absent(connection, deliver, stripe):
     tag = ("tag", "update_customer", {"id": "{{ trigger.data.object.id }}", "description": "x"})
-    rules_find = [{"path": "trigger.data.object.balance", "op": "gt", "value": 0}]
+    rules_find = [BALANCE_ABOVE_ZERO]
     with_conditions(
         connection,
         [FIND, tag],
@@ -321,7 +325,7 @@ def test_a_step_is_not_skipped_once_its_run_was_canceled(connection, clock):
     workflow = with_conditions(
         connection,
         [FIND],
-        {"find": ([{"path": "trigger.data.object.balance", "op": "gt", "value": 0}], "all")},
+        FIND_IF_IN_DEBT,
     )
     event = inbox_event(connection, sample_event("customer.created", balance=0))
     run = engine.create_run(workflow, event=event, enqueue=False)
@@ -344,7 +348,7 @@ def test_resuming_evaluates_a_skipped_steps_current_condition_again(
     workflow = with_conditions(
         connection,
         [FIND, bad_item],
-        {"find": ([{"path": "trigger.data.object.balance", "op": "gt", "value": 0}], "all")},
+        FIND_IF_IN_DEBT,
     )
     deliver(connection, sample_event("customer.created", id="cus_Re", balance=0))
     run = Run.objects.get()
