@@ -723,26 +723,28 @@ def test_import_refuses_a_credential_that_does_not_exist_by_its_path(workflow, o
     assert "'nowhere'" in errors["workflow.steps[2].input.credential"][0]
 
 
+@pytest.fixture
+def connection_user(django_user_model):
+    """A user who may use connections (``use_connection``) and no credential."""
+    user = django_user_model.objects.create_user("connection-user", password="x-123456!")
+    user.user_permissions.add(Permission.objects.get(codename="use_connection"))
+    return django_user_model.objects.get(pk=user.pk)  # permissions read afresh
+
+
 def test_a_credential_the_importer_may_not_use_is_refused_by_its_path(
-    workflow, other, django_user_model
+    workflow, other, connection_user
 ):
-    importer = django_user_model.objects.create_user("importer", password="x-123456!")
-    importer.user_permissions.add(Permission.objects.get(codename="use_connection"))
-    importer = django_user_model.objects.get(pk=importer.pk)
     with pytest.raises(portable.CredentialRefused) as caught:
-        portable.import_workflow(portable.export_document(workflow), other, importer)
+        portable.import_workflow(portable.export_document(workflow), other, connection_user)
     assert isinstance(caught.value, PermissionDenied)
     assert list(caught.value.errors) == ["workflow.steps[2].input.credential"]
     assert "'crm'" in caught.value.errors["workflow.steps[2].input.credential"][0]
 
 
 def test_copying_names_the_step_whose_credential_the_user_may_not_use(
-    workflow, live, django_user_model
+    workflow, live, connection_user
 ):
-    copier = django_user_model.objects.create_user("copier", password="x-123456!")
-    copier.user_permissions.add(Permission.objects.get(codename="use_connection"))
-    copier = django_user_model.objects.get(pk=copier.pk)
     with pytest.raises(portable.CredentialRefused) as caught:
-        portable.promote(workflow, live, copier, REPLACEMENTS)
+        portable.promote(workflow, live, connection_user, REPLACEMENTS)
     assert list(caught.value.errors) == ["workflow.steps[2].input.credential"]
     assert not Workflow.objects.filter(copied_from=workflow).exists()
