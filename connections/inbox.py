@@ -369,8 +369,8 @@ class _Package:
 
 
 def dispatch_package(event: InboxEvent) -> _Package:
-    """The dispatch task of ``event`` (``enqueue_dispatch``'s) as an ``OrmQ`` row's
-    values, not yet written.
+    """The dispatch task of ``event`` (``dispatch_call``) as an ``OrmQ`` row's values,
+    not yet written.
 
     The task is the dict django-q2's ``async_task`` builds (django_q/tasks.py: id,
     name, func, args, kwargs, started, and the cluster's ``cached`` and
@@ -380,12 +380,8 @@ def dispatch_package(event: InboxEvent) -> _Package:
     task cost a tenth of a delivery. ``tests/connections/test_one_statement_ingest.py``
     checks that the worker reads the same task from both.
     """
-    task: dict[str, Any] = {
-        "id": uuid4().hex,
-        "name": f"dispatch-{event.stripe_event_id}",
-        "func": settings.EVENT_DISPATCH_TASK,
-        "args": (str(event.connection_id), event.stripe_event_id),
-    }
+    func, args, name = dispatch_call(event)
+    task: dict[str, Any] = {"id": uuid4().hex, "name": name, "func": func, "args": args}
     if Conf.CACHED:
         task["cached"] = Conf.CACHED
     if Conf.ACK_FAILURES:
@@ -475,19 +471,23 @@ def schedule_dispatch(event: InboxEvent) -> None:
         after_commit(enqueue_dispatch, event)
 
 
-def enqueue_dispatch(event: InboxEvent, **options: Any) -> None:
-    """Hand an event to the dispatch task, by dotted path and the event's own key.
+def enqueue_dispatch(event: InboxEvent) -> None:
+    """Hand an event to the dispatch task (``dispatch_call``) through django-q2's broker."""
+    func, args, name = dispatch_call(event)
+    async_task(func, *args, task_name=name)
+
+
+def dispatch_call(event: InboxEvent) -> tuple[str, tuple[str, str], str]:
+    """What the worker is asked to run for ``event``: (dotted path, arguments, task name).
 
     ``settings.EVENT_DISPATCH_TASK`` is called with (connection id as text, Stripe
     event id), known before the row is written (``_ingest_in_one_statement`` writes
-    the task in the row's INSERT). ``options`` go to ``async_task`` (``broker``).
+    the task in the row's INSERT); the task is named ``dispatch-<Stripe event id>``.
     """
-    async_task(
+    return (
         settings.EVENT_DISPATCH_TASK,
-        str(event.connection_id),
-        event.stripe_event_id,
-        task_name=f"dispatch-{event.stripe_event_id}",
-        **options,
+        (str(event.connection_id), event.stripe_event_id),
+        f"dispatch-{event.stripe_event_id}",
     )
 
 
